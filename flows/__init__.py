@@ -1,0 +1,1 @@
+"""textwash flows and command line: what runs, in what order, with which settings."""

