@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from tasks.boilerplate import find_site_templates
 from tasks.dedup import find_duplicates
+from tasks.minhash import signature_matrix
 from tasks.settings import Settings
 from tasks.shard import STAGING_COMPRESSION, ShardResult
 
@@ -53,14 +54,9 @@ def cross_document(shards: list[ShardResult], settings: Settings) -> CrossDocume
         rules.append(pc.is_valid(p["boilerplate_rule"]).to_numpy(zero_copy_only=False))
         keys.append(p["template_key"].fill_null(0).to_numpy())
         norm_hashes.append(p["norm_hash"].to_numpy())
-        sig_col = p["signature"].combine_chunks()
-        has_sig.append(sig_col.is_valid().to_numpy(zero_copy_only=False))
-        flat = sig_col.flatten().to_numpy() if len(sig_col) else np.empty(0, np.uint32)
-        # flatten() skips null lists; rebuild the full matrix with max values for those rows.
-        matrix = np.full((len(sig_col), settings.dedup.num_perm), np.iinfo(np.uint32).max,
-                         dtype=np.uint32)
-        matrix[has_sig[-1]] = flat.reshape(-1, settings.dedup.num_perm)
+        matrix, has = signature_matrix(p["signature"], settings.dedup.num_perm)
         sigs.append(matrix)
+        has_sig.append(has)
 
     doc_col = pa.chunked_array([c for chunk in doc_ids for c in chunk.chunks], type=pa.string())
     doc_codes = pc.dictionary_encode(doc_col).combine_chunks()

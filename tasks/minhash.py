@@ -139,3 +139,14 @@ def minhash(paragraphs: pa.Table, settings: DedupSettings) -> pa.Table:
     return (paragraphs.append_column("norm_hash", pa.array(norm_hash, type=pa.uint64()))
             .append_column("n_tokens", pa.array([len(t) for t in token_lists], type=pa.int32()))
             .append_column("signature", sig_array))
+
+
+def signature_matrix(column: pa.ChunkedArray | pa.Array, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `signature` column back as (n x num_perm uint32, has-signature mask)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    has = column.is_valid().to_numpy(zero_copy_only=False)
+    matrix = np.full((len(column), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    if has.any():
+        matrix[has] = column.flatten().to_numpy().reshape(-1, num_perm)  # flatten skips nulls
+    return matrix, has

@@ -325,10 +325,8 @@ def _read_parquet(f: InputFile, out: _Collector) -> None:
 
 
 def _replace_lone_surrogates(text: str) -> tuple[str, int]:
-    """JSON may escape half of a surrogate pair; such text cannot be stored as UTF-8."""
+    """JSON may escape half of a surrogate pair (json.loads joins whole pairs itself); such text
+    cannot be stored as UTF-8, so each half becomes U+FFFD and is counted."""
     if not _SURROGATE.search(text):
         return text, 0
-    from ftfy.fixes import fix_surrogates
-
-    text = fix_surrogates(text)  # joins valid pairs
     return _SURROGATE.subn("\ufffd", text)

@@ -41,7 +41,7 @@ _DOC_SCALE = 1.6
 
 _CURRENCY_SPACE = re.compile(r"[$€£¥₹]\s+\d")
 _DOUBLED_PUNCT = re.compile(r"\w[.,;:!?]\s+[.,;:](?=\s|$)(?!\s*\.)")
-_SPACE_BEFORE_PUNCT = re.compile(r"[^\W\d_]\s+[,.](?=\s|$)")
+_SPACE_BEFORE_PUNCT = re.compile(r"[^\W\d_]\s+[,.](?=\s|$)(?!\s+\.)")  # not ". . ."
 _QUOTE_SPACING = re.compile(r"\s[”]\w|[.,!?]\s+”|“\s")
 _SAID_THAT = re.compile(r"\b[Ss]aid\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*,[^.;]{0,200},\s+that\b")
 _SEMICOLON_CAPITAL = re.compile(

@@ -1,0 +1,149 @@
+"""End-to-end: the clean_corpus flow on the repo's raw/ sample and on inputs written here."""
+
+import json
+
+import pyarrow.dataset as ds
+import pytest
+
+from conftest import RAW, write
+from flows.clean_corpus import StrictModeError, run_clean_corpus
+from tasks.settings import Settings
+
+pytestmark = pytest.mark.flow
+
+
+def tables(clean):
+    return {name: ds.dataset(clean / name, format="parquet").to_table()
+            for name in ("documents", "paragraphs", "rejects")}
+
+
+def run(raw, clean, **sections):
+    return run_clean_corpus(Settings.from_dict({"raw": str(raw), "clean": str(clean), **sections}))
+
+
+@pytest.fixture(scope="module")
+def demo(prefect_server, tmp_path_factory):
+    clean = tmp_path_factory.mktemp("demo") / "clean"
+    manifest = run(RAW, clean)
+    return clean, manifest, tables(clean)
+
+
+BOILERPLATE = ["Please enter your comment!", "Please enter your name here",
+               "Full coverage: Technology"]
+
+
+def test_demo_boilerplate_is_gone_from_documents_and_tagged_not_deduplicated(demo):
+    _, _, t = demo
+    docs = t["documents"].to_pylist()
+    assert len(docs) == 3
+    for doc in docs:
+        for line in BOILERPLATE:
+            assert line not in doc["text"]
+    paras = t["paragraphs"].to_pylist()
+    for p in paras:
+        if p["text"] in BOILERPLATE:
+            assert p["boilerplate_rule"] is not None
+            assert p["drop_reason"] == "boilerplate"
+            assert p["dup_of"] is None and p["dup_cluster"] is None
+
+
+def test_demo_languages_mt_and_no_false_merges(demo):
+    _, manifest, t = demo
+    paras = t["paragraphs"].to_pylist()
+    assert all(p["lang"] == "en" for p in paras if len(p["text"]) > 40)
+    assert all(p["lang"] is not None for p in paras)
+    docs = {d["source"]: d for d in t["documents"].to_pylist()}
+    threshold = manifest["settings"]["translation"]["flag_threshold"]
+    assert docs["000_91afe73fcc59af63.txt"]["mt_score"] >= threshold
+    assert docs["001_bee12d5db40c36a2.txt"]["mt_score"] >= threshold
+    assert docs["003_3dad9c3ed2cc3204.txt"]["mt_score"] < threshold
+    assert docs["000_91afe73fcc59af63.txt"]["mt_signals"]
+    # The seeds quote the same letter in differently worded paragraphs: not duplicates.
+    assert [p for p in paras if p["dup_cluster"] is not None] == []
+    assert manifest["counts"]["mt_flagged_documents"] == 2
+
+
+def test_demo_output_contract(demo):
+    clean, manifest, t = demo
+    run_id = manifest["run_id"]
+    assert (clean / "_runs" / f"{run_id}.json").is_file()
+    for name in ("documents", "paragraphs", "rejects"):
+        assert (clean / name / run_id / "part-00000.parquet").is_file()
+        assert set(t[name]["run_id"].to_pylist()) <= {run_id}
+    paras = t["paragraphs"]
+    assert len(set(paras["para_id"].to_pylist())) == paras.num_rows
+    docs = t["documents"].to_pylist()
+    assert sum(d["n_paragraphs"] for d in docs) == paras.num_rows
+    assert [i["documents"] for i in manifest["inputs"]] == [1, 1, 1]
+    assert not (clean / "_staging").exists() or not any((clean / "_staging").iterdir())
+
+
+def test_demo_readable_by_pandas_polars_duckdb(demo):
+    import duckdb
+    import pandas as pd
+    import polars as pl
+
+    clean, _, t = demo
+    for name, table in t.items():
+        assert len(pd.read_parquet(clean / name)) == table.num_rows
+        assert pl.read_parquet(clean / name / "**" / "*.parquet").height == table.num_rows
+        count = duckdb.sql(f"select count(*) from '{clean / name}/*/*.parquet'").fetchall()[0][0]
+        assert count == table.num_rows
+
+
+def test_same_input_gives_identical_rows_and_rerun_publishes_nothing(demo, tmp_path):
+    clean, _, first = demo
+    # Again into a fresh folder, with one shard per file on a process pool this time.
+    manifest = run(RAW, tmp_path / "clean", runtime={"shard_bytes": 1, "task_runner": "process"})
+    assert len(manifest["stage_seconds"]) > 0
+    second = tables(tmp_path / "clean")
+    for name in first:
+        assert second[name].equals(first[name]), name
+    again = run(RAW, clean)
+    assert again["run_id"] is None and len(again["skipped_inputs"]) == 3
+    assert len(list((clean / "_runs").glob("*.json"))) == 1
+
+
+def test_lightly_edited_paragraph_across_two_files_is_a_duplicate(prefect_server, tmp_path):
+    para = ("The regional council voted on Tuesday to extend the night bus network to the "
+            "northern suburbs, after a two-year campaign by residents and shift workers.")
+    edited = para.replace("on Tuesday", "on Tuesday evening").replace("two-year", "two year")
+    write(tmp_path / "raw" / "a.txt", f"First article\n\n{para}\n\nMore of the first article.")
+    write(tmp_path / "raw" / "b.jsonl", json.dumps(
+        {"id": "b1", "text": f"Another intro line here.\n{edited}\nThe end of the second one."}))
+    run(tmp_path / "raw", tmp_path / "clean")
+    t = tables(tmp_path / "clean")
+    paras = {p["text"]: p for p in t["paragraphs"].to_pylist()}
+    original, copy = paras[para], paras[edited]
+    assert copy["dup_of"] == original["para_id"]
+    assert copy["dup_cluster"] == original["dup_cluster"] == original["para_id"]
+    assert copy["drop_reason"] == "duplicate" and copy["dup_similarity"] >= 0.7
+    assert original["keep"] is True
+    docs = {d["source"]: d for d in t["documents"].to_pylist()}
+    assert edited not in docs["b.jsonl"]["text"] and para in docs["a.txt"]["text"]
+
+
+def bad_corpus(raw):
+    write(raw / "good.txt", "A perfectly good article.\n\nWith two paragraphs.")
+    write(raw / "empty.txt", b"")
+    write(raw / "binary.txt", bytes(range(256)) * 16)
+    write(raw / "mixed.jsonl", '{"text": "ok"}\n{"text": broken}\n{"title": "no text"}\n')
+    return 1 + 1 + 1 + 3  # records
+
+
+def test_bad_input_never_stops_the_run(prefect_server, tmp_path):
+    records = bad_corpus(tmp_path / "raw")
+    manifest = run(tmp_path / "raw", tmp_path / "clean")
+    t = tables(tmp_path / "clean")
+    assert t["documents"].num_rows + t["rejects"].num_rows == records
+    assert sorted(t["rejects"]["error"].to_pylist()) == [
+        "binary", "empty_file", "malformed_json", "missing_text"]
+    assert manifest["counts"]["rejects"] == 4
+
+
+def test_strict_mode_fails_and_publishes_nothing(prefect_server, tmp_path):
+    bad_corpus(tmp_path / "raw")
+    with pytest.raises(StrictModeError, match="4 input records were rejected"):
+        run(tmp_path / "raw", tmp_path / "clean", runtime={"strict": True})
+    assert not list((tmp_path / "clean").glob("_runs/*.json"))
+    assert not (tmp_path / "clean" / "documents").exists()
