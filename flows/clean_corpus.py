@@ -128,9 +128,10 @@ def _strict_check(shards: list[ShardResult]) -> None:
 
 
 @flow(name="clean_corpus")
-def clean_corpus(settings: Settings = Settings()) -> dict:
+def clean_corpus(settings: Settings | None = None) -> dict:
     """Clean, tag and deduplicate the new inputs in `settings.raw` into `settings.clean`.
     Returns the run manifest, or a short note when there was nothing new to process."""
+    settings = settings or Settings()
     logger = get_run_logger()
     started_at = utc_now()
     flow_start = time.perf_counter()

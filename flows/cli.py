@@ -128,7 +128,7 @@ def _run(args: argparse.Namespace) -> int:
     except RunLockedError as exc:
         print(f"textwash: {exc}", file=sys.stderr)
         return 4
-    except Exception as exc:  # the flow logged the traceback; say it plainly once more
+    except Exception as exc:  # noqa: BLE001 - the flow logged the traceback; say it plainly
         print(f"textwash: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if manifest.get("run_id") is None:

@@ -126,9 +126,7 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 # Words a share bar is made of: a line of nothing else is a share bar.
 _SHARE_WORDS = frozenset(
-    "share shares tweet pin email e-mail mail print facebook twitter x linkedin pinterest "
-    "whatsapp telegram reddit messenger flipboard tumblr xing vk copy link google+ teilen "
-    "drucken partager imprimer compartir imprimir".split()
+    ["share", "shares", "tweet", "pin", "email", "e-mail", "mail", "print", "facebook", "twitter", "x", "linkedin", "pinterest", "whatsapp", "telegram", "reddit", "messenger", "flipboard", "tumblr", "xing", "vk", "copy", "link", "google+", "teilen", "drucken", "partager", "imprimer", "compartir", "imprimir"]
 )
 _MEDIA_CREDIT_PREFIX = re.compile(
     r"^(photo|photos|image|images|picture|credit|photo credit|foto|fotos|bild|bildquelle|"

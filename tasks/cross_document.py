@@ -98,7 +98,7 @@ def cross_document(shards: list[ShardResult], settings: Settings) -> CrossDocume
     return CrossDocumentResult(
         site_template_lines=int(templates.sum()),
         duplicates=dups.n_duplicates,
-        clusters=int(len(np.unique(dups.cluster[dups.cluster >= 0]))),
+        clusters=len(np.unique(dups.cluster[dups.cluster >= 0])),
         candidate_pairs=dups.candidate_pairs,
         verified_pairs=dups.verified_pairs,
     )

@@ -13,21 +13,15 @@ with one space.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pyarrow as pa
 
+from tasks import schema
 from tasks.settings import SplitSettings
 
-PARAGRAPHS = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("para_index", pa.int32()),
-        ("para_id", pa.string()),
-        ("text", pa.string()),
-        ("char_start", pa.int64()),
-        ("char_end", pa.int64()),
-    ]
-)
+PARAGRAPHS = schema.columns(schema.PARAGRAPHS, "doc_id", "para_index", "para_id", "text",
+                            "char_start", "char_end")
 
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 
@@ -130,7 +124,7 @@ def _is_hard_wrapped(text: str, lines: list[tuple[int | None, int | None]]) -> b
     if near < 0.5 * len(lengths):
         return False
     wrapped_breaks = continued = 0
-    for (a, b), (c, _) in zip(lines, lines[1:]):
+    for (a, b), (c, _) in pairwise(lines):
         if a is None or c is None or b - a < 0.75 * width:
             continue
         wrapped_breaks += 1

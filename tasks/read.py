@@ -21,6 +21,7 @@ from pathlib import Path
 import pyarrow as pa
 import xxhash
 
+from tasks import schema
 from tasks.decode import DecodeError, decode_bytes
 from tasks.settings import ReadSettings
 
@@ -33,27 +34,9 @@ FORMATS = {
     ".txt": "txt",
 }
 
-READ_DOCUMENTS = pa.schema(
-    [
-        ("doc_id", pa.string()),
-        ("source", pa.string()),
-        ("position", pa.int64()),
-        ("input_id", pa.string()),
-        ("url", pa.string()),
-        ("meta", pa.string()),
-        ("encoding", pa.string()),
-        ("decode_replacements", pa.int32()),
-        ("text", pa.string()),
-    ]
-)
-READ_REJECTS = pa.schema(
-    [
-        ("source", pa.string()),
-        ("position", pa.int64()),
-        ("error", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
+READ_DOCUMENTS = schema.columns(schema.DOCUMENTS, "doc_id", "source", "position", "input_id",
+                                "url", "meta", "encoding", "decode_replacements", "text")
+READ_REJECTS = schema.columns(schema.REJECTS, "source", "position", "error", "detail")
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 

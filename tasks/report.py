@@ -7,7 +7,7 @@ the Prefect markdown artifact and `textwash report` are all rendered from it, so
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 
 from tasks.version import TEXTWASH_VERSION
@@ -27,7 +27,7 @@ def library_versions() -> dict[str, str]:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def summary_rows(manifest: dict) -> list[tuple[str, str]]:
@@ -43,8 +43,8 @@ def summary_rows(manifest: dict) -> list[tuple[str, str]]:
         ("rejects", f"{c['rejects']:,}" + _top(c["reject_errors"])),
         ("boilerplate", f"{bp:,} paragraphs" + _top(c["boilerplate_rules"])),
         ("duplicates", f"{c['duplicates']:,} paragraphs in {c['clusters']:,} clusters"),
-        ("MT-flagged", f"{c['mt_flagged_documents']:,} documents"
-                       f" (mt_score >= {manifest['settings']['translation']['flag_threshold']})"),
+        ("MT-flagged", (f"{c['mt_flagged_documents']:,} documents (mt_score >= "
+                        f"{manifest['settings']['translation']['flag_threshold']})")),
         ("mojibake fixed", f"{c['mojibake_fixed']:,} paragraphs"),
         ("languages", langs),
         ("seconds", f"{manifest['seconds']['total']:.1f}"),

@@ -66,6 +66,7 @@ REJECTS = pa.schema(
 TABLES = {"documents": DOCUMENTS, "paragraphs": PARAGRAPHS, "rejects": REJECTS}
 
 
-def without_run_id(schema: pa.Schema) -> pa.Schema:
-    """The schema of a table before publish stamps the run id on it."""
-    return schema.remove(schema.get_field_index("run_id"))
+def columns(schema: pa.Schema, *names: str) -> pa.Schema:
+    """The named fields of `schema`, in that order: stages build their tables with these, so
+    a column has the same type from the stage that makes it to the published file."""
+    return pa.schema([schema.field(name) for name in names])

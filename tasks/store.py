@@ -75,8 +75,7 @@ class Store:
     def lock(self):
         """Exclusive right to write to this folder; a second run stops with a clear message."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fh = open(self.root / "_lock", "a+")
-        try:
+        with open(self.root / "_lock", "a+") as fh:  # closing the file releases the lock
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -93,8 +92,6 @@ class Store:
             fh.write(f"pid {os.getpid()}\n")
             fh.flush()
             yield
-        finally:
-            fh.close()  # closing releases the lock
 
     # -- history -------------------------------------------------------------------------------
     def manifests(self) -> list[dict]:

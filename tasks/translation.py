@@ -50,14 +50,11 @@ _SEMICOLON_CAPITAL = re.compile(
 )
 _MERGED = re.compile(r"(?<![/@.\w])([a-z]{2,})\.([a-z]{3,})\b(?!\.\w|/|@)")
 _NOT_MERGED_TAIL = frozenset(
-    "com org net edu gov info html htm php asp aspx jsp pdf jpg jpeg png gif svg mp3 mp4 txt csv "
-    "json xml doc docx xls xlsx zip js css io biz co uk de fr es it nl ru cn jp py exe".split()
+    ["com", "org", "net", "edu", "gov", "info", "html", "htm", "php", "asp", "aspx", "jsp", "pdf", "jpg", "jpeg", "png", "gif", "svg", "mp3", "mp4", "txt", "csv", "json", "xml", "doc", "docx", "xls", "xlsx", "zip", "js", "css", "io", "biz", "co", "uk", "de", "fr", "es", "it", "nl", "ru", "cn", "jp", "py", "exe"]
 )
 _LOWER_START = re.compile(r"\b([a-z]{2,})\.\s+([a-z]{2,})\b")
 _ABBREVIATIONS = frozenset(
-    "etc inc ltd co corp approx vs al jr sr dr mr mrs ms st no nos vol pp ca cf fig figs dept "
-    "gov univ min max sec hr hrs est jan feb mar apr jun jul aug sep sept oct nov dec op ed eds "
-    "resp incl excl esp avg ft lb lbs oz km cm mm kg mg ml pm am ph".split()
+    ["etc", "inc", "ltd", "co", "corp", "approx", "vs", "al", "jr", "sr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "vol", "pp", "ca", "cf", "fig", "figs", "dept", "gov", "univ", "min", "max", "sec", "hr", "hrs", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "op", "ed", "eds", "resp", "incl", "excl", "esp", "avg", "ft", "lb", "lbs", "oz", "km", "cm", "mm", "kg", "mg", "ml", "pm", "am", "ph"]
 )
 _ACRONYM = re.compile(r"\b[A-Z]{3,5}\b")
 _WORD = re.compile(r"\w+")

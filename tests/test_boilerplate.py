@@ -67,9 +67,9 @@ def test_named_rules(line, rule):
     "IBM drops facial recognition, joins call for police reform",
     "Fear of face recognition software causing privacy and rights violations",
     "“We should discuss whether facial recognition technology should be used by law enforcement officers.”",
-    "The company updated its privacy policy after regulators asked how it uses cookies, and critics "
-    "said the change, announced on Monday in a long statement, was far too little and came too late "
-    "for millions of users whose data had already been shared.",
+    ("The company updated its privacy policy after regulators asked how it uses cookies, and "
+     "critics said the change, announced on Monday in a long statement, was far too little and "
+     "came too late for millions of users whose data had already been shared."),
     "WASHINGTON (Reuters) -",
     "Carpool.",
     "Comments from the minister surprised many observers.",

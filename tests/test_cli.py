@@ -1,8 +1,8 @@
 import json
 
 import pytest
-
 from conftest import RAW, write
+
 from flows.cli import main
 
 

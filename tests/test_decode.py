@@ -53,7 +53,7 @@ def test_invalid_byte_inside_utf8_is_replaced_and_counted():
 
 
 def test_mostly_utf8_with_too_many_invalid_bytes_is_an_error():
-    data = "é".encode("utf-8") * 100 + b"\xff" * 20
+    data = "é".encode() * 100 + b"\xff" * 20
     with pytest.raises(DecodeError) as err:
         decode_bytes(data, max_replacement_ratio=0.01)
     assert err.value.code == "undecodable"

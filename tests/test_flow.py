@@ -4,8 +4,8 @@ import json
 
 import pyarrow.dataset as ds
 import pytest
-
 from conftest import RAW, write
+
 from flows.clean_corpus import StrictModeError, run_clean_corpus
 from tasks.settings import Settings
 

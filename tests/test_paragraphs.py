@@ -34,15 +34,17 @@ def test_hard_wrapped_prose_is_joined(seed_texts):
     assert [p for _, _, p in split_text(wrapped)] == paragraphs
 
 
+HEADLINES = (
+    "Government Announces New Budget Plan For Schools In The North",
+    "Local Team Wins Championship After Dramatic Final Minutes Tonight",
+    "Weather Service Warns Of Heavy Storms Moving Across The Region",
+    "Scientists Discover New Species Of Frog In Remote Rainforest Area",
+    "City Council Approves Plans For A New Bridge Across The River",
+)
+
+
 def test_headline_lists_are_not_joined():
-    headlines = "\n".join([
-        "Government Announces New Budget Plan For Schools In The North",
-        "Local Team Wins Championship After Dramatic Final Minutes Tonight",
-        "Weather Service Warns Of Heavy Storms Moving Across The Region",
-        "Scientists Discover New Species Of Frog In Remote Rainforest Area",
-        "City Council Approves Plans For A New Bridge Across The River",
-    ])
-    assert len(split_text(headlines)) == 5
+    assert len(split_text("\n".join(HEADLINES))) == len(HEADLINES)
 
 
 def test_split_table(seed_texts):

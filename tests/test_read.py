@@ -5,8 +5,8 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
 from conftest import write
+
 from tasks.read import discover_inputs, make_doc_id, read_inputs
 from tasks.settings import ReadSettings
 

@@ -60,7 +60,7 @@ def test_one_odd_paragraph_does_not_make_a_translated_article(seed_texts):
 
 
 def test_acronym_anagram_is_a_document_signal():
-    paragraphs, scores = doc_scores({
+    paragraphs, _ = doc_scores({
         "d": "IBM said on Monday it would stop.\nIBM will not sell it.\nIMB also said more."})
     signals = paragraphs["mt_signals"].to_pylist()
     assert signals == [[], [], ["acronym_anagram"]]
