@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -56,12 +57,15 @@ def shard_task(plan: RunPlan, shard: int, settings: Settings, staging: str) -> S
 
 
 @task(name="cross_document", cache_policy=NO_CACHE)
-def cross_document_task(shards: list[ShardResult], settings: Settings) -> CrossDocumentResult:
-    result = cross_document(shards, settings)
+def cross_document_task(shards: list[ShardResult], settings: Settings, plan: RunPlan,
+                        staging: str) -> CrossDocumentResult:
+    result = cross_document(shards, settings, plan.run_id, plan.sequence, Path(staging))
     get_run_logger().info(
-        "site templates: %d lines; duplicates: %d paragraphs in %d clusters "
-        "(%d candidate pairs, %d verified)", result.site_template_lines, result.duplicates,
-        result.clusters, result.candidate_pairs, result.verified_pairs,
+        "site templates: %d lines; duplicates: %d paragraphs (%d of earlier runs' paragraphs) "
+        "in %d clusters; %d candidate pairs, %d verified; %d earlier paragraphs matched the "
+        "index", result.site_template_lines, result.duplicates,
+        result.duplicates_of_earlier_runs, result.clusters, result.candidate_pairs,
+        result.verified_pairs, result.earlier_paragraphs_matched,
     )
     return result
 
@@ -102,10 +106,7 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
             for i in plan.inputs
         ],
         "skipped_inputs": plan.skipped,
-        "counts": {**counts.to_dict(), "site_template_lines": cross.site_template_lines,
-                   "duplicates": cross.duplicates, "clusters": cross.clusters,
-                   "candidate_pairs": cross.candidate_pairs,
-                   "verified_pairs": cross.verified_pairs},
+        "counts": {**counts.to_dict(), **asdict(cross)},
         "seconds": wall,  # wall clock per step of the flow
         "stage_seconds": stage_seconds,  # per shard stage, summed over shards (CPU seconds)
     }
@@ -156,7 +157,7 @@ def clean_corpus(settings: Settings | None = None) -> dict:
             if settings.runtime.strict:
                 _strict_check(shards)
             start = time.perf_counter()
-            cross = cross_document_task(shards, settings)
+            cross = cross_document_task(shards, settings, plan, str(staging))
             wall["cross_document"] = time.perf_counter() - start
             context = get_run_context()
             flow_run_id = str(context.flow_run.id) if getattr(context, "flow_run", None) else None

@@ -1,23 +1,26 @@
 """The stages that need the whole run at once: site templates, then duplicates.
 
-Loads only the columns they need from every staged shard, runs `find_site_templates` and then
-`find_duplicates` over the paragraphs that are still content, and stages, per shard, a table
-aligned row for row with the shard's paragraphs: `site_template`, `dup_of`, `dup_cluster`,
-`dup_similarity`.
+Loads only the columns they need from every staged shard, flags site templates, looks the
+remaining content paragraphs up in the duplicate index of earlier runs, finds duplicates among
+them and the matched earlier paragraphs, stages per shard a table aligned row for row with the
+shard's paragraphs (`site_template`, `dup_of`, `dup_cluster`, `dup_similarity`), and stages this
+run's own index files.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks import dedup_index
 from tasks.boilerplate import find_site_templates
-from tasks.dedup import find_duplicates
-from tasks.minhash import signature_matrix
+from tasks.dedup import DedupInput, band_keys, find_duplicates
+from tasks.minhash import content_csr, signature_matrix
 from tasks.settings import Settings
 from tasks.shard import STAGING_COMPRESSION, ShardResult
 
@@ -29,76 +32,117 @@ CROSS = pa.schema(
         ("dup_similarity", pa.float32()),
     ]
 )
+_COLUMNS = ["para_id", "doc_id", "boilerplate_rule", "template_key", "norm_hash", "signature",
+            "content", "own_content"]
 
 
 @dataclass
 class CrossDocumentResult:
     site_template_lines: int
     duplicates: int
+    duplicates_of_earlier_runs: int
     clusters: int
     candidate_pairs: int
     verified_pairs: int
+    earlier_paragraphs_matched: int
+    indexed_paragraphs: int
 
 
-def cross_document(shards: list[ShardResult], settings: Settings) -> CrossDocumentResult:
-    para_ids, doc_ids, rules, keys, norm_hashes, sigs, has_sig = [], [], [], [], [], [], []
-    site_of_doc: dict[str, str] = {}
+def _load(shards: list[ShardResult]) -> tuple[pa.Table, dict[str, str]]:
+    tables, site_of_doc = [], {}
     for shard in shards:
-        p = pq.read_table(shard.path("paragraphs"),
-                          columns=["para_id", "doc_id", "boilerplate_rule", "template_key",
-                                   "norm_hash", "signature"])
+        tables.append(pq.read_table(shard.path("paragraphs"), columns=_COLUMNS))
         d = pq.read_table(shard.path("documents"), columns=["doc_id", "site"])
         site_of_doc.update(zip(d["doc_id"].to_pylist(), d["site"].to_pylist()))
-        para_ids.extend(p["para_id"].to_pylist())
-        doc_ids.append(p["doc_id"])
-        rules.append(pc.is_valid(p["boilerplate_rule"]).to_numpy(zero_copy_only=False))
-        keys.append(p["template_key"].fill_null(0).to_numpy())
-        norm_hashes.append(p["norm_hash"].to_numpy())
-        matrix, has = signature_matrix(p["signature"], settings.dedup.num_perm)
-        sigs.append(matrix)
-        has_sig.append(has)
+    return pa.concat_tables(tables).combine_chunks(), site_of_doc
 
-    doc_col = pa.chunked_array([c for chunk in doc_ids for c in chunk.chunks], type=pa.string())
-    doc_codes = pc.dictionary_encode(doc_col).combine_chunks()
+
+def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, run_seq: int,
+                   staging: Path) -> CrossDocumentResult:
+    table, site_of_doc = _load(shards)
+    n = table.num_rows
+    num_perm = settings.dedup.num_perm
+
+    # Documents and sites as integer codes.
+    doc_codes = pc.dictionary_encode(table["doc_id"]).combine_chunks()
     doc_index = doc_codes.indices.to_numpy().astype(np.int64)
-    doc_names = doc_codes.dictionary.to_pylist()
     site_names: dict[str, int] = {}
-    doc_site = np.array([site_names.setdefault(site_of_doc[d], len(site_names)) for d in doc_names],
-                        dtype=np.int64)
-    is_boilerplate = np.concatenate(rules) if rules else np.zeros(0, bool)
-    template_keys = np.concatenate(keys).astype(np.uint64) if keys else np.zeros(0, np.uint64)
-    template_keys[is_boilerplate] = 0  # already flagged by a phrase rule
+    doc_site = np.array([site_names.setdefault(site_of_doc[d], len(site_names))
+                         for d in doc_codes.dictionary.to_pylist()], dtype=np.int64)
+
+    # 1. Site templates among the lines no phrase rule took.
+    is_boilerplate = pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False)
+    template_keys = table["template_key"].fill_null(0).to_numpy().astype(np.uint64)
+    template_keys[is_boilerplate] = 0
     templates = find_site_templates(doc_site[doc_index], doc_index, template_keys,
                                     settings.boilerplate)
 
-    norm_hash = np.concatenate(norm_hashes) if norm_hashes else np.zeros(0, np.uint64)
+    # 2. Duplicates among the content paragraphs, with the earlier runs' matching paragraphs.
+    norm_hash = table["norm_hash"].to_numpy().copy()
     norm_hash[is_boilerplate | templates] = 0  # boilerplate is never a duplicate of content
-    dups = find_duplicates(norm_hash, np.concatenate(sigs), np.concatenate(has_sig),
-                           settings.dedup)
+    sigs, has_sig = signature_matrix(table["signature"], num_perm)
+    has_sig &= norm_hash != 0
+    content, offsets = content_csr(table["content"])
+    own, own_offsets = content_csr(table["own_content"], fallback=table["content"])
+    quoted = table["own_content"].is_valid().to_numpy(zero_copy_only=False)
+    keys = band_keys(sigs, settings.dedup.bands, settings.dedup.rows, settings.dedup.seed)
+    history = dedup_index.lookup(Path(settings.clean), keys[has_sig], norm_hash, settings.dedup)
+    h = len(history)
+    doc_names = doc_codes.dictionary.to_pylist()
+    doc_code_of = {d: i for i, d in enumerate(doc_names)}
+    history_docs = np.array([doc_code_of.setdefault(d, len(doc_code_of)) for d in history.doc_id],
+                            dtype=np.int64)
+    combined = DedupInput(
+        norm_hash=np.concatenate([history.norm_hash, norm_hash]),
+        signatures=np.concatenate([history.signatures, sigs]),
+        has_signature=np.concatenate([history.has_signature, has_sig]),
+        content=np.concatenate([history.content, content]),
+        content_offsets=np.concatenate([history.content_offsets[:-1],
+                                        offsets + len(history.content)]),
+        own=np.concatenate([history.own, own]),
+        own_offsets=np.concatenate([history.own_offsets[:-1], own_offsets + len(history.own)]),
+        quoted=np.concatenate([history.quoted, quoted]),
+        doc=np.concatenate([history_docs, doc_index]),
+        fixed=np.concatenate([np.ones(h, bool), np.zeros(n, bool)]),
+        band_keys=np.concatenate([band_keys(history.signatures, settings.dedup.bands,
+                                            settings.dedup.rows, settings.dedup.seed), keys]),
+    )
+    dups = find_duplicates(combined, settings.dedup)
+    ids = np.array(history.para_id + table["para_id"].to_pylist(), dtype=object)
+    dup_of, cluster, similarity = dups.dup_of[h:], dups.cluster[h:], dups.similarity[h:]
 
-    ids = np.array(para_ids, dtype=object)
     offset = 0
     for shard in shards:
-        n = shard.paragraphs
-        sl = slice(offset, offset + n)
-        dup_of = dups.dup_of[sl]
-        cluster = dups.cluster[sl]
-        sim = dups.similarity[sl]
-        table = pa.Table.from_pydict(
+        sl = slice(offset, offset + shard.paragraphs)
+        part = pa.Table.from_pydict(
             {
                 "site_template": templates[sl],
-                "dup_of": [ids[i] if i >= 0 else None for i in dup_of.tolist()],
-                "dup_cluster": [ids[i] if i >= 0 else None for i in cluster.tolist()],
-                "dup_similarity": pa.array(sim, type=pa.float32(), mask=np.isnan(sim)),
+                "dup_of": [ids[i] if i >= 0 else None for i in dup_of[sl].tolist()],
+                "dup_cluster": [ids[i] if i >= 0 else None for i in cluster[sl].tolist()],
+                "dup_similarity": pa.array(similarity[sl], type=pa.float32(),
+                                           mask=np.isnan(similarity[sl])),
             },
             schema=CROSS,
         )
-        pq.write_table(table, shard.path("cross"), compression=STAGING_COMPRESSION)
-        offset += n
+        pq.write_table(part, shard.path("cross"), compression=STAGING_COMPRESSION)
+        offset += shard.paragraphs
+
+    # 3. This run's index: its canonical and unique content paragraphs.
+    indexed = np.flatnonzero((norm_hash != 0) & (dup_of < 0))
+    entries = table.select(["para_id", "doc_id", "norm_hash", "signature", "content",
+                            "own_content"]).take(pa.array(indexed))
+    entries = entries.append_column("order", pa.array(indexed, type=pa.int64()))
+    dedup_index.write_run(staging, run_id, run_seq, entries, keys[indexed[has_sig[indexed]]],
+                          settings.dedup)
+
+    earlier = dup_of[dup_of >= 0] < h
     return CrossDocumentResult(
         site_template_lines=int(templates.sum()),
-        duplicates=dups.n_duplicates,
-        clusters=len(np.unique(dups.cluster[dups.cluster >= 0])),
+        duplicates=int((dup_of >= 0).sum()),
+        duplicates_of_earlier_runs=int(earlier.sum()),
+        clusters=int(len(np.unique(cluster[cluster >= 0]))),
         candidate_pairs=dups.candidate_pairs,
         verified_pairs=dups.verified_pairs,
+        earlier_paragraphs_matched=h,
+        indexed_paragraphs=len(indexed),
     )

@@ -1,132 +1,182 @@
-"""Find duplicate paragraphs: exact (normalised text) and near (MinHash LSH), verified.
+"""Find duplicate paragraphs: exact (normalised text) and near (MinHash LSH, verified).
 
-Input rows come in canonical priority order (earliest run, then input order), so a row's index
-is its priority. The result names, for each row, the canonical it duplicates, with the verified
-similarity. Three rules keep clusters honest:
-- every candidate pair from the LSH bands is verified (estimated Jaccard from the full
-  signatures >= threshold) before it counts; shared bands alone merge nothing;
+Rows come in canonical priority order (earlier runs first, then input order), so a row's index
+is its priority. For each row the result names the canonical it duplicates and the verified
+similarity. The rules that keep clusters honest:
+- candidates come from LSH bands over the content-word MinHash signatures, grouped by sorting
+  band keys (no Python object per row); every candidate pair is VERIFIED before it counts:
+  a cheap estimate from the signatures discards clear misses, then the exact Jaccard of the two
+  content-word sets decides (shared bands alone merge nothing, so shared templates do not merge
+  whole sites);
+- words inside quotation marks count for the overall similarity but not as the writer's own:
+  the words outside quotations must be alike too, since independent articles quote the same
+  statement in paragraphs that are not copies of each other;
+- two paragraphs of the same document must be near copies (`same_document_threshold`): in one
+  document, list items, table rows and rubric levels look alike without being copies; spinning
+  and syndication happen between documents;
 - no chaining: a row joins a canonical only if it is itself within the threshold of that
-  canonical (not merely of another member);
-- the canonical is the earliest row of its cluster, so the same input gives the same clusters.
-Paragraphs too short for MinHash (fewer than `min_words` words) are matched exactly only.
+  canonical, and a row that is already a member cannot be a canonical;
+- the canonical is the earliest row, so the same input gives the same clusters; rows from
+  earlier runs (`fixed`) can be canonicals but never members.
+Paragraphs with fewer than `min_words` content words are matched exactly only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from tasks.settings import DedupSettings
 
-# Candidates are verified, so a false positive from the bands costs only a comparison while a
-# false negative is a missed duplicate: weigh misses heavier when choosing bands and rows.
-_FALSE_POSITIVE_WEIGHT = 0.1
-_FALSE_NEGATIVE_WEIGHT = 0.9
-# A band bucket holding more rows than this is compared against its first rows only, which
-# keeps the canonical (the earliest row) in every comparison without quadratic blow-up.
-_MAX_BUCKET_PAIRS_FROM = 64
+# A candidate whose signature agreement is this far below the threshold is not worth the exact
+# check: at 128 permutations the estimate's standard deviation is <= 0.045.
+_PREFILTER_MARGIN = 0.15
+# A band bucket with more rows than this pairs each row with its first rows only: the canonical
+# (the earliest row) is always among them, and a bucket of common words cannot blow up.
+_MAX_HEADS = 32
+_PAIR_CHUNK = 200_000
+
+
+@dataclass
+class DedupInput:
+    norm_hash: np.ndarray  # uint64 per row; 0 = not eligible (boilerplate, no words)
+    signatures: np.ndarray  # (n x num_perm) uint32
+    has_signature: np.ndarray  # bool: enough content words for MinHash
+    content: np.ndarray  # CSR values: sorted distinct content-word hashes (uint32)
+    content_offsets: np.ndarray  # CSR offsets (int64, n + 1)
+    own: np.ndarray  # CSR values: the same for words outside quotations
+    own_offsets: np.ndarray
+    quoted: np.ndarray  # bool: the paragraph quotes something (own differs from content)
+    doc: np.ndarray  # int64 document code per row (same code = same document)
+    fixed: np.ndarray | None = None  # bool: rows from earlier runs, never members
+    band_keys: np.ndarray | None = None  # (n x bands) uint32 when already computed
 
 
 @dataclass
 class Duplicates:
     dup_of: np.ndarray  # int64 row of the canonical, -1 when the row is not a duplicate
-    similarity: np.ndarray  # float32 verified similarity to the canonical, NaN when not a duplicate
-    cluster: np.ndarray  # int64 row of the cluster's canonical for every member (and itself), -1
+    similarity: np.ndarray  # float32 verified similarity to the canonical, NaN otherwise
+    cluster: np.ndarray  # int64 row of the cluster's canonical for every member (and itself)
     candidate_pairs: int  # distinct pairs sharing an LSH band
-    verified_pairs: int  # of those, pairs whose signatures agree at >= threshold
+    verified_pairs: int  # of those, pairs that passed verification
 
     @property
     def n_duplicates(self) -> int:
         return int((self.dup_of >= 0).sum())
 
 
-@lru_cache(maxsize=16)
-def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) minimising the weighted miss and false-candidate probabilities."""
-    from datasketch.lsh import _optimal_param
-
-    return _optimal_param(threshold, num_perm, _FALSE_POSITIVE_WEIGHT, _FALSE_NEGATIVE_WEIGHT)
-
-
-def _band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray:
-    """(n x bands) uint64 keys: each band's `rows` values folded by random odd multipliers."""
+def band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray:
+    """(n x bands) uint32 keys: each band's `rows` values folded by random odd multipliers."""
     rng = np.random.default_rng(seed)
-    mult = rng.integers(1, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    keys = np.zeros((signatures.shape[0], bands), dtype=np.uint64)
+    mult = rng.integers(0, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = np.empty((signatures.shape[0], bands), dtype=np.uint32)
     with np.errstate(over="ignore"):
         for band in range(bands):
             block = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
-            keys[:, band] = (block * mult[None, :]).sum(axis=1, dtype=np.uint64)
+            h = (block * mult[None, :]).sum(axis=1, dtype=np.uint64)
+            keys[:, band] = ((h >> np.uint64(32)) ^ h).astype(np.uint32)
     return keys
 
 
-def _candidate_pairs(keys: np.ndarray) -> np.ndarray:
-    """Distinct (i, j), i < j, of rows sharing a key in some band; (m x 2) int64."""
+def candidate_pairs(keys: np.ndarray, max_heads: int = _MAX_HEADS) -> np.ndarray:
+    """Distinct (i, j), i < j, of rows that share a key in some band: (m x 2) int64."""
+    n = keys.shape[0]
     found = []
+    index = np.arange(n, dtype=np.uint64)
     for band in range(keys.shape[1]):
-        col = keys[:, band]
-        order = np.argsort(col, kind="stable")
-        sorted_keys = col[order]
-        boundaries = np.flatnonzero(np.diff(sorted_keys)) + 1
-        starts = np.concatenate(([0], boundaries))
-        ends = np.concatenate((boundaries, [len(col)]))
-        multi = np.flatnonzero(ends - starts >= 2)
-        for s, e in zip(starts[multi].tolist(), ends[multi].tolist()):
-            members = np.sort(order[s:e])
-            for h in range(min(e - s - 1, _MAX_BUCKET_PAIRS_FROM)):
-                rest = members[h + 1:]
-                found.append(np.column_stack((np.full(len(rest), members[h]), rest)))
+        # Sorting key and row together groups equal keys with rows ascending inside a group.
+        packed = np.sort((keys[:, band].astype(np.uint64) << np.uint64(32)) | index)
+        key = packed >> np.uint64(32)
+        row = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+        new_group = np.empty(n, dtype=bool)
+        new_group[:1] = True
+        new_group[1:] = key[1:] != key[:-1]
+        group_start = np.flatnonzero(new_group)
+        start_of = np.repeat(group_start, np.diff(np.append(group_start, n)))
+        position = np.arange(n) - start_of
+        heads = np.minimum(position, max_heads)  # pair each row with the rows before it
+        total = int(heads.sum())
+        if not total:
+            continue
+        member = np.repeat(row, heads)
+        head_pos = np.repeat(start_of, heads) + (
+            np.arange(total) - np.repeat(np.cumsum(heads) - heads, heads))
+        found.append(row[head_pos] * n + member)
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(found).astype(np.int64), axis=0)
+    codes = np.unique(np.concatenate(found))
+    return np.stack([codes // n, codes % n], axis=1)
 
 
-def _similarities(signatures: np.ndarray, pairs: np.ndarray, chunk: int = 65536) -> np.ndarray:
+def estimated_similarity(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     out = np.empty(len(pairs), dtype=np.float32)
-    for lo in range(0, len(pairs), chunk):
-        p = pairs[lo:lo + chunk]
-        out[lo:lo + chunk] = (signatures[p[:, 0]] == signatures[p[:, 1]]).mean(axis=1)
+    for lo in range(0, len(pairs), _PAIR_CHUNK):
+        p = pairs[lo:lo + _PAIR_CHUNK]
+        out[lo:lo + _PAIR_CHUNK] = (signatures[p[:, 0]] == signatures[p[:, 1]]).mean(axis=1)
     return out
 
 
-def find_duplicates(norm_hash: np.ndarray, signatures: np.ndarray, has_signature: np.ndarray,
-                    settings: DedupSettings) -> Duplicates:
-    """norm_hash: uint64 per row, 0 = not eligible (boilerplate, no words); signatures:
-    (n x num_perm) uint32; has_signature: rows long enough for MinHash."""
-    n = len(norm_hash)
+def exact_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Jaccard of the content sets of each pair, in bulk: the two sets' elements tagged with the
+    pair number are sorted together; an element of both shows up twice in a row."""
+    out = np.empty(len(pairs), dtype=np.float32)
+    sizes = np.diff(offsets)
+    for lo in range(0, len(pairs), _PAIR_CHUNK):
+        p = pairs[lo:lo + _PAIR_CHUNK]
+        tagged = [_tagged_elements(values, offsets, sizes, p[:, side]) for side in (0, 1)]
+        keys = np.sort(np.concatenate(tagged))
+        both = keys[1:][keys[1:] == keys[:-1]]
+        inter = np.bincount((both >> np.uint64(32)).astype(np.int64), minlength=len(p))
+        union = sizes[p[:, 0]] + sizes[p[:, 1]] - inter
+        out[lo:lo + len(p)] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    return out
+
+
+def _tagged_elements(values, offsets, sizes, rows) -> np.ndarray:
+    lengths = sizes[rows]
+    starts = np.repeat(offsets[rows] - (np.cumsum(lengths) - lengths), lengths)
+    elements = values[starts + np.arange(int(lengths.sum()))]
+    tags = np.repeat(np.arange(len(rows), dtype=np.uint64), lengths)
+    return (tags << np.uint64(32)) | elements.astype(np.uint64)
+
+
+def find_duplicates(inp: DedupInput, settings: DedupSettings) -> Duplicates:
+    n = len(inp.norm_hash)
+    fixed = inp.fixed if inp.fixed is not None else np.zeros(n, dtype=bool)
     dup_of = np.full(n, -1, dtype=np.int64)
     similarity = np.full(n, np.nan, dtype=np.float32)
-    eligible = norm_hash != 0
 
     # 1. Exact: the first row of each normalised text is its canonical.
-    rows = np.flatnonzero(eligible)
-    _, first, inverse = np.unique(norm_hash[rows], return_index=True, return_inverse=True)
+    rows = np.flatnonzero(inp.norm_hash != 0)
+    _, first, inverse = np.unique(inp.norm_hash[rows], return_index=True, return_inverse=True)
     head = rows[first][inverse]
-    exact = head != rows
+    exact = (head != rows) & ~fixed[rows]
     dup_of[rows[exact]] = head[exact]
     similarity[rows[exact]] = 1.0
 
-    # 2. Near: LSH over the heads of exact groups that are long enough, verified.
-    reps = rows[~exact]
-    reps = reps[has_signature[reps]]
-    bands, band_rows = lsh_params(settings.threshold, signatures.shape[1])
-    pairs = _candidate_pairs(_band_keys(signatures[reps], bands, band_rows, settings.seed))
-    candidate_count = len(pairs)
-    verified_count = 0
-    if len(pairs):
-        pairs = reps[pairs]  # back to row numbers; order preserved since reps is sorted
-        sims = _similarities(signatures, pairs)
-        ok = sims >= settings.threshold
-        pairs, sims = pairs[ok], sims[ok]
-        verified_count = len(pairs)
-        order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-        pairs, sims = pairs[order], sims[order]
-        # Greedy in priority order: a row that is already a duplicate cannot be a canonical.
-        for (i, j), sim in zip(pairs.tolist(), sims.tolist()):
-            if dup_of[i] >= 0 or dup_of[j] >= 0:
-                continue
+    # 2. Near: LSH over the heads of exact groups that have a signature, then verification.
+    reps = rows[(head == rows) & inp.has_signature[rows]]
+    keys = (inp.band_keys[reps] if inp.band_keys is not None
+            else band_keys(inp.signatures[reps], settings.bands, settings.rows, settings.seed))
+    pairs = reps[candidate_pairs(keys)]  # reps is sorted: pairs stay (earlier, later)
+    n_candidates = len(pairs)
+    pairs = pairs[~fixed[pairs[:, 1]]]  # an earlier run's row is never a member
+    estimate = estimated_similarity(inp.signatures, pairs)
+    pairs = pairs[estimate >= settings.threshold - _PREFILTER_MARGIN]
+    sims = exact_jaccard(inp.content, inp.content_offsets, pairs)
+    # Quoted words are not evidence of copying: independent articles quote the same statement.
+    own_sims = sims.copy()
+    quoting = inp.quoted[pairs[:, 0]] | inp.quoted[pairs[:, 1]]
+    own_sims[quoting] = exact_jaccard(inp.own, inp.own_offsets, pairs[quoting])
+    same_doc = inp.doc[pairs[:, 0]] == inp.doc[pairs[:, 1]]
+    needed = np.where(same_doc, settings.same_document_threshold, settings.threshold)
+    ok = (sims >= needed) & (own_sims >= needed)
+    pairs, sims = pairs[ok], sims[ok]
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    # Greedy in priority order: a row that is already a member cannot be a canonical.
+    for (i, j), sim in zip(pairs[order].tolist(), sims[order].tolist()):
+        if dup_of[i] < 0 and dup_of[j] < 0:
             dup_of[j] = i
             similarity[j] = sim
 
@@ -140,4 +190,4 @@ def find_duplicates(norm_hash: np.ndarray, signatures: np.ndarray, has_signature
     members = np.flatnonzero(dup_of >= 0)
     cluster[members] = dup_of[members]
     cluster[dup_of[members]] = dup_of[members]
-    return Duplicates(dup_of, similarity, cluster, candidate_count, verified_count)
+    return Duplicates(dup_of, similarity, cluster, n_candidates, len(pairs))

@@ -77,20 +77,35 @@ class TranslationSettings(_Section):
 
 
 class DedupSettings(_Section):
-    shingle_words: int = Field(3, ge=1, le=10, description="words per shingle")
-    num_perm: int = Field(128, ge=16, le=1024)
+    """Near duplicates are compared by their content words (function words left out): a spun or
+    round-trip-translated copy keeps most of them while its word n-grams change."""
+
     threshold: float = Field(
-        0.7, gt=0, lt=1, description="estimated Jaccard similarity a pair must reach, verified"
+        0.3, gt=0, le=1,
+        description="content-word Jaccard a pair of paragraphs from different documents must "
+        "reach, verified exactly",
+    )
+    same_document_threshold: float = Field(
+        0.8, gt=0, le=1,
+        description="the same for two paragraphs of one document (list items and table rows "
+        "look alike without being copies)",
+    )
+    num_perm: int = Field(128, ge=16, le=1024, description="MinHash permutations")
+    bands: int = Field(42, ge=1, description="LSH bands")
+    rows: int = Field(
+        3, ge=1,
+        description="signature rows per band: with 42 x 3 a pair at Jaccard 0.3 becomes a "
+        "candidate with probability 0.68, at 0.4 0.94, at 0.5 0.996",
     )
     seed: int = 1
     min_words: int = Field(
-        6, ge=1, description="paragraphs with fewer words are matched exactly, not by MinHash"
+        5, ge=1, description="paragraphs with fewer content words are matched exactly only"
     )
 
     @model_validator(mode="after")
-    def _enough_words_for_a_shingle(self) -> DedupSettings:
-        if self.min_words < self.shingle_words:
-            raise ValueError("min_words must be at least shingle_words")
+    def _bands_fit_the_signature(self) -> DedupSettings:
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError("bands x rows must not exceed num_perm")
         return self
 
 

@@ -5,12 +5,15 @@
       paragraphs/<run_id>/part-00000.parquet
       rejects/<run_id>/part-00000.parquet
       _runs/<run_id>.json                      the run manifest: written last, it commits the run
+      _index/                                  what later runs need to match against this one
+                                               (tasks/dedup_index.py): per-run files
       _staging/<run_id>/                       work in progress (readers never look here)
       _lock                                    held by the run that is writing
 
 A run becomes visible by renaming its finished folders into the tables (one atomic rename per
-table) and then writing its manifest. A folder without a manifest is a run that crashed between
-those renames; the next run removes it before it starts, together with any staging leftovers.
+table) and its index files into `_index/`, then writing its manifest. A folder or index file
+without a manifest is a run that crashed between those renames; the next run removes it before
+it starts, together with any staging leftovers.
 Folders are named by the bare run id, not `run_id=...`: pandas and pyarrow refuse a hive
 partition key that is also a column of the files ("Unable to merge: Field run_id has
 incompatible types").
@@ -27,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 TABLE_NAMES = ("documents", "paragraphs", "rejects")
+INDEX_KINDS = ("entries", "bands", "exact")
 
 
 class RunLockedError(RuntimeError):
@@ -123,6 +127,11 @@ class Store:
                 if run_dir.is_dir() and run_dir.name not in committed:
                     shutil.rmtree(run_dir)
                     removed.append(str(run_dir))
+        for kind in INDEX_KINDS:
+            for path in sorted((self.root / "_index" / kind).glob("*.parquet")):
+                if path.stem not in committed:
+                    path.unlink()
+                    removed.append(str(path))
         return removed
 
     # -- commit --------------------------------------------------------------------------------
@@ -135,6 +144,17 @@ class Store:
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.rename(src, dst)
             _fsync_dir(dst.parent)
+        index = self.staging_dir(run_id) / "index"
+        if index.is_dir():
+            for kind in INDEX_KINDS:
+                for src in (index / kind).glob("*.parquet"):
+                    dst = self.root / "_index" / kind / src.name
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(src, dst)
+                    _fsync_dir(dst.parent)
+            meta = index / "meta.json"
+            if meta.is_file():
+                os.replace(meta, self.root / "_index" / "meta.json")
         write_bytes_atomic(self.manifest_path(run_id),
                            json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
         _fsync_dir(self.runs_dir)

@@ -147,3 +147,34 @@ def test_strict_mode_fails_and_publishes_nothing(prefect_server, tmp_path):
         run(tmp_path / "raw", tmp_path / "clean", runtime={"strict": True})
     assert not list((tmp_path / "clean").glob("_runs/*.json"))
     assert not (tmp_path / "clean" / "documents").exists()
+
+
+def test_later_run_names_the_earlier_canonical(prefect_server, tmp_path):
+    para = ("The regional council voted on Tuesday to extend the night bus network to the "
+            "northern suburbs, after a two-year campaign by residents and shift workers.")
+    spun = ("On Tuesday the regional council decided to extend its night bus network into the "
+            "northern suburbs following a campaign of two years by residents and shift workers.")
+    write(tmp_path / "raw" / "a.txt", f"First article\n\n{para}\n\nMore of the first article.")
+    first = run(tmp_path / "raw", tmp_path / "clean")
+    write(tmp_path / "raw" / "b.txt", f"Second article\n\n{spun}\n\n{para}")
+    second = run(tmp_path / "raw", tmp_path / "clean")
+    assert second["skipped_inputs"] == ["a.txt"]
+    assert second["counts"]["duplicates_of_earlier_runs"] == 2
+    t = tables(tmp_path / "clean")
+    rows = {(p["run_id"], p["text"]): p for p in t["paragraphs"].to_pylist()}
+    canonical = rows[(first["run_id"], para)]["para_id"]
+    for text in (spun, para):
+        row = rows[(second["run_id"], text)]
+        assert row["dup_of"] == canonical and row["drop_reason"] == "duplicate"
+    assert sorted(p.name for p in (tmp_path / "clean" / "_index" / "entries").iterdir()) == \
+        sorted(f"{m['run_id']}.parquet" for m in (first, second))
+
+
+def test_index_built_with_other_settings_is_refused(prefect_server, tmp_path):
+    from tasks.dedup_index import IndexMismatchError
+
+    write(tmp_path / "raw" / "a.txt", "An article with some words in it.")
+    run(tmp_path / "raw", tmp_path / "clean")
+    write(tmp_path / "raw" / "b.txt", "Another article with other words in it.")
+    with pytest.raises(IndexMismatchError, match="num_perm: index has 128, this run uses 64"):
+        run(tmp_path / "raw", tmp_path / "clean", dedup={"num_perm": 64, "bands": 21})

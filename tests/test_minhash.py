@@ -2,7 +2,8 @@ import numpy as np
 import pyarrow as pa
 from datasketch import MinHash
 
-from tasks.minhash import bulk_signatures, minhash, shingle_hash32, tokens
+from tasks.minhash import minhash, signature_matrix, signatures
+from tasks.normalize import STOPWORDS, content_hash32, normalize, words
 from tasks.settings import DedupSettings
 
 TEXTS = [
@@ -13,41 +14,36 @@ TEXTS = [
 ]
 
 
-def test_signatures_equal_datasketch_for_same_shingles_and_hash():
-    k, num_perm, seed = 3, 128, 7
-    token_lists = [tokens(t) for t in TEXTS]
-    sigs, has = bulk_signatures(token_lists, k, num_perm, seed, min_tokens=k)
+def test_signatures_equal_datasketch_for_the_same_words_and_hash():
+    num_perm, seed = 128, 7
+    norm = normalize(TEXTS)
+    sigs, has = signatures(norm, num_perm, seed, min_content=3)
     assert has.tolist() == [True, True, True, False]
-    for toks, sig, ok in zip(token_lists, sigs, has):
+    for text_words, sig, ok in zip(words(TEXTS).to_pylist(), sigs, has):
         if not ok:
             continue
-        reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash32)
-        reference.update_batch([tuple(toks[i:i + k]) for i in range(len(toks) - k + 1)])
+        reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=content_hash32)
+        reference.update_batch({w for w in text_words if w not in STOPWORDS})
         assert np.array_equal(reference.hashvalues, sig)
 
 
-def test_blocks_of_many_paragraphs_match_one_at_a_time():
+def test_many_paragraphs_in_blocks_match_one_at_a_time():
     rng = np.random.default_rng(0)
-    words = [f"w{i}" for i in range(500)]
-    token_lists = [list(rng.choice(words, size=rng.integers(1, 80))) for _ in range(400)]
-    together, has = bulk_signatures(token_lists, 3, 64, 1, 3)
-    for i in range(0, 400, 37):
-        alone, alone_has = bulk_signatures([token_lists[i]], 3, 64, 1, 3)
+    vocab = [f"w{i}" for i in range(3000)]
+    texts = [" ".join(rng.choice(vocab, size=rng.integers(1, 400))) for _ in range(300)]
+    together, has = signatures(normalize(texts), 64, 1, 5)
+    for i in range(0, 300, 29):
+        alone, alone_has = signatures(normalize([texts[i]]), 64, 1, 5)
         assert alone_has[0] == has[i]
-        if has[i]:
-            assert np.array_equal(alone[0], together[i])
+        assert np.array_equal(alone[0], together[i])
 
 
-def test_tokens_normalise_case_punctuation_and_width():
-    assert tokens("Hello, WORLD! ＡＢＣ") == ["hello", "world", "abc"]
-    assert tokens("东京很大") == ["东", "京", "很", "大"]
-
-
-def test_table_columns_and_short_paragraphs():
-    out = minhash(pa.table({"text": TEXTS + ["!!!"]}), DedupSettings())
-    assert out["signature"].is_null().to_pylist() == [False, False, False, True, True]
-    assert out["n_tokens"].to_pylist()[3:] == [2, 0]
-    hashes = out["norm_hash"].to_pylist()
-    assert hashes[4] == 0 and all(h != 0 for h in hashes[:4])
-    again = minhash(pa.table({"text": TEXTS + ["!!!"]}), DedupSettings())
-    assert again.equals(out)
+def test_table_columns():
+    table = pa.table({"text": TEXTS + ["!!!", "He said “quoted words” here today, Monday"]})
+    out = minhash(table, DedupSettings())
+    assert out["signature"].is_null().to_pylist() == [False, False, False, True, True, True]
+    assert out["own_content"].is_null().to_pylist() == [True] * 5 + [False]
+    sigs, has = signature_matrix(out["signature"], 128)
+    assert sigs.shape == (6, 128) and has.tolist() == [True, True, True, False, False, False]
+    assert out["norm_hash"].to_pylist()[4] == 0
+    assert minhash(table, DedupSettings()).equals(out)
