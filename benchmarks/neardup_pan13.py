@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pan13_paragraphs import KINDS, Task, build_task, is_right  # noqa: E402
 
 from tasks.dedup import DedupInput, find_duplicates  # noqa: E402
-from tasks.minhash import signatures  # noqa: E402
+from tasks.minhash import band_keys, signatures  # noqa: E402
 from tasks.normalize import normalize  # noqa: E402
 from tasks.settings import DedupSettings  # noqa: E402
 
@@ -39,11 +39,12 @@ def textwash_pairs(task: Task, settings: DedupSettings) -> tuple[list[tuple[int,
     start = time.perf_counter()
     norm = normalize(texts)
     sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
+    keys = band_keys(sigs, settings.bands, settings.rows, settings.seed)
     t_sig = time.perf_counter() - start
     docs = {d: i for i, d in enumerate(sorted({p.doc for p in task.paragraphs}))}
     start = time.perf_counter()
     dups = find_duplicates(DedupInput(
-        norm_hash=norm.norm_hash, signatures=sigs, has_signature=has, content=norm.content,
+        norm_hash=norm.norm_hash, band_keys=keys, has_keys=has, content=norm.content,
         content_offsets=norm.offsets, own=norm.own, own_offsets=norm.own_offsets,
         quoted=norm.quoted, doc=np.array([docs[p.doc] for p in task.paragraphs])), settings)
     t_dup = time.perf_counter() - start

@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 
 from tasks import dedup_index
 from tasks.boilerplate import find_site_templates
-from tasks.dedup import DedupInput, band_keys, find_duplicates
-from tasks.minhash import content_csr, signature_matrix
+from tasks.dedup import DedupInput, find_duplicates
+from tasks.minhash import content_csr, list_matrix
 from tasks.settings import Settings
 from tasks.shard import STAGING_COMPRESSION, ShardResult
 
@@ -32,7 +32,7 @@ CROSS = pa.schema(
         ("dup_similarity", pa.float32()),
     ]
 )
-_COLUMNS = ["para_id", "doc_id", "boilerplate_rule", "template_key", "norm_hash", "signature",
+_COLUMNS = ["para_id", "doc_id", "boilerplate_rule", "template_key", "norm_hash", "band_keys",
             "content", "own_content"]
 
 
@@ -61,7 +61,6 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
                    staging: Path) -> CrossDocumentResult:
     table, site_of_doc = _load(shards)
     n = table.num_rows
-    num_perm = settings.dedup.num_perm
 
     # Documents and sites as integer codes.
     doc_codes = pc.dictionary_encode(table["doc_id"]).combine_chunks()
@@ -80,13 +79,12 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     # 2. Duplicates among the content paragraphs, with the earlier runs' matching paragraphs.
     norm_hash = table["norm_hash"].to_numpy().copy()
     norm_hash[is_boilerplate | templates] = 0  # boilerplate is never a duplicate of content
-    sigs, has_sig = signature_matrix(table["signature"], num_perm)
-    has_sig &= norm_hash != 0
+    keys, has_keys = list_matrix(table["band_keys"], settings.dedup.bands)
+    has_keys &= norm_hash != 0
     content, offsets = content_csr(table["content"])
     own, own_offsets = content_csr(table["own_content"], fallback=table["content"])
     quoted = table["own_content"].is_valid().to_numpy(zero_copy_only=False)
-    keys = band_keys(sigs, settings.dedup.bands, settings.dedup.rows, settings.dedup.seed)
-    history = dedup_index.lookup(Path(settings.clean), keys[has_sig], norm_hash, settings.dedup)
+    history = dedup_index.lookup(Path(settings.clean), keys[has_keys], norm_hash, settings.dedup)
     h = len(history)
     doc_names = doc_codes.dictionary.to_pylist()
     doc_code_of = {d: i for i, d in enumerate(doc_names)}
@@ -94,8 +92,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
                             dtype=np.int64)
     combined = DedupInput(
         norm_hash=np.concatenate([history.norm_hash, norm_hash]),
-        signatures=np.concatenate([history.signatures, sigs]),
-        has_signature=np.concatenate([history.has_signature, has_sig]),
+        band_keys=np.concatenate([history.band_keys, keys]),
+        has_keys=np.concatenate([history.has_keys, has_keys]),
         content=np.concatenate([history.content, content]),
         content_offsets=np.concatenate([history.content_offsets[:-1],
                                         offsets + len(history.content)]),
@@ -104,8 +102,6 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         quoted=np.concatenate([history.quoted, quoted]),
         doc=np.concatenate([history_docs, doc_index]),
         fixed=np.concatenate([np.ones(h, bool), np.zeros(n, bool)]),
-        band_keys=np.concatenate([band_keys(history.signatures, settings.dedup.bands,
-                                            settings.dedup.rows, settings.dedup.seed), keys]),
     )
     dups = find_duplicates(combined, settings.dedup)
     ids = np.array(history.para_id + table["para_id"].to_pylist(), dtype=object)
@@ -129,11 +125,10 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
 
     # 3. This run's index: its canonical and unique content paragraphs.
     indexed = np.flatnonzero((norm_hash != 0) & (dup_of < 0))
-    entries = table.select(["para_id", "doc_id", "norm_hash", "signature", "content",
+    entries = table.select(["para_id", "doc_id", "norm_hash", "band_keys", "content",
                             "own_content"]).take(pa.array(indexed))
     entries = entries.append_column("order", pa.array(indexed, type=pa.int64()))
-    dedup_index.write_run(staging, run_id, run_seq, entries, keys[indexed[has_sig[indexed]]],
-                          settings.dedup)
+    dedup_index.write_run(staging, run_id, run_seq, entries, settings.dedup)
 
     earlier = dup_of[dup_of >= 0] < h
     return CrossDocumentResult(

@@ -4,10 +4,9 @@ Rows come in canonical priority order (earlier runs first, then input order), so
 is its priority. For each row the result names the canonical it duplicates and the verified
 similarity. The rules that keep clusters honest:
 - candidates come from LSH bands over the content-word MinHash signatures, grouped by sorting
-  band keys (no Python object per row); every candidate pair is VERIFIED before it counts:
-  a cheap estimate from the signatures discards clear misses, then the exact Jaccard of the two
-  content-word sets decides (shared bands alone merge nothing, so shared templates do not merge
-  whole sites);
+  band keys (no Python object per row); every candidate pair is VERIFIED before it counts, by
+  the exact Jaccard of the two content-word sets (shared bands alone merge nothing, so shared
+  templates do not merge whole sites);
 - words inside quotation marks count for the overall similarity but not as the writer's own:
   the words outside quotations must be alike too, since independent articles quote the same
   statement in paragraphs that are not copies of each other;
@@ -29,9 +28,6 @@ import numpy as np
 
 from tasks.settings import DedupSettings
 
-# A candidate whose signature agreement is this far below the threshold is not worth the exact
-# check: at 128 permutations the estimate's standard deviation is <= 0.045.
-_PREFILTER_MARGIN = 0.15
 # A band bucket with more rows than this pairs each row with its first rows only: the canonical
 # (the earliest row) is always among them, and a bucket of common words cannot blow up.
 _MAX_HEADS = 32
@@ -41,8 +37,8 @@ _PAIR_CHUNK = 200_000
 @dataclass
 class DedupInput:
     norm_hash: np.ndarray  # uint64 per row; 0 = not eligible (boilerplate, no words)
-    signatures: np.ndarray  # (n x num_perm) uint32
-    has_signature: np.ndarray  # bool: enough content words for MinHash
+    band_keys: np.ndarray  # (n x bands) uint32 LSH keys of the rows' MinHash signatures
+    has_keys: np.ndarray  # bool: enough content words for MinHash
     content: np.ndarray  # CSR values: sorted distinct content-word hashes (uint32)
     content_offsets: np.ndarray  # CSR offsets (int64, n + 1)
     own: np.ndarray  # CSR values: the same for words outside quotations
@@ -50,7 +46,6 @@ class DedupInput:
     quoted: np.ndarray  # bool: the paragraph quotes something (own differs from content)
     doc: np.ndarray  # int64 document code per row (same code = same document)
     fixed: np.ndarray | None = None  # bool: rows from earlier runs, never members
-    band_keys: np.ndarray | None = None  # (n x bands) uint32 when already computed
 
 
 @dataclass
@@ -64,19 +59,6 @@ class Duplicates:
     @property
     def n_duplicates(self) -> int:
         return int((self.dup_of >= 0).sum())
-
-
-def band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray:
-    """(n x bands) uint32 keys: each band's `rows` values folded by random odd multipliers."""
-    rng = np.random.default_rng(seed)
-    mult = rng.integers(0, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    keys = np.empty((signatures.shape[0], bands), dtype=np.uint32)
-    with np.errstate(over="ignore"):
-        for band in range(bands):
-            block = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
-            h = (block * mult[None, :]).sum(axis=1, dtype=np.uint64)
-            keys[:, band] = ((h >> np.uint64(32)) ^ h).astype(np.uint32)
-    return keys
 
 
 def candidate_pairs(keys: np.ndarray, max_heads: int = _MAX_HEADS) -> np.ndarray:
@@ -105,29 +87,31 @@ def candidate_pairs(keys: np.ndarray, max_heads: int = _MAX_HEADS) -> np.ndarray
         found.append(row[head_pos] * n + member)
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    codes = np.unique(np.concatenate(found))
+    codes = sorted_unique(np.concatenate(found))
     return np.stack([codes // n, codes % n], axis=1)
 
 
-def estimated_similarity(signatures: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    out = np.empty(len(pairs), dtype=np.float32)
-    for lo in range(0, len(pairs), _PAIR_CHUNK):
-        p = pairs[lo:lo + _PAIR_CHUNK]
-        out[lo:lo + _PAIR_CHUNK] = (signatures[p[:, 0]] == signatures[p[:, 1]]).mean(axis=1)
-    return out
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2's hash-based unique is several times slower here)."""
+    values = np.sort(values)
+    if len(values):
+        values = values[np.concatenate(([True], values[1:] != values[:-1]))]
+    return values
 
 
 def exact_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Jaccard of the content sets of each pair, in bulk: the two sets' elements tagged with the
-    pair number are sorted together; an element of both shows up twice in a row."""
+    """Jaccard of the content sets of each pair, in bulk. Each set is sorted, so the elements of
+    the second sets tagged with their pair number form one sorted array; the first sets'
+    elements, tagged the same way, are looked up in it by binary search."""
     out = np.empty(len(pairs), dtype=np.float32)
     sizes = np.diff(offsets)
     for lo in range(0, len(pairs), _PAIR_CHUNK):
         p = pairs[lo:lo + _PAIR_CHUNK]
-        tagged = [_tagged_elements(values, offsets, sizes, p[:, side]) for side in (0, 1)]
-        keys = np.sort(np.concatenate(tagged))
-        both = keys[1:][keys[1:] == keys[:-1]]
-        inter = np.bincount((both >> np.uint64(32)).astype(np.int64), minlength=len(p))
+        a = _tagged_elements(values, offsets, sizes, p[:, 0])
+        b = _tagged_elements(values, offsets, sizes, p[:, 1])
+        at = np.minimum(np.searchsorted(b, a), max(len(b) - 1, 0))
+        hit = b[at] == a if len(b) else np.zeros(len(a), dtype=bool)
+        inter = np.bincount((a[hit] >> np.uint64(32)).astype(np.int64), minlength=len(p))
         union = sizes[p[:, 0]] + sizes[p[:, 1]] - inter
         out[lo:lo + len(p)] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
     return out
@@ -139,6 +123,41 @@ def _tagged_elements(values, offsets, sizes, rows) -> np.ndarray:
     elements = values[starts + np.arange(int(lengths.sum()))]
     tags = np.repeat(np.arange(len(rows), dtype=np.uint64), lengths)
     return (tags << np.uint64(32)) | elements.astype(np.uint64)
+
+
+def assign_canonicals(pairs: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For verified pairs (i, j), i < j: each row j joins the earliest i it is paired with that
+    is not itself a member; a row that no canonical takes is a canonical.
+
+    This is the greedy pass over the pairs in (i, j) order, computed in rounds of array
+    operations: a row is decided once all its partners are, and the earliest undecided row
+    always is (its partners all come before it), so every round makes progress; in practice a
+    few rounds decide everything."""
+    canonical_of = np.full(n, -1, dtype=np.int64)
+    sim_of = np.full(n, np.nan, dtype=np.float32)
+    if not len(pairs):
+        return canonical_of, sim_of
+    order = np.lexsort((pairs[:, 0], pairs[:, 1]))  # grouped by member, candidates rising
+    i, j, s = pairs[order, 0], pairs[order, 1], sims[order]
+    undecided, canonical, member = 0, 1, 2
+    status = np.full(n, canonical, dtype=np.int8)
+    status[j] = undecided
+    active = np.ones(len(i), dtype=bool)
+    while active.any():
+        ai, aj, a_sim = i[active], j[active], s[active]
+        usable = status[ai] != member
+        ui, uj, u_sim = ai[usable], aj[usable], a_sim[usable]
+        first = np.concatenate(([True], uj[1:] != uj[:-1])) if len(uj) else np.zeros(0, bool)
+        fi, fj, f_sim = ui[first], uj[first], u_sim[first]
+        take = status[fi] == canonical  # the first usable partner is decided: join it
+        canonical_of[fj[take]] = fi[take]
+        sim_of[fj[take]] = f_sim[take]
+        status[fj[take]] = member
+        has_usable = np.zeros(n, dtype=bool)
+        has_usable[uj] = True
+        status[aj[~has_usable[aj]]] = canonical  # every partner is a member: stays alone
+        active = status[j] == undecided
+    return canonical_of, sim_of
 
 
 def find_duplicates(inp: DedupInput, settings: DedupSettings) -> Duplicates:
@@ -155,15 +174,11 @@ def find_duplicates(inp: DedupInput, settings: DedupSettings) -> Duplicates:
     dup_of[rows[exact]] = head[exact]
     similarity[rows[exact]] = 1.0
 
-    # 2. Near: LSH over the heads of exact groups that have a signature, then verification.
-    reps = rows[(head == rows) & inp.has_signature[rows]]
-    keys = (inp.band_keys[reps] if inp.band_keys is not None
-            else band_keys(inp.signatures[reps], settings.bands, settings.rows, settings.seed))
-    pairs = reps[candidate_pairs(keys)]  # reps is sorted: pairs stay (earlier, later)
+    # 2. Near: LSH over the heads of exact groups that have band keys, then verification.
+    reps = rows[(head == rows) & inp.has_keys[rows]]
+    pairs = reps[candidate_pairs(inp.band_keys[reps])]  # reps sorted: pairs stay (earlier, later)
     n_candidates = len(pairs)
     pairs = pairs[~fixed[pairs[:, 1]]]  # an earlier run's row is never a member
-    estimate = estimated_similarity(inp.signatures, pairs)
-    pairs = pairs[estimate >= settings.threshold - _PREFILTER_MARGIN]
     sims = exact_jaccard(inp.content, inp.content_offsets, pairs)
     # Quoted words are not evidence of copying: independent articles quote the same statement.
     own_sims = sims.copy()
@@ -173,12 +188,10 @@ def find_duplicates(inp: DedupInput, settings: DedupSettings) -> Duplicates:
     needed = np.where(same_doc, settings.same_document_threshold, settings.threshold)
     ok = (sims >= needed) & (own_sims >= needed)
     pairs, sims = pairs[ok], sims[ok]
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    # Greedy in priority order: a row that is already a member cannot be a canonical.
-    for (i, j), sim in zip(pairs[order].tolist(), sims[order].tolist()):
-        if dup_of[i] < 0 and dup_of[j] < 0:
-            dup_of[j] = i
-            similarity[j] = sim
+    canonical_of, sim_of = assign_canonicals(pairs, sims, n)
+    joined = canonical_of >= 0
+    dup_of[joined] = canonical_of[joined]
+    similarity[joined] = sim_of[joined]
 
     # 3. Exact copies follow their head into its near-duplicate cluster.
     moved = exact.copy()

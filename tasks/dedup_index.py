@@ -3,12 +3,14 @@ earlier run without reading the earlier runs' output.
 
     _index/meta.json                 how the index was built; a run with other settings is refused
     _index/entries/<run_id>.parquet  one row per indexed paragraph: para_id, doc_id, run_seq,
-                                     order, norm_hash, signature, content, own_content
+                                     order, norm_hash, band_keys, content, own_content
     _index/bands/<run_id>.parquet    (band, key, entry): LSH band keys, sorted
     _index/exact/<run_id>.parquet    (norm_hash, entry): exact-copy keys, sorted
 
 A run indexes its canonical and unique content paragraphs (a member is within the threshold of
-its canonical, so matching the canonical is enough). Files are per run: they are staged and
+its canonical, so matching the canonical is enough). It keeps a paragraph's LSH band keys, not
+its full MinHash signature: candidates need only the keys and verification is exact on the
+content-word sets, so the signature would add 768 bytes per paragraph for no use. Files are per run: they are staged and
 moved into place with the run's tables, and removed with them if the run never committed.
 
 Cost of a lookup: the new run's keys are matched against the sorted key columns (4 and 8 bytes
@@ -28,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.minhash import HASH_SCHEME, content_csr, signature_matrix
+from tasks.minhash import HASH_SCHEME, content_csr, list_matrix
 from tasks.normalize import NORMALIZER_VERSION
 from tasks.settings import DedupSettings
 from tasks.stopwords import STOPWORDS
@@ -80,8 +82,8 @@ class HistoryRows:
     para_id: list[str]
     doc_id: list[str]
     norm_hash: np.ndarray
-    signatures: np.ndarray
-    has_signature: np.ndarray
+    band_keys: np.ndarray
+    has_keys: np.ndarray
     content: np.ndarray
     content_offsets: np.ndarray
     own: np.ndarray
@@ -118,15 +120,15 @@ def lookup(root: Path, band_keys: np.ndarray, norm_hash: np.ndarray,
         if hits:
             tables.append(_read_entries(entries_path, np.array(sorted(hits), dtype=np.int64)))
     if not tables:
-        return _empty_history(settings.num_perm)
+        return _empty_history(settings.bands)
     table = pa.concat_tables(tables)
     order = np.lexsort((table["order"].to_numpy(), table["run_seq"].to_numpy()))
     table = table.take(pa.array(order))
-    sigs, has = signature_matrix(table["signature"], settings.num_perm)
+    keys, has = list_matrix(table["band_keys"], settings.bands)
     values, offsets = content_csr(table["content"])
     own, own_offsets = content_csr(table["own_content"], fallback=table["content"])
     return HistoryRows(table["para_id"].to_pylist(), table["doc_id"].to_pylist(),
-                       table["norm_hash"].to_numpy(), sigs, has, values, offsets, own,
+                       table["norm_hash"].to_numpy(), keys, has, values, offsets, own,
                        own_offsets, table["own_content"].is_valid().to_numpy(zero_copy_only=False))
 
 
@@ -149,21 +151,20 @@ def _band_codes(band_keys: np.ndarray) -> np.ndarray:
     return ((band << np.uint64(32)) | band_keys.astype(np.uint64)).ravel()
 
 
-def _empty_history(num_perm: int) -> HistoryRows:
-    return HistoryRows([], [], np.zeros(0, np.uint64), np.zeros((0, num_perm), np.uint32),
+def _empty_history(bands: int) -> HistoryRows:
+    return HistoryRows([], [], np.zeros(0, np.uint64), np.zeros((0, bands), np.uint32),
                        np.zeros(0, bool), np.zeros(0, np.uint32), np.zeros(1, np.int64),
                        np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, bool))
 
 
-ENTRY_SCHEMA_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "signature",
+ENTRY_SCHEMA_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "band_keys",
                        "content", "own_content")
 
 
 def write_run(staging: Path, run_id: str, run_seq: int, entries: pa.Table,
-              band_keys: np.ndarray, settings: DedupSettings) -> None:
-    """Stage this run's index files: `entries` (columns para_id, doc_id, order, norm_hash,
-    signature, content, own_content, in canonical order) and their band keys (rows without a signature
-    have none)."""
+              settings: DedupSettings) -> None:
+    """Stage this run's index files from `entries` (columns para_id, doc_id, order, norm_hash,
+    band_keys, content, own_content, in canonical order)."""
     out = staging / "index"
     for kind in INDEX_KINDS:
         (out / kind).mkdir(parents=True, exist_ok=True)
@@ -173,9 +174,9 @@ def write_run(staging: Path, run_id: str, run_seq: int, entries: pa.Table,
     pq.write_table(entries, out / "entries" / f"{run_id}.parquet", compression="zstd",
                    row_group_size=_ENTRY_ROW_GROUP)
 
-    has = entries["signature"].is_valid().to_numpy(zero_copy_only=False)
+    keys, has = list_matrix(entries["band_keys"], settings.bands)
     rows_with = np.flatnonzero(has)
-    codes = _band_codes(band_keys)
+    codes = _band_codes(keys[has])
     entry = np.repeat(rows_with, settings.bands)
     order = np.argsort(codes, kind="stable")
     bands = pa.table({

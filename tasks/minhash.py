@@ -79,21 +79,43 @@ def signatures(norm: Normalized, num_perm: int, seed: int,
     return out, has
 
 
+def band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray:
+    """(n x bands) uint32 LSH keys: each band's `rows` signature values folded by random odd
+    multipliers. Two paragraphs share a key when they agree on the whole band (or, rarely,
+    collide: verification sorts that out)."""
+    rng = np.random.default_rng(seed)
+    mult = rng.integers(0, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+    keys = np.empty((signatures.shape[0], bands), dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        for band in range(bands):
+            block = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
+            h = (block * mult[None, :]).sum(axis=1, dtype=np.uint64)
+            keys[:, band] = ((h >> np.uint64(32)) ^ h).astype(np.uint32)
+    return keys
+
+
 def minhash(paragraphs: pa.Table, settings: DedupSettings) -> pa.Table:
     """Add `norm_hash` (exact-copy key, 0 = no words), `n_words`, `content` (sorted distinct
     content-word hashes), `own_content` (the same for the words outside quotations; null when
-    the paragraph quotes nothing) and `signature` (null for paragraphs with fewer than
-    `min_words` content words: they are matched exactly only)."""
+    the paragraph quotes nothing) and `band_keys` (the LSH keys of the MinHash signature; null
+    for paragraphs with fewer than `min_words` content words: they are matched exactly only).
+    The signature itself is not kept: candidates need only its band keys, and verification is
+    exact on the content sets."""
     norm = normalize(paragraphs["text"])
     sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
-    sig_array = pa.FixedSizeListArray.from_arrays(pa.array(sigs.ravel(), type=pa.uint32()),
-                                                  settings.num_perm, mask=pa.array(~has))
+    keys = band_keys(sigs, settings.bands, settings.rows, settings.seed)
     return (paragraphs.append_column("norm_hash", pa.array(norm.norm_hash, type=pa.uint64()))
             .append_column("n_words", pa.array(norm.n_words, type=pa.int32()))
             .append_column("content", csr_to_list(norm.content, norm.offsets))
             .append_column("own_content", csr_to_list(norm.own, norm.own_offsets,
                                                       valid=norm.quoted))
-            .append_column("signature", sig_array))
+            .append_column("band_keys", matrix_to_list(keys, valid=has)))
+
+
+def matrix_to_list(matrix: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """A fixed-size list<uint32> column from an (n x k) matrix; rows not `valid` are null."""
+    return pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel(), type=pa.uint32()),
+                                             matrix.shape[1], mask=pa.array(~valid))
 
 
 def csr_to_list(values: np.ndarray, offsets: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -103,14 +125,16 @@ def csr_to_list(values: np.ndarray, offsets: np.ndarray, valid: np.ndarray | Non
                                     mask=None if valid is None else pa.array(~valid))
 
 
-def signature_matrix(column: pa.ChunkedArray | pa.Array, num_perm: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `signature` column back as (n x num_perm uint32, has-signature mask)."""
+def list_matrix(column: pa.ChunkedArray | pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fixed-size list<uint32> column (band keys) back as (n x width uint32, valid mask);
+    null rows are zeros."""
     if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
+        column = column.combine_chunks() if column.num_chunks else pa.array(
+            [], type=column.type)
     has = column.is_valid().to_numpy(zero_copy_only=False)
-    matrix = np.full((len(column), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    matrix = np.zeros((len(column), width), dtype=np.uint32)
     if has.any():
-        matrix[has] = column.flatten().to_numpy().reshape(-1, num_perm)  # flatten skips nulls
+        matrix[has] = column.flatten().to_numpy().reshape(-1, width)  # flatten skips nulls
     return matrix, has
 
 

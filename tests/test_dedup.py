@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow as pa
 
 from tasks.dedup import DedupInput, candidate_pairs, exact_jaccard, find_duplicates
-from tasks.minhash import signatures
+from tasks.minhash import band_keys, signatures
 from tasks.normalize import normalize
 from tasks.paragraphs import split_text
 from tasks.settings import DedupSettings
@@ -16,8 +16,9 @@ BASE = ("The regional council voted on Tuesday to extend the night bus network t
 def run(texts, docs=None, settings=S, fixed=None):
     norm = normalize(texts)
     sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
+    keys = band_keys(sigs, settings.bands, settings.rows, settings.seed)
     doc = np.array(docs if docs is not None else range(len(texts)))
-    return find_duplicates(DedupInput(norm.norm_hash, sigs, has, norm.content, norm.offsets,
+    return find_duplicates(DedupInput(norm.norm_hash, keys, has, norm.content, norm.offsets,
                                       norm.own, norm.own_offsets, norm.quoted, doc,
                                       fixed=fixed), settings)
 
@@ -75,7 +76,7 @@ def test_same_document_needs_a_near_copy():
 def test_no_chaining_through_a_middle_member():
     # Content-word sets: J(a, b) = J(b, c) = 0.85, J(a, c) = 0.72; threshold 0.78.
     a, b, c = (" ".join(f"w{i}" for i in range(lo, lo + 100)) for lo in (0, 8, 16))
-    settings = DedupSettings(threshold=0.78, num_perm=128)
+    settings = DedupSettings(threshold=0.78)
     d = run([a, b, c], settings=settings)
     assert d.dup_of[1] == 0
     assert d.dup_of[2] == -1  # c is like b only, and b is a member, not a canonical
@@ -108,3 +109,26 @@ def test_exact_jaccard_in_bulk():
     offsets = np.array([0, 3, 6, 7])
     j = exact_jaccard(values, offsets, np.array([[0, 1], [0, 2], [1, 1]]))
     assert np.allclose(j, [0.5, 0.0, 1.0])
+
+
+def _greedy(pairs, sims, n):
+    """The plain sequential greedy, as a reference."""
+    dup_of = [-1] * n
+    for (i, j), _ in sorted(zip(map(tuple, pairs.tolist()), sims.tolist())):
+        if dup_of[i] < 0 and dup_of[j] < 0:
+            dup_of[j] = i
+    return dup_of
+
+
+def test_vectorised_canonical_assignment_equals_the_greedy():
+    from tasks.dedup import assign_canonicals
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        n = int(rng.integers(2, 40))
+        raw = rng.integers(0, n, size=(int(rng.integers(1, 120)), 2))
+        raw = raw[raw[:, 0] != raw[:, 1]]
+        pairs = np.unique(np.sort(raw, axis=1), axis=0)
+        sims = rng.random(len(pairs)).astype(np.float32)
+        got, _ = assign_canonicals(pairs, sims, n)
+        assert got.tolist() == _greedy(pairs, sims, n)

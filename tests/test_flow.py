@@ -176,5 +176,5 @@ def test_index_built_with_other_settings_is_refused(prefect_server, tmp_path):
     write(tmp_path / "raw" / "a.txt", "An article with some words in it.")
     run(tmp_path / "raw", tmp_path / "clean")
     write(tmp_path / "raw" / "b.txt", "Another article with other words in it.")
-    with pytest.raises(IndexMismatchError, match="num_perm: index has 128, this run uses 64"):
-        run(tmp_path / "raw", tmp_path / "clean", dedup={"num_perm": 64, "bands": 21})
+    with pytest.raises(IndexMismatchError, match="bands: index has 64, this run uses 60"):
+        run(tmp_path / "raw", tmp_path / "clean", dedup={"bands": 60})

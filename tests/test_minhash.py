@@ -2,7 +2,7 @@ import numpy as np
 import pyarrow as pa
 from datasketch import MinHash
 
-from tasks.minhash import minhash, signature_matrix, signatures
+from tasks.minhash import list_matrix, minhash, signatures
 from tasks.normalize import STOPWORDS, content_hash32, normalize, words
 from tasks.settings import DedupSettings
 
@@ -41,9 +41,9 @@ def test_many_paragraphs_in_blocks_match_one_at_a_time():
 def test_table_columns():
     table = pa.table({"text": TEXTS + ["!!!", "He said “quoted words” here today, Monday"]})
     out = minhash(table, DedupSettings())
-    assert out["signature"].is_null().to_pylist() == [False, False, False, True, True, True]
+    assert out["band_keys"].is_null().to_pylist() == [False, False, False, True, True, True]
     assert out["own_content"].is_null().to_pylist() == [True] * 5 + [False]
-    sigs, has = signature_matrix(out["signature"], 128)
-    assert sigs.shape == (6, 128) and has.tolist() == [True, True, True, False, False, False]
+    keys, has = list_matrix(out["band_keys"], 64)
+    assert keys.shape == (6, 64) and has.tolist() == [True, True, True, False, False, False]
     assert out["norm_hash"].to_pylist()[4] == 0
     assert minhash(table, DedupSettings()).equals(out)

@@ -14,7 +14,7 @@ def test_toml_and_overrides(tmp_path):
 
 @pytest.mark.parametrize("data", [
     {"dedup": {"threshold": 1.5}},
-    {"dedup": {"bands": 50, "rows": 3}},
+    {"dedup": {"bands": 70, "rows": 3}},
     {"language": {"backend": "cld3"}},
     {"unknown_section": {}},
     {"raw": "same", "clean": "same"},
