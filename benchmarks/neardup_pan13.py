@@ -26,12 +26,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pan13_paragraphs import KINDS, Task, build_task, is_right  # noqa: E402
+from pan13_paragraphs import KINDS, Task, build_task, is_right
 
-from tasks.dedup import DedupInput, find_duplicates  # noqa: E402
-from tasks.minhash import band_keys, signatures  # noqa: E402
-from tasks.normalize import normalize  # noqa: E402
-from tasks.settings import DedupSettings  # noqa: E402
+from tasks.dedup import DedupInput, find_duplicates
+from tasks.minhash import band_keys, signatures
+from tasks.normalize import normalize
+from tasks.settings import DedupSettings
 
 
 def textwash_pairs(task: Task, settings: DedupSettings) -> tuple[list[tuple[int, int]], np.ndarray, dict]:

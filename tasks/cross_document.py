@@ -135,7 +135,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         site_template_lines=int(templates.sum()),
         duplicates=int((dup_of >= 0).sum()),
         duplicates_of_earlier_runs=int(earlier.sum()),
-        clusters=int(len(np.unique(cluster[cluster >= 0]))),
+        clusters=len(np.unique(cluster[cluster >= 0])),
         candidate_pairs=dups.candidate_pairs,
         verified_pairs=dups.verified_pairs,
         earlier_paragraphs_matched=h,

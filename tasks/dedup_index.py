@@ -4,7 +4,7 @@ earlier run without reading the earlier runs' output.
     _index/meta.json                 how the index was built; a run with other settings is refused
     _index/entries/<run_id>.parquet  one row per indexed paragraph: para_id, doc_id, run_seq,
                                      order, norm_hash, band_keys, content, own_content
-    _index/bands/<run_id>.parquet    (band, key, entry): LSH band keys, sorted
+    _index/bands/<run_id>.parquet    (code, entry): LSH band keys as band << 32 | key, sorted
     _index/exact/<run_id>.parquet    (norm_hash, entry): exact-copy keys, sorted
 
 A run indexes its canonical and unique content paragraphs (a member is within the threshold of
@@ -13,10 +13,10 @@ its full MinHash signature: candidates need only the keys and verification is ex
 content-word sets, so the signature would add 768 bytes per paragraph for no use. Files are per run: they are staged and
 moved into place with the run's tables, and removed with them if the run never committed.
 
-Cost of a lookup: the new run's keys are matched against the sorted key columns (4 and 8 bytes
-per indexed paragraph and band), and only the row groups of matched entries are read, so the
-expensive part (signatures, sets, verification) grows with the new data; the key scan is a
-sequential read of the history's keys.
+Cost of a lookup: the new run's keys are binary-searched in each earlier run's sorted key
+column, and only the row groups of matched entries are read, so the computation grows with the
+new data (times the log of the history); what grows with the history is reading the key
+columns (8 bytes per indexed paragraph and band, a sequential read).
 """
 
 from __future__ import annotations
@@ -30,13 +30,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.dedup import sorted_unique
 from tasks.minhash import HASH_SCHEME, content_csr, list_matrix
 from tasks.normalize import NORMALIZER_VERSION
 from tasks.settings import DedupSettings
 from tasks.stopwords import STOPWORDS
 from tasks.store import INDEX_KINDS
 
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
 _ENTRY_ROW_GROUP = 16_384
 
 
@@ -104,21 +105,19 @@ def lookup(root: Path, band_keys: np.ndarray, norm_hash: np.ndarray,
     """History rows matching any of the new rows' band keys (n x bands uint32) or exact keys,
     in canonical order (earlier run first, then input order)."""
     check_meta(root, settings)
-    wanted_bands = np.unique(_band_codes(band_keys))
-    wanted_exact = np.unique(norm_hash[norm_hash != 0])
+    wanted_bands = sorted_unique(_band_codes(band_keys))
+    wanted_exact = sorted_unique(norm_hash[norm_hash != 0])
     tables = []
     for entries_path in _committed_runs(root, "entries"):
         run = entries_path.stem
-        hits = set()
         bands = pq.read_table(root / "_index" / "bands" / f"{run}.parquet")
-        codes = (bands["band"].to_numpy().astype(np.uint64) << np.uint64(32)) | \
-            bands["key"].to_numpy().astype(np.uint64)
-        hits.update(bands["entry"].to_numpy()[np.isin(codes, wanted_bands)].tolist())
         exact = pq.read_table(root / "_index" / "exact" / f"{run}.parquet")
-        found = np.isin(exact["norm_hash"].to_numpy(), wanted_exact)
-        hits.update(exact["entry"].to_numpy()[found].tolist())
-        if hits:
-            tables.append(_read_entries(entries_path, np.array(sorted(hits), dtype=np.int64)))
+        hits = sorted_unique(np.concatenate([
+            _matches(bands["code"].to_numpy(), bands["entry"].to_numpy(), wanted_bands),
+            _matches(exact["norm_hash"].to_numpy(), exact["entry"].to_numpy(), wanted_exact),
+        ]).astype(np.int64))
+        if len(hits):
+            tables.append(_read_entries(entries_path, hits))
     if not tables:
         return _empty_history(settings.bands)
     table = pa.concat_tables(tables)
@@ -130,6 +129,17 @@ def lookup(root: Path, band_keys: np.ndarray, norm_hash: np.ndarray,
     return HistoryRows(table["para_id"].to_pylist(), table["doc_id"].to_pylist(),
                        table["norm_hash"].to_numpy(), keys, has, values, offsets, own,
                        own_offsets, table["own_content"].is_valid().to_numpy(zero_copy_only=False))
+
+
+def _matches(sorted_keys: np.ndarray, entries: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Entries whose key is in `wanted`: a binary search per wanted key, not a scan."""
+    lo = np.searchsorted(sorted_keys, wanted, side="left")
+    hi = np.searchsorted(sorted_keys, wanted, side="right")
+    counts = hi - lo
+    total = int(counts.sum())
+    positions = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
+                                                                         counts))
+    return entries[positions]
 
 
 def _read_entries(path: Path, rows: np.ndarray) -> pa.Table:
@@ -179,11 +189,8 @@ def write_run(staging: Path, run_id: str, run_seq: int, entries: pa.Table,
     codes = _band_codes(keys[has])
     entry = np.repeat(rows_with, settings.bands)
     order = np.argsort(codes, kind="stable")
-    bands = pa.table({
-        "band": pa.array((codes[order] >> np.uint64(32)).astype(np.uint8)),
-        "key": pa.array((codes[order] & np.uint64(0xFFFFFFFF)).astype(np.uint32)),
-        "entry": pa.array(entry[order].astype(np.uint32)),
-    })
+    bands = pa.table({"code": pa.array(codes[order]),
+                      "entry": pa.array(entry[order].astype(np.uint32))})
     pq.write_table(bands, out / "bands" / f"{run_id}.parquet", compression="zstd")
 
     norm = entries["norm_hash"].to_numpy()

@@ -85,13 +85,13 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.nd
     collide: verification sorts that out)."""
     rng = np.random.default_rng(seed)
     mult = rng.integers(0, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    keys = np.empty((signatures.shape[0], bands), dtype=np.uint32)
+    n = signatures.shape[0]
+    grouped = signatures[:, :bands * rows].reshape(n, bands, rows)
     with np.errstate(over="ignore"):
-        for band in range(bands):
-            block = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
-            h = (block * mult[None, :]).sum(axis=1, dtype=np.uint64)
-            keys[:, band] = ((h >> np.uint64(32)) ^ h).astype(np.uint32)
-    return keys
+        h = grouped[:, :, 0].astype(np.uint64) * mult[0]
+        for r in range(1, rows):
+            h += grouped[:, :, r].astype(np.uint64) * mult[r]
+        return ((h >> np.uint64(32)) ^ h).astype(np.uint32)
 
 
 def minhash(paragraphs: pa.Table, settings: DedupSettings) -> pa.Table:
@@ -103,7 +103,8 @@ def minhash(paragraphs: pa.Table, settings: DedupSettings) -> pa.Table:
     exact on the content sets."""
     norm = normalize(paragraphs["text"])
     sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
-    keys = band_keys(sigs, settings.bands, settings.rows, settings.seed)
+    keys = np.zeros((len(has), settings.bands), dtype=np.uint32)
+    keys[has] = band_keys(sigs[has], settings.bands, settings.rows, settings.seed)
     return (paragraphs.append_column("norm_hash", pa.array(norm.norm_hash, type=pa.uint64()))
             .append_column("n_words", pa.array(norm.n_words, type=pa.int32()))
             .append_column("content", csr_to_list(norm.content, norm.offsets))

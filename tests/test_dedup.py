@@ -1,5 +1,4 @@
 import numpy as np
-import pyarrow as pa
 
 from tasks.dedup import DedupInput, candidate_pairs, exact_jaccard, find_duplicates
 from tasks.minhash import band_keys, signatures

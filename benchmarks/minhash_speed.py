@@ -1,0 +1,183 @@
+"""Speed and memory of near-duplicate detection, beside datasketch on the same paragraphs.
+
+    python benchmarks/minhash_speed.py ../shared/eval [--limit 300000] [--datasketch-sample 20000]
+
+Paragraphs: the lines of corpus/web_fulltext.jsonl.gz (real web pages, navigation included),
+split as the pipeline splits them. Reported per core: paragraphs divided by the CPU seconds of
+this single process (numpy and Arrow run these steps on one thread).
+1. text -> band keys: textwash's normalize + signatures + band_keys, against datasketch's
+   per-object MinHash and MinHash.bulk over the same content-word sets and hash function
+   (on a sample: they are two orders of magnitude slower).
+2. band keys -> clusters: textwash's find_duplicates (LSH candidates by sorting band keys, exact
+   verification, canonical assignment), against datasketch MinHashLSH insert + query on the
+   sample (it only finds candidates: no verification, no clusters).
+3. memory: bytes per paragraph of what clustering holds (band keys, content sets, hashes) and
+   the peak of numpy allocations during find_duplicates (tracemalloc), divided by paragraphs.
+4. the cross-run index: lookup time of a new batch against 1, 2 and 3 earlier runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tasks import dedup_index
+from tasks.dedup import DedupInput, find_duplicates
+from tasks.minhash import band_keys, csr_to_list, matrix_to_list, signatures
+from tasks.normalize import STOPWORDS, content_hash32, normalize, words
+from tasks.paragraphs import split_text
+from tasks.settings import DedupSettings
+
+
+def load_paragraphs(data_dir: str, limit: int) -> tuple[list[str], np.ndarray]:
+    path = Path(data_dir) / "corpus" / "web_fulltext.jsonl.gz"
+    if not path.is_file():
+        sys.exit(f"corpus not found: {path} (pass the folder that holds corpus/)")
+    texts, docs = [], []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for doc, line in enumerate(fh):
+            for _, _, para in split_text(json.loads(line)["text"]):
+                texts.append(para)
+                docs.append(doc)
+            if len(texts) >= limit:
+                break
+    return texts[:limit], np.array(docs[:limit])
+
+
+def timed(fn):
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dir")
+    parser.add_argument("--limit", type=int, default=300_000, help="paragraphs (default 300,000)")
+    parser.add_argument("--datasketch-sample", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    pa.set_cpu_count(1)
+    s = DedupSettings()
+
+    texts, docs = load_paragraphs(args.data_dir, args.limit)
+    n = len(texts)
+    print(f"{n:,} paragraphs, {np.mean([len(t.split()) for t in texts]):.1f} words on average; "
+          f"settings: {s.num_perm} permutations, {s.bands} bands x {s.rows} rows, "
+          f"threshold {s.threshold}")
+
+    # 1. text -> band keys
+    def text_to_keys(batch):
+        norm = normalize(batch)
+        sigs, has = signatures(norm, s.num_perm, s.seed, s.min_words)
+        keys = np.zeros((len(batch), s.bands), dtype=np.uint32)
+        keys[has] = band_keys(sigs[has], s.bands, s.rows, s.seed)
+        return norm, keys, has
+
+    text_to_keys(texts[:1000])  # one-time costs (imports, permutations) are not throughput
+    (norm, keys, has), wall, cpu = timed(lambda: text_to_keys(texts))
+    print(f"\n1. text -> signature/band keys ({int(has.sum()):,} paragraphs with >= {s.min_words} "
+          f"content words get a signature)")
+    print(f"   textwash bulk          {n / cpu:>12,.0f} paragraphs/s/core  ({wall:.2f} s wall)")
+
+    sample = min(args.datasketch_sample, n)
+    sets = [sorted({w for w in ws if w not in STOPWORDS})
+            for ws in words(texts[:sample]).to_pylist()]
+    from datasketch import MinHash, MinHashLSH
+
+    def per_object():
+        out = []
+        for ws in sets:
+            m = MinHash(num_perm=s.num_perm, seed=s.seed, hashfunc=content_hash32)
+            m.update_batch(ws)
+            out.append(m)
+        return out
+
+    MinHash(num_perm=s.num_perm, seed=s.seed)  # warm-up
+    sketches, _, cpu_obj = timed(per_object)
+    _, _, cpu_bulk = timed(lambda: MinHash.bulk(sets, num_perm=s.num_perm, seed=s.seed,
+                                                hashfunc=content_hash32))
+    print(f"   datasketch MinHash     {sample / cpu_obj:>12,.0f} paragraphs/s/core  "
+          f"(per object, {sample:,} paragraphs; words already split)")
+    print(f"   datasketch .bulk       {sample / cpu_bulk:>12,.0f} paragraphs/s/core")
+
+    # 2. band keys -> clusters
+    inp = DedupInput(norm.norm_hash, keys, has, norm.content, norm.offsets, norm.own,
+                     norm.own_offsets, norm.quoted, docs)
+    dups, wall, cpu = timed(lambda: find_duplicates(inp, s))
+    print(f"\n2. signature -> clusters ({dups.candidate_pairs:,} candidate pairs, "
+          f"{dups.verified_pairs:,} verified, {dups.n_duplicates:,} duplicates)")
+    print(f"   textwash               {n / cpu:>12,.0f} paragraphs/s/core  ({wall:.2f} s wall)")
+
+    def lsh_insert_query():
+        lsh = MinHashLSH(threshold=s.threshold, num_perm=s.num_perm)
+        for i, m in enumerate(sketches):
+            lsh.insert(i, m)
+        return sum(len(lsh.query(m)) for m in sketches)
+
+    _, _, cpu_lsh = timed(lsh_insert_query)
+    print(f"   datasketch MinHashLSH  {sample / cpu_lsh:>12,.0f} paragraphs/s/core  "
+          f"(insert + query, candidates only, {sample:,} paragraphs)")
+
+    # 3. memory
+    held = (keys.nbytes + norm.content.nbytes + norm.offsets.nbytes + norm.norm_hash.nbytes
+            + (norm.own.nbytes + norm.own_offsets.nbytes if norm.own is not norm.content else 0)
+            + docs.nbytes + has.nbytes + norm.quoted.nbytes)
+    tracemalloc.start()
+    find_duplicates(inp, s)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"\n3. memory per paragraph: {held / n:,.0f} bytes held for clustering, "
+          f"{peak / n:,.0f} bytes peak of numpy allocations inside find_duplicates "
+          f"(band keys {keys.nbytes / n:,.0f}, content sets "
+          f"{(norm.content.nbytes + norm.own.nbytes) / n:,.0f})")
+
+    # 4. the index: a batch of new paragraphs against a growing history
+    third = n // 4
+    print("\n4. cross-run index lookup of a new batch of "
+          f"{third:,} paragraphs (the last quarter) against earlier runs of {third:,} each")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for run in range(3):
+            rows = np.arange(run * third, (run + 1) * third)
+            entries = pa.table({
+                "para_id": [f"r{run}:{i}" for i in rows],
+                "doc_id": [str(docs[i]) for i in rows],
+                "norm_hash": pa.array(norm.norm_hash[rows]),
+                "band_keys": matrix_to_list(keys[rows], has[rows]),
+                "content": _csr_rows(norm.content, norm.offsets, rows),
+                "own_content": _csr_rows(norm.own, norm.own_offsets, rows),
+                "order": pa.array(rows - rows[0]),
+            })
+            dedup_index.write_run(root / "_staging", f"{run:05d}", run + 1, entries, s)
+            for kind in ("entries", "bands", "exact"):
+                (root / "_index" / kind).mkdir(parents=True, exist_ok=True)
+                (root / "_staging" / "index" / kind / f"{run:05d}.parquet").rename(
+                    root / "_index" / kind / f"{run:05d}.parquet")
+            new = np.arange(3 * third, 4 * third)
+            history, wall, cpu = timed(lambda: dedup_index.lookup(
+                root, keys[new][has[new]], norm.norm_hash[new], s))
+            print(f"   {run + 1} earlier run(s): {wall:.2f} s wall, {cpu:.2f} s CPU, "
+                  f"{len(history):,} earlier paragraphs matched")
+    return 0
+
+
+def _csr_rows(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray) -> pa.Array:
+    sizes = offsets[rows + 1] - offsets[rows]
+    starts = np.repeat(offsets[rows] - (np.cumsum(sizes) - sizes), sizes)
+    flat = values[starts + np.arange(int(sizes.sum()))]
+    return csr_to_list(flat, np.concatenate(([0], np.cumsum(sizes))))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
