@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 (root / "_staging" / "index" / kind / f"{run:05d}.parquet").rename(
                     root / "_index" / kind / f"{run:05d}.parquet")
             new = np.arange(3 * third, 4 * third)
-            history, wall, cpu = timed(lambda: dedup_index.lookup(
+            history, wall, cpu = timed(lambda new=new: dedup_index.lookup(
                 root, keys[new][has[new]], norm.norm_hash[new], s))
             print(f"   {run + 1} earlier run(s): {wall:.2f} s wall, {cpu:.2f} s CPU, "
                   f"{len(history):,} earlier paragraphs matched")

@@ -64,10 +64,10 @@ def test_quotations_alone_do_not_make_a_copy():
 
 
 def test_same_document_needs_a_near_copy():
-    items = ["Score 6: the essay develops a point of view with outstanding critical thinking, "
-             "using clearly appropriate examples, reasons and other evidence.",
-             "Score 5: the essay develops a point of view with strong critical thinking, using "
-             "generally appropriate examples, reasons and other evidence."]
+    items = [("Score 6: the essay develops a point of view with outstanding critical thinking, "
+              "using clearly appropriate examples, reasons and other evidence."),
+             ("Score 5: the essay develops a point of view with strong critical thinking, using "
+              "generally appropriate examples, reasons and other evidence.")]
     assert run(items, docs=[0, 0]).dup_of.tolist() == [-1, -1]
     assert run(items, docs=[0, 1]).dup_of.tolist() == [-1, 0]
 
