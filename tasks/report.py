@@ -42,7 +42,9 @@ def summary_rows(manifest: dict) -> list[tuple[str, str]]:
         ("paragraphs", f"{c['paragraphs']:,} ({c['paragraphs_kept']:,} kept)"),
         ("rejects", f"{c['rejects']:,}" + _top(c["reject_errors"])),
         ("boilerplate", f"{bp:,} paragraphs" + _top(c["boilerplate_rules"])),
-        ("duplicates", f"{c['duplicates']:,} paragraphs in {c['clusters']:,} clusters"),
+        ("duplicates", f"{c['duplicates']:,} paragraphs in {c['clusters']:,} clusters"
+                       f" ({c['duplicates_of_earlier_runs']:,} of earlier runs' paragraphs)"),
+        ("largest cluster", _largest(c["largest_clusters"])),
         ("MT-flagged", (f"{c['mt_flagged_documents']:,} documents (mt_score >= "
                         f"{manifest['settings']['translation']['flag_threshold']})")),
         ("mojibake fixed", f"{c['mojibake_fixed']:,} paragraphs"),
@@ -50,6 +52,14 @@ def summary_rows(manifest: dict) -> list[tuple[str, str]]:
         ("seconds", f"{manifest['seconds']['total']:.1f}"),
         ("output", manifest["output"]),
     ]
+
+
+def _largest(clusters: list[dict]) -> str:
+    if not clusters:
+        return "-"
+    top = clusters[0]
+    example = top["example"] if len(top["example"]) <= 60 else top["example"][:57] + "..."
+    return f"{top['size']} x {example!r}"
 
 
 def _top(counter: dict, n: int = 4) -> str:
