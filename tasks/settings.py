@@ -73,7 +73,7 @@ class LanguageSettings(_Section):
     )
     langdetect_seed: int = 0
     borrow_max_chars: int = Field(
-        0, ge=0, description="an 'und' paragraph up to this many characters takes its document's "
+        40, ge=0, description="an 'und' paragraph up to this many characters takes its document's "
         "language; 0 turns borrowing off"
     )
 
