@@ -25,13 +25,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from tasks.language import (  # noqa: E402
-    UNDETERMINED, _detect_fasttext, _load, detect_language, detect_languages, fasttext_model_path,
-    prepare_text, supported_languages, to_code,
+from tasks.language import (
+    UNDETERMINED,
+    _detect_fasttext,
+    _load,
+    detect_language,
+    detect_languages,
+    fasttext_model_path,
+    prepare_text,
+    supported_languages,
+    to_code,
 )
-from tasks.settings import LanguageSettings  # noqa: E402
+from tasks.settings import LanguageSettings
 
 NAMES = {  # lingua's language names (report file names) -> ISO 639-1
     "Afrikaans": "af", "Albanian": "sq", "Arabic": "ar", "Armenian": "hy", "Azerbaijani": "az",

@@ -23,10 +23,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.mojibake import fix_mojibake  # noqa: E402
-from tasks.paragraphs import split_paragraphs  # noqa: E402
-from tasks.read import discover_inputs, read_inputs  # noqa: E402
-from tasks.settings import Settings  # noqa: E402
+from tasks.mojibake import fix_mojibake
+from tasks.paragraphs import split_paragraphs
+from tasks.read import discover_inputs, read_inputs
+from tasks.settings import Settings
 
 
 def through_pipeline(texts: list[str]) -> list[str]:
@@ -35,8 +35,7 @@ def through_pipeline(texts: list[str]) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cases.jsonl"
         with open(path, "w", encoding="utf-8") as fh:
-            for i, text in enumerate(texts):
-                fh.write(json.dumps({"id": str(i), "text": text}, ensure_ascii=False) + "\n")
+            fh.writelines(json.dumps({"id": str(i), "text": text}, ensure_ascii=False) + "\n" for i, text in enumerate(texts))
         docs, rejects, _ = read_inputs(discover_inputs(tmp), settings.read)
     assert rejects.num_rows == 0, rejects.to_pylist()
     paragraphs = fix_mojibake(split_paragraphs(docs, settings.split), settings.mojibake)

@@ -34,13 +34,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.language import (  # noqa: E402
-    MODELS_DIR, _top, bucket_of, combine, fasttext_model_path, prepare_text, to_code,
+from tasks.language import (
+    MODELS_DIR,
+    _top,
+    bucket_of,
+    combine,
+    fasttext_model_path,
+    prepare_text,
+    to_code,
 )
 
-FASTTEXT_ARGS = dict(lr=0.5, epoch=25, dim=32, minn=1, maxn=4, bucket=200_000, wordNgrams=1,
-                     loss="softmax", thread=1, seed=0, verbose=0)
-QUANTIZE_ARGS = dict(qnorm=True, retrain=True, cutoff=50_000)
+FASTTEXT_ARGS = {"lr": 0.5, "epoch": 25, "dim": 32, "minn": 1, "maxn": 4, "bucket": 200_000, "wordNgrams": 1,
+                     "loss": "softmax", "thread": 1, "seed": 0, "verbose": 0}
+QUANTIZE_ARGS = {"qnorm": True, "retrain": True, "cutoff": 50_000}
 ALPHAS = (0.0, 0.2, 0.35, 0.5, 0.65)
 GATES = (0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.99, 1.01)  # 0.0: never ask the resolver
 BUCKET_EDGES = (16, 32, 64, 1 << 30)  # characters of the prepared text

@@ -2,7 +2,11 @@ import pyarrow as pa
 import pytest
 
 from tasks.language import (
-    UNDETERMINED, detect_language, detect_languages, document_language, supported_languages,
+    UNDETERMINED,
+    detect_language,
+    detect_languages,
+    document_language,
+    supported_languages,
 )
 from tasks.settings import LanguageSettings
 
@@ -59,8 +63,8 @@ def test_codes_are_the_same_for_both_backends():
 
 
 def test_norwegian_is_bokmal_from_both_backends():
-    text = ["Regjeringen la i dag fram forslaget til statsbudsjett for neste år, og det blir "
-            "mer penger til sykehusene i hele landet."]
+    text = [("Regjeringen la i dag fram forslaget til statsbudsjett for neste år, og det blir "
+            "mer penger til sykehusene i hele landet.")]
     for backend in ("fasttext", "langdetect"):
         assert detect_languages(text, LanguageSettings(backend=backend))[0] == ["nb"]
 
