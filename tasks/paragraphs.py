@@ -23,7 +23,10 @@ from tasks.settings import SplitSettings
 PARAGRAPHS = schema.columns(schema.PARAGRAPHS, "doc_id", "para_index", "para_id", "text",
                             "char_start", "char_end")
 
-_LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+# Not U+0085 (NEL): in real text it is a windows-1252 "…" (byte 0x85) read as Latin-1, which
+# fix_mojibake turns back into "…"; as a line break it would cut sentences in two.
+_LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\u2028\u2029]")
+_TRIM = "".join(c for c in map(chr, range(0x3000 + 1)) if c.isspace() and c != "\x85")
 
 
 def para_id(doc_id: str, index: int) -> str:
@@ -79,12 +82,12 @@ def _lines(text: str) -> list[tuple[int | None, int | None]]:
     out = []
     for a, b in spans:
         line = text[a:b]
-        stripped = line.strip()
+        stripped = line.strip(_TRIM)
         if not stripped:
             out.append((None, None))
             continue
-        lead = len(line) - len(line.lstrip())
-        trail = len(line) - len(line.rstrip())
+        lead = len(line) - len(line.lstrip(_TRIM))
+        trail = len(line) - len(line.rstrip(_TRIM))
         out.append((a + lead, b - trail))
     return out
 

@@ -63,11 +63,19 @@ class BoilerplateSettings(_Section):
 
 
 class LanguageSettings(_Section):
-    backend: Literal["fasttext", "langdetect"] = "fasttext"
+    backend: Literal["fasttext", "langdetect"] = Field(
+        "fasttext", description="fasttext: lid.176 with textwash's resolver (fast); langdetect: "
+        "seeded, about 50 times slower"
+    )
     min_score: float = Field(
-        0.5, ge=0, le=1, description="below this confidence the paragraph's language is 'und'"
+        0.5, ge=0, le=1, description="below this confidence the paragraph's language is 'und' "
+        "(fasttext's score is calibrated: the share of right answers at that score)"
     )
     langdetect_seed: int = 0
+    borrow_max_chars: int = Field(
+        40, ge=0, description="an 'und' paragraph up to this many characters takes its document's "
+        "language; 0 turns borrowing off"
+    )
 
 
 class TranslationSettings(_Section):

@@ -70,3 +70,34 @@ def test_binary_is_refused():
 def test_existing_replacement_characters_are_not_counted():
     d = decode_bytes("a \ufffd b".encode("utf-8"))
     assert d.replacements == 0
+
+
+@pytest.mark.parametrize("codec", ["utf-32-le", "utf-32-be", "utf-16-be"])
+def test_wide_encodings_without_bom(codec):
+    d = decode_bytes(GERMAN.encode(codec))
+    assert (d.text, d.encoding) == (GERMAN, codec)
+
+
+@pytest.mark.parametrize("codec", ["iso2022_jp", "iso2022_kr"])
+def test_iso_2022_escapes_are_not_taken_for_ascii(codec):
+    text = {"iso2022_jp": "日本語のテキストです。東京は晴れ。",
+            "iso2022_kr": "한국어 텍스트입니다. 서울은 맑음."}[codec]
+    d = decode_bytes(text.encode(codec))
+    assert (d.text, d.encoding) == (text, codec)
+
+
+POLISH = ("Wczoraj rząd przedstawił projekt budżetu. Większość posłów źle ocenia pomysł "
+          "ministra, ale głosowanie odbędzie się dopiero w przyszłym tygodniu. Świat się śmieje.")
+
+
+@pytest.mark.parametrize("codec", ["iso8859_2", "cp1250"])
+def test_central_european_code_pages_are_told_apart(codec):
+    # The same letters sit on different bytes (ą is 0xB1 in ISO-8859-2, 0xB9 in windows-1250):
+    # reading one as the other gives "±" or "š" inside words.
+    d = decode_bytes((POLISH * 3).encode(codec))
+    assert d.text == POLISH * 3
+
+
+def test_latin1_portuguese_is_not_read_as_central_european():
+    text = "A população não está satisfeita com as eleições, disse o ministro à imprensa. " * 3
+    assert decode_bytes(text.encode("latin-1")).text == text

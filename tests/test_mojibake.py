@@ -31,3 +31,22 @@ def test_table_flags_changed_paragraphs():
     off = fix_mojibake(table, MojibakeSettings(enabled=False))
     assert off["text"].to_pylist() == ["fine", "cafÃ©"]
     assert off["mojibake_fixed"].to_pylist() == [False, False]
+
+
+def test_cases_through_split_and_fix():
+    """Cases in the style of ftfy's test set, through the split and fix stages as in a run."""
+    from tasks.paragraphs import split_paragraphs
+    from tasks.settings import SplitSettings
+
+    cases = {  # original -> expected paragraph
+        "He's Justinâ\x9d¤": "He's Justin❤",
+        "Ecuadorâ\x80\x99s â\x80\x98purely politicalâ\x80\x99 decision\x85":
+            "Ecuador’s ‘purely political’ decision…",  # U+0085 is cp1252's "…", not a line break
+        "parlé\x85 Tu sais, ça fait": "parlé… Tu sais, ça fait",
+        "â\x80\x9cmismatched quotes\x85\x94": "“mismatched quotes…”",
+        "Η ¨ανατροφή¨ δυστυχώς": "Η ¨ανατροφή¨ δυστυχώς",  # negative: Greek diaereses as quotes
+        "NICIODATĂ\xa0în viața mea": "NICIODATĂ\xa0în viața mea",  # negative
+    }
+    docs = pa.table({"doc_id": [f"d{i}" for i in range(len(cases))], "text": list(cases)})
+    paragraphs = fix_mojibake(split_paragraphs(docs, SplitSettings()), MojibakeSettings())
+    assert paragraphs["text"].to_pylist() == list(cases.values())
