@@ -10,7 +10,7 @@ from tasks.translation import flag_translation, paragraph_signals
     ("The firm raised $ 1 million last year.", "currency_space"),
     ("without the consent of users. .", "doubled_punct"),
     ("It was a good result , the coach said.", "space_before_punct"),
-    ("for mass surveillance, racial profiling ”and human rights violations.", "quote_spacing"),
+    ("for mass surveillance, racial profiling ”and human rights violations.", "quote_glued"),
     ("We believe it is time to start a national dialogue. ”", "quote_spacing"),
     ("He called it ‘a historic day” for the city.", "quote_mismatch"),
     ("Said Arvind Krishna, CEO of IBM, that the company would stop.", "said_that"),
