@@ -66,7 +66,7 @@ _DOC_RULE_RATE = 1000.0
 
 _CURRENCY_SPACE = re.compile(r"[$€£¥₹]\s+\d")
 _DOUBLED_PUNCT = re.compile(r"\w[.,;:!?]\s+[.,;:](?=\s|$)(?!\s*\.)")
-_SPACE_BEFORE_PUNCT = re.compile(r"[^\W\d_]\s+[,.](?=\s|$)(?!\s+\.)")  # not ". . ."
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^\W\d_])\s+[,.](?=\s|$)(?!\s+\.)")  # not ". . ."
 _QUOTE_GLUED = re.compile(r"\s”\w")  # a closing quote moved onto the next word
 _QUOTE_SPACING = re.compile(r"[.,!?]\s+”|“\s")
 _SAID_THAT = re.compile(r"\b[Ss]aid\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*,[^.;]{0,200},\s+that\b")
@@ -81,6 +81,7 @@ _NOT_MERGED_TAIL = frozenset(
      "xls", "xlsx", "zip", "js", "css", "io", "biz", "co", "uk", "de", "fr", "es", "it", "nl",
      "ru", "cn", "jp", "py", "exe"]
 )
+_LOWER_DOT_LOWER = re.compile(r"[a-z]\.\s*[a-z]")  # cheap test before the next two
 _LOWER_START = re.compile(r"\b([a-z]{2,})\.\s+([a-z]{2,})\b")
 _ABBREVIATIONS = frozenset(
     ["etc", "inc", "ltd", "co", "corp", "approx", "vs", "al", "jr", "sr", "dr", "mr", "mrs", "ms",
@@ -109,12 +110,13 @@ def paragraph_signals(text: str) -> list[str]:
         hits += ["said_that"] * len(_SAID_THAT.findall(text))
     if ";" in text:
         hits += ["semicolon_capital"] * len(_SEMICOLON_CAPITAL.findall(text))
-    hits += ["merged_words"] * sum(
-        1 for _, tail in _MERGED.findall(text) if tail not in _NOT_MERGED_TAIL
-    )
-    hits += ["lowercase_sentence_start"] * sum(
-        1 for word, _ in _LOWER_START.findall(text) if word not in _ABBREVIATIONS
-    )
+    if _LOWER_DOT_LOWER.search(text):
+        hits += ["merged_words"] * sum(
+            1 for _, tail in _MERGED.findall(text) if tail not in _NOT_MERGED_TAIL
+        )
+        hits += ["lowercase_sentence_start"] * sum(
+            1 for word, _ in _LOWER_START.findall(text) if word not in _ABBREVIATIONS
+        )
     return hits
 
 

@@ -5,7 +5,7 @@ Each word becomes a symbol: one of the model's most frequent English words stays
 other word becomes its frequency band in wordfreq's English list (`h` zipf >= 4.5, `m` >= 3,
 `r` rarer, `o` unknown), capitalised words get a `^` prefix (all-caps `U`), numbers are `0` and
 punctuation stays as it is. "Over the years, he won 30 bracelets." becomes
-`^over the years , he won 0 r .` (with "years" and "won" among the kept words).
+`^over the years , he h 0 m .` ("years" is among the kept words, "won" is not).
 A paragraph's features are its symbol unigrams and bigrams, weighted as scikit-learn's
 TfidfVectorizer(sublinear_tf=True) does, and a logistic regression trained on PAN13 round-trip
 translations against their human sources gives log-odds `z`
@@ -29,6 +29,7 @@ import json
 import math
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
@@ -39,6 +40,7 @@ MODEL_PATH = Path(__file__).parent / "models" / "mt_word_patterns.json"
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+|[^\w\s]")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"'})
 _CACHE_LIMIT = 500_000  # symbols cached per token string; cleared when full
+_SUBLINEAR = [0.0] + [1.0 + math.log(n) for n in range(1, 64)]  # TF-IDF's sublinear tf
 
 
 @dataclass(frozen=True)
@@ -99,13 +101,14 @@ class WordPatterns:
         cached = self._symbols
         if len(cached) > _CACHE_LIMIT:
             cached.clear()
-        out = []
-        for token in _TOKEN.findall(text.translate(_QUOTES)):
-            symbol = cached.get(token)
-            if symbol is None:
-                symbol = cached[token] = self._symbol(token)
-            out.append(symbol)
-        return out
+        tokens = _TOKEN.findall(text.translate(_QUOTES))
+        try:
+            return [cached[token] for token in tokens]
+        except KeyError:
+            for token in tokens:
+                if token not in cached:
+                    cached[token] = self._symbol(token)
+            return [cached[token] for token in tokens]
 
     @staticmethod
     def features(symbols: list[str]) -> list[str]:
@@ -116,16 +119,16 @@ class WordPatterns:
         """(words, z): z is the model's log-odds that the text is a round-trip translation,
         before shrinking for length; 0.0 when no feature is known."""
         symbols = self.symbols(text)
-        words = sum(1 for s in symbols if s[-1].isalpha())
-        counts: dict[str, int] = {}
-        for feature in self.features(symbols):
-            counts[feature] = counts.get(feature, 0) + 1
+        unigrams = Counter(symbols)
+        words = sum(n for symbol, n in unigrams.items() if symbol[-1].isalpha())
+        counts = Counter(a + " " + b for a, b in pairwise(symbols))
+        counts.update(unigrams)
         table = self.model.features
         dot = norm = 0.0
         for feature, count in counts.items():
             known = table.get(feature)
             if known is not None:
-                value = (1.0 + math.log(count)) * known[0]
+                value = (_SUBLINEAR[count] if count < 64 else 1.0 + math.log(count)) * known[0]
                 norm += value * value
                 dot += value * known[1]
         if norm == 0.0:
