@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         import sklearn
     except ImportError:
         sys.exit("error: training needs scikit-learn: .venv/bin/python -m pip install scikit-learn")
-    import wordfreq
     from wordfreq import get_frequency_dict, top_n_list
 
     pan13 = [e for e in load_pan13(args.data_dir) if e.half == "tune"]
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             "calibrated_on": "the same, cross-validated, and WMT22 original_en and "
                              "human_translation_en, tune half (hash of pair|seg)",
             "C": c,
-            "wordfreq": wordfreq.__version__ if hasattr(wordfreq, "__version__") else "3",
+            "wordfreq": metadata.version("wordfreq"),
             "scikit_learn": sklearn.__version__,
             "script": "benchmarks/train_mt_model.py",
         },
