@@ -138,6 +138,8 @@ class WordPatterns:
     def evidence(self, words: int, z: float) -> float:
         """The word-pattern log-odds of a text with this many words and this z: z shrunk
         towards 0 for short texts, then scaled."""
+        if words == 0:
+            return 0.0
         return self.model.scale * z * words / (words + self.model.shrink_words)
 
     def document_evidence(self, words: int, mean_z: float) -> float:
