@@ -80,7 +80,12 @@ class LanguageSettings(_Section):
 
 class TranslationSettings(_Section):
     flag_threshold: float = Field(
-        0.5, ge=0, le=1, description="a document at or above this mt_score counts as MT-flagged"
+        0.5, ge=0, le=1, description="a document or paragraph at or above this mt_score counts "
+        "as MT-flagged (reports; the `word_patterns` signal)"
+    )
+    word_patterns: bool = Field(
+        True, description="score English paragraphs with the word-pattern model as well as the "
+        "rules (tasks/translation_style.py); off: rules only"
     )
 
 

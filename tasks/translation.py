@@ -1,17 +1,24 @@
 """Flag machine-translation and spinning artifacts with named signals and an `mt_score` in [0, 1].
 
-Modern neural MT reads fluently; the damage that round-trip translation and article spinners
-leave does not: "$ 1 million", "users. .", "racial profiling ”and", ‘quotes that do not match”,
-"Said Arvind Krishna, CEO of IBM, that", "; Stating that", "IMB" beside "IBM", words merged
-where a link was dropped ("own.twoeastern"), a sentence that starts in lower case after a full
-stop. Each signal has a weight (the chance that a paragraph showing it is machine-made);
-a paragraph's score is 1 - prod(1 - weight) over its hits.
+Two kinds of evidence, added as log-odds:
 
-A document's score weighs the evidence against its length, so one odd paragraph in a long
-article does not make it a translated article: with E = sum of -ln(1 - paragraph score) over
-its content paragraphs and W its words, score = 1 - exp(-(E * 1000 / (W + 600)) / 1.6).
-The weights and constants are first estimates from the seed articles, to be calibrated on
-labelled data.
+- Rules, one regex each, named in `mt_signals`: the damage that round-trip translation and
+  article spinners leave and careful human text does not: "$ 1 million", "users. .",
+  "racial profiling ”and", "dialogue. ”", ‘quotes that do not match”,
+  "Said Arvind Krishna, CEO of IBM, that", "; Stating that", "IMB" beside "IBM", words merged
+  where a link was dropped ("own.twoeastern"), a sentence that starts in lower case. Each rule's weight (RULE_LOGODDS)
+  follows how often it fires on round-trip translations against human text (PAN13 sources, WMT
+  original English and human translations; see BENCHMARKS.md): loose punctuation, which scraped
+  human pages show as often as translations do, counts little.
+- Word patterns (tasks/translation_style.py), for paragraphs in English (`lang` == "en", or no
+  `lang` column): a small logistic regression over function words and word classes, shrunk for
+  short paragraphs. Named `word_patterns` in `mt_signals` when it alone reaches the threshold.
+
+A paragraph's score is sigmoid(evidence - offset), the offset being the prior log-odds
+against machine translation (3: a paragraph with no evidence scores 0.05). A document is scored from its content paragraphs (boilerplate
+excluded) so that one odd paragraph does not make a translated article: rule hits as a rate,
+log-odds per 1,000 words with 600 words of prior text, plus word patterns when the word-weighted
+mean z of its English paragraphs is above the model's `document_center` (`document_logit`).
 """
 
 from __future__ import annotations
@@ -23,26 +30,45 @@ from collections import defaultdict
 import pyarrow as pa
 
 from tasks.settings import TranslationSettings
+from tasks.translation_style import WordPatterns, default_word_patterns, load_model
 
-WEIGHTS = {
-    "currency_space": 0.6,
-    "doubled_punct": 0.5,
-    "space_before_punct": 0.4,
-    "quote_spacing": 0.5,
-    "quote_mismatch": 0.5,
-    "said_that": 0.6,
-    "semicolon_capital": 0.3,
-    "merged_words": 0.4,
-    "lowercase_sentence_start": 0.4,
-    "acronym_anagram": 0.5,  # document level, attributed to the paragraphs with the rarer form
+# Log-odds a hit adds. Measured firing rates per paragraph (benchmarks/mt_eval.py prints them):
+# currency_space 4.8% of PAN13 translations vs 0.18% of their sources and 0.02% of WMT human
+# translations; semicolon_capital 0.7% vs 0 vs 0.01%; quote_glued ("profiling ”and") never on
+# human text, 29 of 127k WMT machine translations; quote_spacing ("... 1%. ”", "„...“ she")
+# 0.2% of WMT human translations (Chinese and German typesetting). said_that, quote_mismatch
+# and acronym_anagram never fire on the evaluation data: weights from the seed articles, where
+# they are the spinner's work.
+RULE_LOGODDS = {
+    "currency_space": 3.0,
+    "said_that": 3.0,
+    "quote_glued": 3.0,
+    "quote_mismatch": 2.5,
+    "semicolon_capital": 2.5,
+    "acronym_anagram": 2.0,  # document level, attributed to the paragraphs with the rarer form
+    "quote_spacing": 1.5,
+    "lowercase_sentence_start": 1.0,
+    "doubled_punct": 0.7,
+    "merged_words": 0.3,
+    "space_before_punct": 0.2,
 }
+# Loose punctuation: rare in edited text (WMT) but as common in scraped human pages (PAN13
+# sources: 5%, 3.6%, 2.1%, 14.8% of passages) as in translations, because removing markup
+# leaves the same traces ("windows, , and", "phased in. voluntary programs"). Together they
+# count at most this much.
+_LOOSE_PUNCTUATION = frozenset(
+    ["lowercase_sentence_start", "doubled_punct", "merged_words", "space_before_punct"])
+_LOOSE_PUNCTUATION_CAP = 1.5
+WORD_PATTERNS = "word_patterns"
+# Documents: rule log-odds per 1,000 words, with this many words of prior (human) text.
 _DOC_PRIOR_WORDS = 600
-_DOC_SCALE = 1.6
+_DOC_RULE_RATE = 1000.0
 
 _CURRENCY_SPACE = re.compile(r"[$€£¥₹]\s+\d")
 _DOUBLED_PUNCT = re.compile(r"\w[.,;:!?]\s+[.,;:](?=\s|$)(?!\s*\.)")
-_SPACE_BEFORE_PUNCT = re.compile(r"[^\W\d_]\s+[,.](?=\s|$)(?!\s+\.)")  # not ". . ."
-_QUOTE_SPACING = re.compile(r"\s[”]\w|[.,!?]\s+”|“\s")
+_SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^\W\d_])\s+[,.](?=\s|$)(?!\s+\.)")  # not ". . ."
+_QUOTE_GLUED = re.compile(r"\s”\w")  # a closing quote moved onto the next word
+_QUOTE_SPACING = re.compile(r"[.,!?]\s+”|“\s")
 _SAID_THAT = re.compile(r"\b[Ss]aid\s+[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)*,[^.;]{0,200},\s+that\b")
 _SEMICOLON_CAPITAL = re.compile(
     r";\s+(Stating|Saying|Adding|Noting|However|And|But|The|This|That|These|It|They|We|He|She|"
@@ -50,33 +76,47 @@ _SEMICOLON_CAPITAL = re.compile(
 )
 _MERGED = re.compile(r"(?<![/@.\w])([a-z]{2,})\.([a-z]{3,})\b(?!\.\w|/|@)")
 _NOT_MERGED_TAIL = frozenset(
-    ["com", "org", "net", "edu", "gov", "info", "html", "htm", "php", "asp", "aspx", "jsp", "pdf", "jpg", "jpeg", "png", "gif", "svg", "mp3", "mp4", "txt", "csv", "json", "xml", "doc", "docx", "xls", "xlsx", "zip", "js", "css", "io", "biz", "co", "uk", "de", "fr", "es", "it", "nl", "ru", "cn", "jp", "py", "exe"]
+    ["com", "org", "net", "edu", "gov", "info", "html", "htm", "php", "asp", "aspx", "jsp", "pdf",
+     "jpg", "jpeg", "png", "gif", "svg", "mp3", "mp4", "txt", "csv", "json", "xml", "doc", "docx",
+     "xls", "xlsx", "zip", "js", "css", "io", "biz", "co", "uk", "de", "fr", "es", "it", "nl",
+     "ru", "cn", "jp", "py", "exe"]
 )
+_LOWER_DOT_LOWER = re.compile(r"[a-z]\.\s*[a-z]")  # cheap test before the next two
 _LOWER_START = re.compile(r"\b([a-z]{2,})\.\s+([a-z]{2,})\b")
 _ABBREVIATIONS = frozenset(
-    ["etc", "inc", "ltd", "co", "corp", "approx", "vs", "al", "jr", "sr", "dr", "mr", "mrs", "ms", "st", "no", "nos", "vol", "pp", "ca", "cf", "fig", "figs", "dept", "gov", "univ", "min", "max", "sec", "hr", "hrs", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "op", "ed", "eds", "resp", "incl", "excl", "esp", "avg", "ft", "lb", "lbs", "oz", "km", "cm", "mm", "kg", "mg", "ml", "pm", "am", "ph"]
+    ["etc", "inc", "ltd", "co", "corp", "approx", "vs", "al", "jr", "sr", "dr", "mr", "mrs", "ms",
+     "st", "no", "nos", "vol", "pp", "ca", "cf", "fig", "figs", "dept", "gov", "univ", "min",
+     "max", "sec", "hr", "hrs", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+     "sept", "oct", "nov", "dec", "op", "ed", "eds", "resp", "incl", "excl", "esp", "avg", "ft",
+     "lb", "lbs", "oz", "km", "cm", "mm", "kg", "mg", "ml", "pm", "am", "ph"]
 )
 _ACRONYM = re.compile(r"\b[A-Z]{3,5}\b")
 _WORD = re.compile(r"\w+")
+_QUOTE_CHARS = frozenset("“”‘’")
 
 
 def paragraph_signals(text: str) -> list[str]:
-    """Names of the signals in `text`, one entry per hit."""
+    """Names of the rule signals in `text`, one entry per hit."""
     hits: list[str] = []
     hits += ["currency_space"] * len(_CURRENCY_SPACE.findall(text))
     hits += ["doubled_punct"] * len(_DOUBLED_PUNCT.findall(text))
     hits += ["space_before_punct"] * len(_SPACE_BEFORE_PUNCT.findall(text))
-    hits += ["quote_spacing"] * len(_QUOTE_SPACING.findall(text))
-    if _quotes_mismatched(text):
-        hits.append("quote_mismatch")
-    hits += ["said_that"] * len(_SAID_THAT.findall(text))
-    hits += ["semicolon_capital"] * len(_SEMICOLON_CAPITAL.findall(text))
-    hits += ["merged_words"] * sum(
-        1 for _, tail in _MERGED.findall(text) if tail not in _NOT_MERGED_TAIL
-    )
-    hits += ["lowercase_sentence_start"] * sum(
-        1 for word, _ in _LOWER_START.findall(text) if word not in _ABBREVIATIONS
-    )
+    if not _QUOTE_CHARS.isdisjoint(text):
+        hits += ["quote_glued"] * len(_QUOTE_GLUED.findall(text))
+        hits += ["quote_spacing"] * len(_QUOTE_SPACING.findall(text))
+        if _quotes_mismatched(text):
+            hits.append("quote_mismatch")
+    if "aid " in text:
+        hits += ["said_that"] * len(_SAID_THAT.findall(text))
+    if ";" in text:
+        hits += ["semicolon_capital"] * len(_SEMICOLON_CAPITAL.findall(text))
+    if _LOWER_DOT_LOWER.search(text):
+        hits += ["merged_words"] * sum(
+            1 for _, tail in _MERGED.findall(text) if tail not in _NOT_MERGED_TAIL
+        )
+        hits += ["lowercase_sentence_start"] * sum(
+            1 for word, _ in _LOWER_START.findall(text) if word not in _ABBREVIATIONS
+        )
     return hits
 
 
@@ -106,11 +146,37 @@ def _quotes_mismatched(text: str) -> bool:
     return False
 
 
-def score_hits(hits: list[str]) -> float:
-    keep = 1.0
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def rule_evidence(hits: list[str]) -> float:
+    """Summed log-odds of rule hits: repeats of one rule add less and less, w * (1 + ln n), as
+    they are not independent evidence (a spinner has its habits, a scraper that drops links drops
+    them all over the page); loose punctuation counts at most _LOOSE_PUNCTUATION_CAP."""
+    counts: dict[str, int] = {}
     for name in hits:
-        keep *= 1.0 - WEIGHTS[name]
-    return 1.0 - keep
+        counts[name] = counts.get(name, 0) + 1
+    strong = loose = 0.0
+    for name, n in counts.items():
+        weight = RULE_LOGODDS[name] * (1.0 + math.log(n))
+        if name in _LOOSE_PUNCTUATION:
+            loose += weight
+        else:
+            strong += weight
+    return strong + min(loose, _LOOSE_PUNCTUATION_CAP)
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return math.log(p / (1 - p))
 
 
 def _acronym_anagrams(texts: list[str]) -> dict[int, int]:
@@ -131,42 +197,79 @@ def _acronym_anagrams(texts: list[str]) -> dict[int, int]:
     return hits
 
 
-def document_score(paragraph_scores: list[float], words: int) -> float:
-    evidence = sum(-math.log(max(1.0 - s, 1e-9)) for s in paragraph_scores)
-    rate = evidence * 1000.0 / (words + _DOC_PRIOR_WORDS)
-    return 1.0 - math.exp(-rate / _DOC_SCALE)
+def document_logit(patterns: WordPatterns | None, english: list[tuple[int, float]],
+                   rule_logodds: float, words: int, offset: float) -> float:
+    """`english`: (words, z) of the document's English content paragraphs; `rule_logodds`: the
+    summed weights of the rule hits in all its content paragraphs, `words` their words."""
+    english_words = sum(n for n, _ in english)
+    pattern_logodds = 0.0
+    if patterns is not None and english_words:
+        mean_z = sum(n * z for n, z in english) / english_words
+        pattern_logodds = patterns.document_evidence(english_words, mean_z)
+    rules = rule_logodds * _DOC_RULE_RATE / (words + _DOC_PRIOR_WORDS)
+    return pattern_logodds + rules - offset
 
 
-def flag_translation(paragraphs: pa.Table, settings: TranslationSettings) -> tuple[pa.Table, pa.Table]:
+def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
+                     patterns: WordPatterns | None = None) -> tuple[pa.Table, pa.Table]:
     """Add `mt_score` and `mt_signals` to paragraphs; return them with a per-document table
     (doc_id, mt_score, mt_signals) aggregated over each document's content paragraphs
-    (boilerplate excluded when `boilerplate_rule` is present)."""
+    (boilerplate excluded when `boilerplate_rule` is present). Word patterns apply to English
+    paragraphs (`lang` == "en"; all paragraphs when there is no `lang` column)."""
     texts = paragraphs["text"].to_pylist()
     doc_ids = paragraphs["doc_id"].to_pylist()
-    rules = (paragraphs["boilerplate_rule"].to_pylist()
-             if "boilerplate_rule" in paragraphs.column_names else [None] * len(texts))
-    hits = [paragraph_signals(t) for t in texts]
+    n = len(texts)
+    names = paragraphs.column_names
+    rules = paragraphs["boilerplate_rule"].to_pylist() if "boilerplate_rule" in names else [None] * n
+    if not settings.word_patterns:
+        english = [False] * n
+    elif "lang" in names:
+        english = [lang == "en" for lang in paragraphs["lang"].to_pylist()]
+    else:
+        english = [True] * n
+    if patterns is None and any(english):
+        patterns = default_word_patterns()
+    offset = (patterns.model if patterns is not None else load_model()).offset
+    flag_logit = logit(settings.flag_threshold)
 
-    # Document-level signal, attributed to paragraphs; documents are contiguous runs of rows.
+    hits = [paragraph_signals(t) for t in texts]
+    scored: list[tuple[int, float] | None] = [
+        patterns.score(t) if is_en else None for t, is_en in zip(texts, english)
+    ]
+
+    # Document-level signal, attributed to paragraphs.
     by_doc: dict[str, list[int]] = defaultdict(list)
     for row, doc_id in enumerate(doc_ids):
         by_doc[doc_id].append(row)
     for rows in by_doc.values():
         content = [r for r in rows if rules[r] is None]
-        for local, n in _acronym_anagrams([texts[r] for r in content]).items():
-            hits[content[local]] += ["acronym_anagram"] * n
+        for local, count in _acronym_anagrams([texts[r] for r in content]).items():
+            hits[content[local]] += ["acronym_anagram"] * count
 
-    scores = [score_hits(h) for h in hits]
-    doc_rows = {"doc_id": [], "mt_score": [], "mt_signals": []}
+    scores, signals = [], []
+    for row in range(n):
+        evidence = rule_evidence(hits[row])
+        names_here = set(hits[row])
+        if scored[row] is not None:
+            word_evidence = patterns.evidence(*scored[row])
+            evidence += word_evidence
+            if word_evidence - offset >= flag_logit:
+                names_here.add(WORD_PATTERNS)
+        scores.append(sigmoid(evidence - offset))
+        signals.append(sorted(names_here))
+
+    doc_rows: dict[str, list] = {"doc_id": [], "mt_score": [], "mt_signals": []}
     for doc_id, rows in by_doc.items():
         content = [r for r in rows if rules[r] is None]
-        words = sum(len(_WORD.findall(texts[r])) for r in content)
+        words = sum(count_words(texts[r]) for r in content)
+        english_scores = [scored[r] for r in content if scored[r] is not None]
+        rule_sum = rule_evidence([name for r in content for name in hits[r]])
         doc_rows["doc_id"].append(doc_id)
-        doc_rows["mt_score"].append(document_score([scores[r] for r in content], words))
-        doc_rows["mt_signals"].append(sorted({name for r in content for name in hits[r]}))
+        doc_rows["mt_score"].append(sigmoid(document_logit(patterns, english_scores, rule_sum,
+                                                           words, offset)))
+        doc_rows["mt_signals"].append(sorted({name for r in content for name in signals[r]}))
     paragraphs = (paragraphs.append_column("mt_score", pa.array(scores, type=pa.float32()))
-                  .append_column("mt_signals", pa.array([sorted(set(h)) for h in hits],
-                                                        type=pa.list_(pa.string()))))
+                  .append_column("mt_signals", pa.array(signals, type=pa.list_(pa.string()))))
     documents = pa.Table.from_pydict(doc_rows, schema=pa.schema([
         ("doc_id", pa.string()), ("mt_score", pa.float32()), ("mt_signals", pa.list_(pa.string())),
     ]))

@@ -1,17 +1,33 @@
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from tasks.paragraphs import split_text
 from tasks.settings import TranslationSettings
-from tasks.translation import flag_translation, paragraph_signals
+from tasks.translation import (
+    RULE_LOGODDS,
+    flag_translation,
+    paragraph_signals,
+    rule_evidence,
+    sigmoid,
+)
+from tasks.translation_style import default_word_patterns, load_model
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("text,signal", [
     ("The firm raised $ 1 million last year.", "currency_space"),
     ("without the consent of users. .", "doubled_punct"),
     ("It was a good result , the coach said.", "space_before_punct"),
-    ("for mass surveillance, racial profiling ”and human rights violations.", "quote_spacing"),
+    ("for mass surveillance, racial profiling ”and human rights violations.", "quote_glued"),
     ("We believe it is time to start a national dialogue. ”", "quote_spacing"),
+    ("„We worry about her very much,“ she said.", "quote_spacing"),
     ("He called it ‘a historic day” for the city.", "quote_mismatch"),
     ("Said Arvind Krishna, CEO of IBM, that the company would stop.", "said_that"),
     ("As per the Principles; Stating that they are against it.", "semicolon_capital"),
@@ -64,3 +80,131 @@ def test_acronym_anagram_is_a_document_signal():
         "d": "IBM said on Monday it would stop.\nIBM will not sell it.\nIMB also said more."})
     signals = paragraphs["mt_signals"].to_pylist()
     assert signals == [[], [], ["acronym_anagram"]]
+
+
+def test_quote_glued_is_not_plain_quote_spacing():
+    assert paragraph_signals("racial profiling ”and human rights") == ["quote_glued"]
+    assert paragraph_signals("a national dialogue. ”") == ["quote_spacing"]
+
+
+def test_repeated_rule_hits_add_less_and_loose_punctuation_is_capped():
+    one = rule_evidence(["currency_space"])
+    assert one == RULE_LOGODDS["currency_space"]
+    assert one < rule_evidence(["currency_space"] * 3) < 3 * one
+    # a page full of dropped links: loose punctuation everywhere, still weak evidence
+    loose = ["space_before_punct"] * 15 + ["doubled_punct"] * 4 + ["lowercase_sentence_start"] * 3
+    assert rule_evidence(loose) <= RULE_LOGODDS["currency_space"]
+    assert rule_evidence(loose + ["semicolon_capital"]) > rule_evidence(["semicolon_capital"])
+
+
+def score_table(texts, langs=None, settings=None, doc_ids=None):
+    rows = {"doc_id": doc_ids or [str(i) for i in range(len(texts))], "text": texts}
+    if langs is not None:
+        rows["lang"] = langs
+    return flag_translation(pa.table(rows), settings or TranslationSettings())
+
+
+def test_scores_are_probabilities_for_any_text():
+    texts = ["", "   ", "!!!", "42", "IBM", "Das ist ein ganz normaler deutscher Satz.",
+             "the " * 400, "$ 1 $ 2 $ 3 users. . ; The " * 30, "日本語のテキストです。"]
+    paragraphs, documents = score_table(texts)
+    for column in (paragraphs["mt_score"], documents["mt_score"]):
+        values = column.to_numpy()
+        assert np.all((values >= 0) & (values <= 1)) and not np.isnan(values).any()
+
+
+def test_word_patterns_only_for_english_paragraphs():
+    text = ("Over the years, he completed 30 more than money in the event of the World Series of "
+            "Poker is a poker game. He also won first place five bracelet with different events.")
+    english, _ = score_table([text], ["en"])
+    german, _ = score_table([text], ["de"])
+    rules_only, _ = score_table([text], ["en"], TranslationSettings(word_patterns=False))
+    offset = load_model().offset
+    assert german["mt_score"][0].as_py() == pytest.approx(sigmoid(-offset), rel=1e-6)
+    assert rules_only["mt_score"][0].as_py() == german["mt_score"][0].as_py()
+    assert english["mt_score"][0].as_py() != german["mt_score"][0].as_py()
+
+
+def test_short_plain_sentences_score_low():
+    texts = ["The company said on Monday that it would stop selling the software.",
+             "Prices rose 5% to $1.2 million last year, more than analysts expected.",
+             "Read more", "Share this article"]
+    paragraphs, _ = score_table(texts, ["en"] * len(texts))
+    assert max(paragraphs["mt_score"].to_pylist()) < TranslationSettings().flag_threshold
+
+
+def test_word_pattern_scorer_is_deterministic_and_shrinks_short_texts():
+    patterns = default_word_patterns()
+    text = "The US-based IT giant will no longer develop and research facial recognition."
+    assert patterns.score(text) == patterns.score(text)
+    words, z = patterns.score(text)
+    assert words == 13
+    assert abs(patterns.evidence(words, z)) < abs(patterns.evidence(10 * words, z))
+    assert patterns.score("") == (0, 0.0)
+    assert patterns.symbols("Over the years, he won 30 “gold” bracelets") == \
+        ["^over", "the", "years", ",", "he", "h", "0", '"', "h", '"', "m"]
+
+
+def test_seed_translations_have_more_translation_like_word_patterns(seed_texts):
+    """The word-pattern model alone, averaged over each article: the translated article 000
+    reads more like round-trip translation than the human one (003)."""
+    patterns = default_word_patterns()
+
+    def mean_z(text):
+        scored = [patterns.score(p) for _, _, p in split_text(text)]
+        return sum(n * z for n, z in scored) / sum(n for n, _ in scored)
+
+    assert mean_z(seed_texts["000_91afe73fcc59af63.txt"]) > \
+        mean_z(seed_texts["003_3dad9c3ed2cc3204.txt"])
+
+
+def test_artifacts_all_over_an_article_flag_it(seed_texts):
+    human = [p for _, _, p in split_text(seed_texts["003_3dad9c3ed2cc3204.txt"])]
+    threshold = TranslationSettings().flag_threshold
+
+    def document(paragraphs):
+        _, docs = score_table(paragraphs, doc_ids=["d"] * len(paragraphs))
+        return docs["mt_score"][0].as_py(), docs["mt_signals"][0].as_py()
+
+    base, _ = document(human)
+    one, one_signals = document(human + ["It cost $ 5 million."])
+    spun = [p + " It cost $ 5 million." if i % 3 == 0 else p for i, p in enumerate(human)]
+    many, _ = document(spun)
+    assert base < one < threshold <= many
+    assert one_signals == ["currency_space"]
+
+
+def test_boilerplate_is_left_out_of_the_document_score():
+    texts = ["A plain sentence written by a careful person.", "Price: $ 5 , $ 6 , $ 7 users. ."]
+    rows = {"doc_id": ["d", "d"], "text": texts, "boilerplate_rule": [None, "share_bar"]}
+    paragraphs, documents = flag_translation(pa.table(rows), TranslationSettings())
+    assert "currency_space" in paragraphs["mt_signals"][1].as_py()
+    assert documents["mt_signals"][0].as_py() == []
+    assert documents["mt_score"][0].as_py() < 0.1
+
+
+def test_model_file_is_small_and_sane():
+    model = load_model()
+    assert (REPO / "tasks" / "models" / "mt_word_patterns.json").stat().st_size < 500_000
+    assert len(model.kept_words) >= 100 and "the" in model.kept_words
+    assert all(math.isfinite(idf) and idf > 0 and math.isfinite(w)
+               for idf, w in model.features.values())
+    assert model.offset > 0 and model.scale > 0 and model.shrink_words >= 0
+
+
+def test_eval_script_says_when_data_is_missing(tmp_path):
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "mt_eval.py"),
+                             str(tmp_path / "missing")], check=False, capture_output=True,
+                            text=True)
+    assert result.returncode != 0
+    assert "evaluation data not found" in result.stderr
+
+
+def test_roc_auc_matches_pairwise_definition():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from mt_eval import roc_auc
+
+    rng = np.random.default_rng(0)
+    pos, neg = rng.integers(0, 5, 40).astype(float), rng.integers(0, 4, 30).astype(float)
+    pairwise = np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])
+    assert roc_auc(pos, neg) == pytest.approx(pairwise)

@@ -1,0 +1,171 @@
+"""The word-pattern model: how much an English paragraph's function words and word classes look
+like round-trip machine translation (one part of `mt_score`, see tasks/translation.py).
+
+Each word becomes a symbol: one of the model's most frequent English words stays itself, any
+other word becomes its frequency band in wordfreq's English list (`h` zipf >= 4.5, `m` >= 3,
+`r` rarer, `o` unknown), capitalised words get a `^` prefix (all-caps `U`), numbers are `0` and
+punctuation stays as it is. "Over the years, he won 30 bracelets." becomes
+`^over the years , he h 0 m .` ("years" is among the kept words, "won" is not).
+A paragraph's features are its symbol unigrams and bigrams, weighted as scikit-learn's
+TfidfVectorizer(sublinear_tf=True) does, and a logistic regression trained on PAN13 round-trip
+translations against their human sources gives log-odds `z`
+(benchmarks/train_mt_model.py writes tasks/models/mt_word_patterns.json).
+
+What it picks up: function-word habits of the round trip (more "the N", "of", "is", "not";
+fewer "which", "up", "out", ";", "-"), case damage (names lower-cased, common words capitalised)
+and unknown transliterations. Round-trip output is locally fluent: word-pair frequencies (Google
+web bigrams in wordsegment/symspellpy) did not separate it from human text at all (measured,
+see BENCHMARKS.md), so there is no bigram-frequency lookup here.
+
+A short paragraph carries little evidence: its log-odds are scale * z * n / (n + shrink_words)
+(n = words), so single short lines do not get flagged on word patterns alone. `shrink_words`
+and `scale` are calibrated so that few human sentences reach the threshold (WMT22, see the
+training script).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+MODEL_PATH = Path(__file__).parent / "models" / "mt_word_patterns.json"
+
+_TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+|[^\w\s]")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"'})
+_CACHE_LIMIT = 500_000  # symbols cached per token string; cleared when full
+_SUBLINEAR = [0.0] + [1.0 + math.log(n) for n in range(1, 64)]  # TF-IDF's sublinear tf
+
+
+@dataclass(frozen=True)
+class WordPatternModel:
+    kept_words: frozenset[str]
+    band_zipf: tuple[float, float]          # h at or above the first, m at or above the second
+    features: dict[str, tuple[float, float]]  # feature -> (idf, weight)
+    intercept: float
+    shrink_words: float   # z is shrunk by words / (words + shrink_words) ...
+    scale: float          # ... and scaled to log-odds by this
+    offset: float         # the prior log-odds against machine translation
+    document_center: float  # documents: only mean z above this counts (see document_evidence)
+    meta: dict
+
+    @classmethod
+    def from_json(cls, data: dict) -> WordPatternModel:
+        return cls(
+            kept_words=frozenset(data["kept_words"]),
+            band_zipf=tuple(data["band_zipf"]),
+            features={k: (v[0], v[1]) for k, v in data["features"].items()},
+            intercept=float(data["intercept"]),
+            shrink_words=float(data["shrink_words"]),
+            scale=float(data["scale"]),
+            offset=float(data["offset"]),
+            document_center=float(data["document_center"]),
+            meta=data.get("meta", {}),
+        )
+
+
+class WordPatterns:
+    """Symbols, features and scores for one model; thread-safe for reading."""
+
+    def __init__(self, model: WordPatternModel, frequencies: dict[str, float]):
+        self.model = model
+        high, mid = model.band_zipf
+        self._high = 10 ** (high - 9)  # zipf = log10(frequency per word) + 9
+        self._mid = 10 ** (mid - 9)
+        self._frequencies = frequencies
+        self._symbols: dict[str, str] = {}
+
+    def _symbol(self, token: str) -> str:
+        first = token[0]
+        if first.isdigit():
+            return "0"
+        if not first.isalpha():
+            return token
+        low = token.lower()
+        upper = first.isupper()
+        if low in self.model.kept_words:
+            return "^" + low if upper else low
+        freq = self._frequencies.get(low)
+        band = "o" if freq is None else "h" if freq >= self._high else "m" if freq >= self._mid else "r"
+        if upper:
+            return ("U" if len(token) > 1 and token.isupper() else "^") + band
+        return band
+
+    def symbols(self, text: str) -> list[str]:
+        cached = self._symbols
+        if len(cached) > _CACHE_LIMIT:
+            cached.clear()
+        tokens = _TOKEN.findall(text.translate(_QUOTES))
+        try:
+            return [cached[token] for token in tokens]
+        except KeyError:
+            for token in tokens:
+                if token not in cached:
+                    cached[token] = self._symbol(token)
+            return [cached[token] for token in tokens]
+
+    @staticmethod
+    def features(symbols: list[str]) -> list[str]:
+        """Unigrams and bigrams, the analyzer the model was trained with."""
+        return symbols + [a + " " + b for a, b in pairwise(symbols)]
+
+    def score(self, text: str) -> tuple[int, float]:
+        """(words, z): z is the model's log-odds that the text is a round-trip translation,
+        before shrinking for length; 0.0 when no feature is known."""
+        symbols = self.symbols(text)
+        unigrams = Counter(symbols)
+        words = sum(n for symbol, n in unigrams.items() if symbol[-1].isalpha())
+        counts = Counter(a + " " + b for a, b in pairwise(symbols))
+        counts.update(unigrams)
+        table = self.model.features
+        dot = norm = 0.0
+        for feature, count in counts.items():
+            known = table.get(feature)
+            if known is not None:
+                value = (_SUBLINEAR[count] if count < 64 else 1.0 + math.log(count)) * known[0]
+                norm += value * value
+                dot += value * known[1]
+        if norm == 0.0:
+            return words, 0.0
+        return words, self.model.intercept + dot / math.sqrt(norm)
+
+    def evidence(self, words: int, z: float) -> float:
+        """The word-pattern log-odds of a text with this many words and this z: z shrunk
+        towards 0 for short texts, then scaled."""
+        if words == 0:
+            return 0.0
+        return self.model.scale * z * words / (words + self.model.shrink_words)
+
+    def document_evidence(self, words: int, mean_z: float) -> float:
+        """The word-pattern log-odds of a document: only a word-weighted mean z above
+        `document_center` counts. Averaged over many paragraphs, z separates PAN13 translations
+        from their sources well, but human news articles average anywhere from -0.9 to 0.7, so
+        below the center the patterns neither raise nor lower what the rules found."""
+        return self.evidence(words, max(0.0, mean_z - self.model.document_center))
+
+
+@cache
+def load_model(path: Path | str = MODEL_PATH) -> WordPatternModel:
+    return WordPatternModel.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+_lock = threading.Lock()
+
+
+@cache
+def _default() -> WordPatterns:
+    from wordfreq import get_frequency_dict  # ships its word lists inside the wheel
+
+    return WordPatterns(load_model(), get_frequency_dict("en", "large"))
+
+
+def default_word_patterns() -> WordPatterns:
+    """The shipped model with wordfreq's English frequencies, loaded once per process."""
+    with _lock:
+        return _default()
