@@ -22,12 +22,14 @@ from prefect.context import get_run_context
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from tasks.cross_document import CrossDocumentResult, cross_document
+from tasks.faults import checkpoint
 from tasks.plan import RunPlan, plan_run, total_input_bytes
 from tasks.publish import PublishCounts, publish_shard
 from tasks.report import library_versions, markdown_report, utc_now
 from tasks.settings import Settings
 from tasks.shard import ShardResult, process_shard
 from tasks.store import Store
+from tasks.supersede import rewrite_without, stage_index_exclusions, superseded_doc_ids
 
 
 class StrictModeError(RuntimeError):
@@ -47,6 +49,11 @@ def plan_task(settings: Settings) -> RunPlan:
 
 @task(name="process_shard", cache_policy=NO_CACHE)
 def shard_task(plan: RunPlan, shard: int, settings: Settings, staging: str) -> ShardResult:
+    done = ShardResult.load(staging, shard, plan.shard_keys(shard))
+    if done is not None:  # finished before an interruption: this rerun has the same run id
+        get_run_logger().info("shard %d/%d: already done before the interruption", shard + 1,
+                              len(plan.shards))
+        return done
     result = process_shard(plan, shard, settings, staging)
     get_run_logger().info(
         "shard %d/%d: %d documents, %d paragraphs, %d rejects in %.1f s", shard + 1,
@@ -58,8 +65,10 @@ def shard_task(plan: RunPlan, shard: int, settings: Settings, staging: str) -> S
 
 @task(name="cross_document", cache_policy=NO_CACHE)
 def cross_document_task(shards: list[ShardResult], settings: Settings, plan: RunPlan,
-                        staging: str) -> CrossDocumentResult:
-    result = cross_document(shards, settings, plan.run_id, plan.sequence, Path(staging))
+                        staging: str, superseded: dict[str, set[str]]) -> CrossDocumentResult:
+    excluded = set().union(*superseded.values()) if superseded else set()
+    result = cross_document(shards, settings, plan.run_id, plan.sequence, Path(staging),
+                            excluded)
     get_run_logger().info(
         "site templates: %d lines; duplicates: %d paragraphs (%d of earlier runs' paragraphs) "
         "in %d clusters; %d candidate pairs, %d verified; %d earlier paragraphs matched the "
@@ -73,11 +82,13 @@ def cross_document_task(shards: list[ShardResult], settings: Settings, plan: Run
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentResult,
                  settings: Settings, started_at: str, wall: dict[str, float],
-                 flow_start: float, flow_run_id: str | None) -> dict:
+                 flow_start: float, flow_run_id: str | None,
+                 superseded: dict[str, set[str]]) -> dict:
     store = Store(settings.clean)
     start = time.perf_counter()
     counts = PublishCounts()
     out = store.staging_dir(plan.run_id) / "out"
+    shutil.rmtree(out, ignore_errors=True)  # a rerun after a crash starts this step afresh
     for shard in shards:
         publish_shard(shard, settings, plan.run_id, out, counts)
     stage_seconds: dict[str, float] = {}
@@ -106,12 +117,22 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
             for i in plan.inputs
         ],
         "skipped_inputs": plan.skipped,
+        "superseded": [],  # filled in by the commit, which removes the rows
         "counts": {**counts.to_dict(), **asdict(cross)},
         "seconds": wall,  # wall clock per step of the flow
         "stage_seconds": stage_seconds,  # per shard stage, summed over shards (CPU seconds)
     }
-    store.commit(plan.run_id, manifest)
-    get_run_logger().info("published run %s to %s", plan.run_id, settings.clean)
+    checkpoint("publish:staged")
+    manifest = store.commit(
+        plan.run_id, manifest,
+        rewrite=lambda generation: {"superseded": rewrite_without(generation, plan.supersedes,
+                                                                  superseded)})
+    logger = get_run_logger()
+    for item in manifest["superseded"]:
+        logger.info("superseded in run %s (inputs read again): %s documents, %s paragraphs, "
+                    "%s rejects of %s", item["run_id"], item["documents"], item["paragraphs"],
+                    item["rejects"], ", ".join(item["sources"]))
+    logger.info("published run %s to %s", plan.run_id, settings.clean)
     return manifest
 
 
@@ -138,9 +159,13 @@ def clean_corpus(settings: Settings | None = None) -> dict:
     flow_start = time.perf_counter()
     store = Store(settings.clean)
     with store.lock():
-        for leftover in store.recover():
-            logger.warning("removed leftovers of an interrupted run: %s", leftover)
+        checkpoint("flow:locked")
+        store.ensure_layout()
         plan = plan_task(settings)
+        # Leftovers of an interrupted run are removed, except the staged shards of this very
+        # run (same inputs, settings and history: same id), which it picks up.
+        for leftover in store.recover(keep_staging=plan.run_id):
+            logger.warning("removed leftovers of an interrupted run: %s", leftover)
         if not plan.inputs:
             logger.info("nothing new to process in %s: %d inputs unchanged since earlier runs",
                         settings.raw, len(plan.skipped))
@@ -148,23 +173,24 @@ def clean_corpus(settings: Settings | None = None) -> dict:
         staging = store.staging_dir(plan.run_id)
         staging.mkdir(parents=True, exist_ok=True)
         wall: dict[str, float] = {"plan": time.perf_counter() - flow_start}
-        try:
-            start = time.perf_counter()
-            shards = shard_task.map(plan=unmapped(plan), shard=range(len(plan.shards)),
-                                    settings=unmapped(settings),
-                                    staging=unmapped(str(staging))).result()
-            wall["shards"] = time.perf_counter() - start
-            if settings.runtime.strict:
-                _strict_check(shards)
-            start = time.perf_counter()
-            cross = cross_document_task(shards, settings, plan, str(staging))
-            wall["cross_document"] = time.perf_counter() - start
-            context = get_run_context()
-            flow_run_id = str(context.flow_run.id) if getattr(context, "flow_run", None) else None
-            manifest = publish_task(plan, shards, cross, settings, started_at, wall, flow_start,
-                                    flow_run_id)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        start = time.perf_counter()
+        shards = shard_task.map(plan=unmapped(plan), shard=range(len(plan.shards)),
+                                settings=unmapped(settings),
+                                staging=unmapped(str(staging))).result()
+        wall["shards"] = time.perf_counter() - start
+        checkpoint("flow:shards")
+        if settings.runtime.strict:
+            _strict_check(shards)
+        superseded = superseded_doc_ids(store, plan.supersedes)
+        stage_index_exclusions(staging, plan.run_id, superseded)
+        start = time.perf_counter()
+        cross = cross_document_task(shards, settings, plan, str(staging), superseded)
+        wall["cross_document"] = time.perf_counter() - start
+        checkpoint("flow:cross_document")
+        context = get_run_context()
+        flow_run_id = str(context.flow_run.id) if getattr(context, "flow_run", None) else None
+        manifest = publish_task(plan, shards, cross, settings, started_at, wall, flow_start,
+                                flow_run_id, superseded)
     create_markdown_artifact(key="textwash-run-report", markdown=markdown_report(manifest),
                              description=f"textwash run {plan.run_id}")
     return manifest

@@ -32,6 +32,7 @@ _FLAG_TO_SETTING = {
     "clean": "clean",
     "strict": "runtime.strict",
     "workers": "runtime.workers",
+    "shard_bytes": "runtime.shard_bytes",
     "task_runner": "runtime.task_runner",
     "language_backend": "language.backend",
     "split": "split.mode",
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--strict", action="store_true", default=None,
                      help="fail (exit 3, publish nothing) if any input record is rejected")
     run.add_argument("--workers", type=int, help="parallel shard tasks (default 2)")
+    run.add_argument("--shard-mb", dest="shard_bytes", type=lambda mb: max(1, int(float(mb) * 1e6)),
+                     help="input megabytes per shard task (default 32)")
     run.add_argument("--task-runner", choices=["auto", "thread", "process"])
     run.add_argument("--language-backend", choices=["fasttext", "langdetect"])
     run.add_argument("--split", choices=["auto", "line", "blank_line"],

@@ -58,7 +58,7 @@ def _load(shards: list[ShardResult]) -> tuple[pa.Table, dict[str, str]]:
 
 
 def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, run_seq: int,
-                   staging: Path) -> CrossDocumentResult:
+                   staging: Path, exclude_doc_ids: set[str] = frozenset()) -> CrossDocumentResult:
     table, site_of_doc = _load(shards)
     n = table.num_rows
 
@@ -84,7 +84,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     content, offsets = content_csr(table["content"])
     own, own_offsets = content_csr(table["own_content"], fallback=table["content"])
     quoted = table["own_content"].is_valid().to_numpy(zero_copy_only=False)
-    history = dedup_index.lookup(Path(settings.clean), keys[has_keys], norm_hash, settings.dedup)
+    history = dedup_index.lookup(Path(settings.clean), keys[has_keys], norm_hash, settings.dedup,
+                                 exclude_doc_ids)
     h = len(history)
     doc_names = doc_codes.dictionary.to_pylist()
     doc_code_of = {d: i for i, d in enumerate(doc_names)}

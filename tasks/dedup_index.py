@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.dedup import sorted_unique
@@ -35,7 +36,6 @@ from tasks.minhash import HASH_SCHEME, content_csr, list_matrix
 from tasks.normalize import NORMALIZER_VERSION
 from tasks.settings import DedupSettings
 from tasks.stopwords import STOPWORDS
-from tasks.store import INDEX_KINDS
 
 INDEX_FORMAT = 2
 _ENTRY_ROW_GROUP = 16_384
@@ -101,10 +101,14 @@ def _committed_runs(root: Path, kind: str) -> list[Path]:
 
 
 def lookup(root: Path, band_keys: np.ndarray, norm_hash: np.ndarray,
-           settings: DedupSettings) -> HistoryRows:
+           settings: DedupSettings, exclude_doc_ids: set[str] = frozenset()) -> HistoryRows:
     """History rows matching any of the new rows' band keys (n x bands uint32) or exact keys,
-    in canonical order (earlier run first, then input order)."""
+    in canonical order (earlier run first, then input order). Paragraphs of superseded
+    documents (earlier runs' `superseded` lists, and `exclude_doc_ids`) are left out."""
     check_meta(root, settings)
+    excluded = set(exclude_doc_ids)
+    for path in _committed_runs(root, "superseded"):
+        excluded.update(pq.read_table(path, columns=["doc_id"])["doc_id"].to_pylist())
     wanted_bands = sorted_unique(_band_codes(band_keys))
     wanted_exact = sorted_unique(norm_hash[norm_hash != 0])
     tables = []
@@ -121,6 +125,9 @@ def lookup(root: Path, band_keys: np.ndarray, norm_hash: np.ndarray,
     if not tables:
         return _empty_history(settings.bands)
     table = pa.concat_tables(tables)
+    if excluded:
+        table = table.filter(pc.invert(pc.is_in(table["doc_id"], value_set=pa.array(
+            sorted(excluded), type=pa.string()))))
     order = np.lexsort((table["order"].to_numpy(), table["run_seq"].to_numpy()))
     table = table.take(pa.array(order))
     keys, has = list_matrix(table["band_keys"], settings.bands)
@@ -176,7 +183,7 @@ def write_run(staging: Path, run_id: str, run_seq: int, entries: pa.Table,
     """Stage this run's index files from `entries` (columns para_id, doc_id, order, norm_hash,
     band_keys, content, own_content, in canonical order)."""
     out = staging / "index"
-    for kind in INDEX_KINDS:
+    for kind in ("entries", "bands", "exact"):
         (out / kind).mkdir(parents=True, exist_ok=True)
     entries = entries.append_column("run_seq", pa.array(np.full(entries.num_rows, run_seq),
                                                         type=pa.int32()))

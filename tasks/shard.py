@@ -8,15 +8,19 @@ hand each other paths, not tables, so a shard can run in another process or on a
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.boilerplate import flag_boilerplate, site_of
+from tasks.faults import checkpoint
 from tasks.language import detect_language
 from tasks.minhash import minhash
 from tasks.mojibake import fix_mojibake
@@ -38,9 +42,23 @@ class ShardResult:
     rejects: int
     per_source: dict[str, dict[str, int]]
     seconds: dict[str, float] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)  # "source sha256" of what it read
 
     def path(self, table: str) -> Path:
         return Path(self.directory) / f"{table}.parquet"
+
+    @classmethod
+    def load(cls, staging: str, shard: int, inputs: list[str]) -> ShardResult | None:
+        """The result of a shard that was staged completely from exactly `inputs`, or None
+        (a rerun may cut shards differently: then the shard is done again)."""
+        done = Path(staging) / f"shard-{shard:05d}" / "result.json"
+        if not done.is_file():
+            return None
+        result = cls(**json.loads(done.read_text(encoding="utf-8")))
+        if result.inputs != inputs:
+            shutil.rmtree(done.parent, ignore_errors=True)
+            return None
+        return result
 
 
 class _Timer:
@@ -72,14 +90,22 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
         paragraphs = minhash(paragraphs, settings.dedup)
 
     with timer.stage("stage_write"):
+        # Written under a temporary name and renamed when complete: a shard folder is whole or
+        # absent, so a rerun after a crash can trust the ones it finds.
         directory = Path(staging) / f"shard-{shard:05d}"
-        directory.mkdir(parents=True, exist_ok=True)
+        building = directory.with_name(directory.name + ".building")
+        shutil.rmtree(building, ignore_errors=True)
+        building.mkdir(parents=True)
         documents = _staged_documents(docs, doc_mt)
         for table, name in ((paragraphs, "paragraphs"), (documents, "documents"),
                             (rejects, "rejects")):
-            pq.write_table(table, directory / f"{name}.parquet", compression=STAGING_COMPRESSION)
-    return ShardResult(shard, str(directory), docs.num_rows, paragraphs.num_rows, rejects.num_rows,
-                       per_source, timer.seconds)
+            pq.write_table(table, building / f"{name}.parquet", compression=STAGING_COMPRESSION)
+    result = ShardResult(shard, str(directory), docs.num_rows, paragraphs.num_rows,
+                         rejects.num_rows, per_source, timer.seconds, plan.shard_keys(shard))
+    (building / "result.json").write_text(json.dumps(asdict(result)), encoding="utf-8")
+    os.rename(building, directory)
+    checkpoint("shard:staged")
+    return result
 
 
 def _staged_documents(docs: pa.Table, doc_mt: pa.Table) -> pa.Table:

@@ -1,22 +1,31 @@
-"""The layout of the output folder (`clean/`) and the rules that keep it consistent.
+"""The output folder (`clean/`) and the rules that keep it consistent.
+
+What readers see:
 
     clean/
-      documents/<run_id>/part-00000.parquet   one folder per run and table
+      documents/<run_id>/part-00000.parquet   one folder per run and table, a part per shard
       paragraphs/<run_id>/part-00000.parquet
       rejects/<run_id>/part-00000.parquet
-      _runs/<run_id>.json                      the run manifest: written last, it commits the run
-      _index/                                  what later runs need to match against this one
-                                               (tasks/dedup_index.py): per-run files
-      _staging/<run_id>/                       work in progress (readers never look here)
-      _lock                                    held by the run that is writing
+      _runs/<run_id>.json                      run manifests
+      _index/                                  what later runs match against (dedup_index.py)
 
-A run becomes visible by renaming its finished folders into the tables (one atomic rename per
-table) and its index files into `_index/`, then writing its manifest. A folder or index file
-without a manifest is a run that crashed between those renames; the next run removes it before
-it starts, together with any staging leftovers.
+Each of these five is a symbolic link into `.current`, itself a link to one complete generation
+in `.generations/<n>/`. A run builds the next generation beside the current one (hard links to
+every file of the current generation, plus its own files and manifest) and then switches
+`.current` to it with one atomic rename. Readers therefore see every run completely or not at
+all: a run killed at any moment leaves the current generation untouched, and the next run
+removes the half-built one. Rewriting is never needed except where a changed input supersedes
+earlier rows (`supersede`): the affected part files are rewritten into the new generation only.
+
+Also here:
+      _staging/<run_id>/   work in progress; a rerun of the same run id (same inputs, settings
+                           and history) picks up the shards that finished before a crash
+      _lock                held by the run that is writing
+
 Folders are named by the bare run id, not `run_id=...`: pandas and pyarrow refuse a hive
 partition key that is also a column of the files ("Unable to merge: Field run_id has
-incompatible types").
+incompatible types"). The folder must be on a POSIX file system (local disk or a mount): the
+commit relies on atomic rename, hard links and symbolic links.
 """
 
 from __future__ import annotations
@@ -26,14 +35,22 @@ import fcntl
 import json
 import os
 import shutil
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from tasks.faults import checkpoint
+
 TABLE_NAMES = ("documents", "paragraphs", "rejects")
-INDEX_KINDS = ("entries", "bands", "exact")
+INDEX_KINDS = ("entries", "bands", "exact", "superseded")
+VISIBLE = (*TABLE_NAMES, "_runs", "_index")
 
 
 class RunLockedError(RuntimeError):
+    pass
+
+
+class LayoutError(RuntimeError):
     pass
 
 
@@ -65,6 +82,14 @@ class Store:
     def runs_dir(self) -> Path:
         return self.root / "_runs"
 
+    @property
+    def index_dir(self) -> Path:
+        return self.root / "_index"
+
+    @property
+    def generations(self) -> Path:
+        return self.root / ".generations"
+
     def staging_dir(self, run_id: str) -> Path:
         return self.root / "_staging" / run_id
 
@@ -73,6 +98,40 @@ class Store:
 
     def manifest_path(self, run_id: str) -> Path:
         return self.runs_dir / f"{run_id}.json"
+
+    def current_generation(self) -> Path | None:
+        link = self.root / ".current"
+        if not link.is_symlink():
+            return None
+        return self.root / os.readlink(link)
+
+    # -- layout --------------------------------------------------------------------------------
+    def ensure_layout(self) -> None:
+        """Create the visible links and an empty first generation, once."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.current_generation() is None:
+            for name in VISIBLE:
+                path = self.root / name
+                if path.exists() and not path.is_symlink():
+                    raise LayoutError(
+                        f"{path} is a real folder: {self.root} was written by another tool or "
+                        "an older textwash; use a new output folder")
+            first = self.generations / "0"
+            for name in VISIBLE:
+                (first / name).mkdir(parents=True, exist_ok=True)
+            self._switch_to(first)
+        for name in VISIBLE:
+            link = self.root / name
+            if not link.is_symlink():
+                link.symlink_to(Path(".current") / name)
+
+    def _switch_to(self, generation: Path) -> None:
+        tmp = self.root / f".current.tmp-{os.getpid()}"
+        if tmp.is_symlink():
+            tmp.unlink()
+        tmp.symlink_to(generation.relative_to(self.root))
+        os.replace(tmp, self.root / ".current")
+        _fsync_dir(self.root)
 
     # -- concurrency ---------------------------------------------------------------------------
     @contextmanager
@@ -110,52 +169,79 @@ class Store:
                 raise RuntimeError(f"run manifest {path} is unreadable: {exc}") from exc
         return sorted(runs, key=lambda m: m["sequence"])
 
-    def recover(self) -> list[str]:
-        """Remove what a crashed run left behind. Returns what was removed (for the log)."""
+    def recover(self, keep_staging: str | None = None) -> list[str]:
+        """Remove what an interrupted run left behind: generations that never became current
+        (and old ones), and staging of other run ids. Returns what was removed."""
         removed = []
+        current = self.current_generation()
+        if self.generations.is_dir():
+            for gen in sorted(self.generations.iterdir()):
+                if current is None or gen.resolve() != current.resolve():
+                    shutil.rmtree(gen, ignore_errors=True)
+                    removed.append(str(gen))
         staging = self.root / "_staging"
         if staging.is_dir():
             for leftover in sorted(staging.iterdir()):
-                shutil.rmtree(leftover, ignore_errors=True)
-                removed.append(str(leftover))
-        committed = {p.stem for p in self.runs_dir.glob("*.json")} if self.runs_dir.is_dir() else set()
-        for table in TABLE_NAMES:
-            tdir = self.root / table
-            if not tdir.is_dir():
-                continue
-            for run_dir in sorted(tdir.iterdir()):
-                if run_dir.is_dir() and run_dir.name not in committed:
-                    shutil.rmtree(run_dir)
-                    removed.append(str(run_dir))
-        for kind in INDEX_KINDS:
-            for path in sorted((self.root / "_index" / kind).glob("*.parquet")):
-                if path.stem not in committed:
-                    path.unlink()
-                    removed.append(str(path))
+                if leftover.name != keep_staging:
+                    shutil.rmtree(leftover, ignore_errors=True)
+                    removed.append(str(leftover))
+        for tmp in self.root.glob(".current.tmp-*"):
+            tmp.unlink()
         return removed
 
     # -- commit --------------------------------------------------------------------------------
-    def commit(self, run_id: str, manifest: dict) -> None:
-        """Move the staged tables into place, then write the manifest that makes them a run."""
-        out = self.staging_dir(run_id) / "out"
+    def commit(self, run_id: str, manifest: dict,
+               rewrite: Callable[[Path], dict] | None = None) -> dict:
+        """Make the staged run visible: build the next generation (links to the current one's
+        files, this run's tables and index files, `rewrite` applied to it, the manifest with
+        what `rewrite` returned merged in) and switch to it atomically. Returns the manifest."""
+        self.ensure_layout()
+        current = self.current_generation()
+        number = max((int(p.name) for p in self.generations.iterdir() if p.name.isdigit()),
+                     default=0) + 1
+        building = self.generations / f"{number}.building"
+        shutil.rmtree(building, ignore_errors=True)
+        _link_tree(current, building)
+        checkpoint("commit:linked")
+
+        staged = self.staging_dir(run_id)
         for table in TABLE_NAMES:
-            src = out / table
-            dst = self.table_dir(table, run_id)
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(src, dst)
-            _fsync_dir(dst.parent)
-        index = self.staging_dir(run_id) / "index"
-        if index.is_dir():
-            for kind in INDEX_KINDS:
-                for src in (index / kind).glob("*.parquet"):
-                    dst = self.root / "_index" / kind / src.name
-                    dst.parent.mkdir(parents=True, exist_ok=True)
-                    os.rename(src, dst)
-                    _fsync_dir(dst.parent)
-            meta = index / "meta.json"
-            if meta.is_file():
-                os.replace(meta, self.root / "_index" / "meta.json")
-        write_bytes_atomic(self.manifest_path(run_id),
+            os.rename(staged / "out" / table, building / table / run_id)
+        index = staged / "index"
+        for kind in INDEX_KINDS:
+            for src in sorted((index / kind).glob("*.parquet")) if index.is_dir() else []:
+                dst = building / "_index" / kind / src.name
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(src, dst)
+        if (index / "meta.json").is_file():
+            os.replace(index / "meta.json", building / "_index" / "meta.json")
+        if rewrite is not None:
+            manifest = {**manifest, **rewrite(building)}
+        checkpoint("commit:tables")
+        write_bytes_atomic(building / "_runs" / f"{run_id}.json",
                            json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
-        _fsync_dir(self.runs_dir)
-        shutil.rmtree(self.staging_dir(run_id), ignore_errors=True)
+        final = self.generations / str(number)
+        os.rename(building, final)
+        _fsync_dir(self.generations)
+        checkpoint("commit:built")
+        self._switch_to(final)
+        checkpoint("commit:switched")
+        shutil.rmtree(staged, ignore_errors=True)
+        if current is not None and current.resolve() != final.resolve():
+            shutil.rmtree(current, ignore_errors=True)
+        return manifest
+
+
+def _link_tree(src: Path | None, dst: Path) -> None:
+    """Recreate `src`'s folders under `dst` with hard links to its files."""
+    dst.mkdir(parents=True)
+    for name in VISIBLE:
+        (dst / name).mkdir(exist_ok=True)
+    if src is None:
+        return
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = Path(dirpath).relative_to(src)
+        for d in dirnames:
+            (dst / rel / d).mkdir(exist_ok=True)
+        for f in filenames:
+            os.link(Path(dirpath) / f, dst / rel / f)

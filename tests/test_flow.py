@@ -146,7 +146,7 @@ def test_strict_mode_fails_and_publishes_nothing(prefect_server, tmp_path):
     with pytest.raises(StrictModeError, match="4 input records were rejected"):
         run(tmp_path / "raw", tmp_path / "clean", runtime={"strict": True})
     assert not list((tmp_path / "clean").glob("_runs/*.json"))
-    assert not (tmp_path / "clean" / "documents").exists()
+    assert not list((tmp_path / "clean").glob("documents/*/*.parquet"))
 
 
 def test_later_run_names_the_earlier_canonical(prefect_server, tmp_path):
@@ -178,3 +178,34 @@ def test_index_built_with_other_settings_is_refused(prefect_server, tmp_path):
     write(tmp_path / "raw" / "b.txt", "Another article with other words in it.")
     with pytest.raises(IndexMismatchError, match="bands: index has 64, this run uses 60"):
         run(tmp_path / "raw", tmp_path / "clean", dedup={"bands": 60})
+
+
+def test_changed_input_supersedes_its_earlier_rows(prefect_server, tmp_path):
+    raw, clean = tmp_path / "raw", tmp_path / "clean"
+    shared = ("The regional council voted on Tuesday to extend the night bus network to the "
+              "northern suburbs, after a two-year campaign by residents and shift workers.")
+    v1 = f"Version one headline\n\n{shared}\n\nA closing line of the first version."
+    v2 = f"Version two headline\n\n{shared}\n\nA new closing line, written for the update."
+    write(raw / "a.txt", v1)
+    write(raw / "b.txt", "Another article that does not change at all.")
+    first = run(raw, clean)
+    write(raw / "a.txt", v2)
+    second = run(raw, clean)
+    assert second["skipped_inputs"] == ["b.txt"]
+    assert second["superseded"] == [{"run_id": first["run_id"], "sources": ["a.txt"],
+                                     "documents": 1, "paragraphs": 3, "rejects": 0}]
+    t = tables(clean)
+    docs = {d["source"]: d for d in t["documents"].to_pylist()}
+    assert len(t["documents"]) == 2 and docs["a.txt"]["run_id"] == second["run_id"]
+    assert "Version two headline" in docs["a.txt"]["text"] and shared in docs["a.txt"]["text"]
+    texts = [p["text"] for p in t["paragraphs"].to_pylist()]
+    assert "Version one headline" not in texts and texts.count(shared) == 1
+    # The paragraph both versions share is not a duplicate of the superseded version.
+    row = next(p for p in t["paragraphs"].to_pylist() if p["text"] == shared)
+    assert row["dup_of"] is None and row["keep"]
+
+    write(raw / "a.txt", v1)  # back to the first version: read again, supersedes the second
+    third = run(raw, clean)
+    assert third["superseded"][0]["run_id"] == second["run_id"]
+    docs = {d["source"]: d for d in tables(clean)["documents"].to_pylist()}
+    assert "Version one headline" in docs["a.txt"]["text"]

@@ -1,36 +1,79 @@
-import json
 import multiprocessing
+import os
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
-from tasks.store import RunLockedError, Store
+from tasks.store import LayoutError, RunLockedError, Store
 
 
-def test_recover_removes_uncommitted_runs_and_staging(tmp_path):
-    store = Store(tmp_path)
-    for table in ("documents", "paragraphs"):
-        (tmp_path / table / "00001-a").mkdir(parents=True)
-        (tmp_path / table / "00002-b").mkdir(parents=True)
-    (tmp_path / "_runs").mkdir()
-    (tmp_path / "_runs" / "00001-a.json").write_text(json.dumps({"sequence": 1}))
-    (tmp_path / "_staging" / "00003-c").mkdir(parents=True)
-    removed = store.recover()
-    assert sorted(p.rsplit("/", 2)[-2] + "/" + p.rsplit("/", 1)[-1] for p in removed) == [
-        "_staging/00003-c", "documents/00002-b", "paragraphs/00002-b"]
-    assert (tmp_path / "documents" / "00001-a").is_dir()
-    assert not (tmp_path / "documents" / "00002-b").exists()
-
-
-def test_commit_moves_tables_then_writes_manifest(tmp_path):
-    store = Store(tmp_path)
-    out = store.staging_dir("00001-x") / "out"
+def stage_run(store, run_id, rows=1):
+    out = store.staging_dir(run_id) / "out"
     for table in ("documents", "paragraphs", "rejects"):
         (out / table).mkdir(parents=True)
-        (out / table / "part-00000.parquet").write_bytes(b"data")
-    store.commit("00001-x", {"run_id": "00001-x", "sequence": 1})
-    assert (tmp_path / "paragraphs" / "00001-x" / "part-00000.parquet").read_bytes() == b"data"
-    assert store.manifests() == [{"run_id": "00001-x", "sequence": 1}]
-    assert not store.staging_dir("00001-x").exists()
+        pq.write_table(pa.table({"x": list(range(rows))}), out / table / "part-00000.parquet")
+    index = store.staging_dir(run_id) / "index" / "entries"
+    index.mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1]}), index / f"{run_id}.parquet")
+
+
+def test_commit_builds_a_generation_and_switches_to_it(tmp_path):
+    store = Store(tmp_path)
+    store.ensure_layout()
+    stage_run(store, "00001-a")
+    store.commit("00001-a", {"run_id": "00001-a", "sequence": 1})
+    stage_run(store, "00002-b", rows=2)
+    store.commit("00002-b", {"run_id": "00002-b", "sequence": 2})
+    assert (tmp_path / "paragraphs").is_symlink()
+    assert pq.read_table(tmp_path / "documents" / "00001-a" / "part-00000.parquet").num_rows == 1
+    assert pq.read_table(tmp_path / "documents" / "00002-b" / "part-00000.parquet").num_rows == 2
+    assert (tmp_path / "_index" / "entries" / "00002-b.parquet").is_file()
+    assert [m["run_id"] for m in store.manifests()] == ["00001-a", "00002-b"]
+    assert sorted(p.name for p in store.generations.iterdir()) == ["2"]  # old ones removed
+    assert not store.staging_dir("00002-b").exists()
+
+
+def test_recover_removes_half_built_generations_and_other_staging(tmp_path):
+    store = Store(tmp_path)
+    store.ensure_layout()
+    stage_run(store, "00001-a")
+    store.commit("00001-a", {"run_id": "00001-a", "sequence": 1})
+    (store.generations / "7.building" / "documents").mkdir(parents=True)
+    (store.staging_dir("00002-b") / "shard-00000").mkdir(parents=True)
+    (store.staging_dir("00003-c")).mkdir(parents=True)
+    removed = store.recover(keep_staging="00002-b")
+    assert sorted(os.path.basename(p) for p in removed) == ["00003-c", "7.building"]
+    assert store.staging_dir("00002-b").is_dir()
+    assert (tmp_path / "documents" / "00001-a").is_dir()
+
+
+def test_rewrite_replaces_only_the_new_generations_copy(tmp_path):
+    store = Store(tmp_path)
+    store.ensure_layout()
+    stage_run(store, "00001-a", rows=3)
+    store.commit("00001-a", {"run_id": "00001-a", "sequence": 1})
+    old_part = tmp_path / "documents" / "00001-a" / "part-00000.parquet"
+    old_inode = old_part.resolve().stat().st_ino
+
+    def drop_rows(generation):
+        part = generation / "documents" / "00001-a" / "part-00000.parquet"
+        tmp = part.with_name(".tmp")
+        pq.write_table(pa.table({"x": [0]}), tmp)
+        tmp.replace(part)
+        return {"superseded": ["x"]}
+
+    stage_run(store, "00002-b")
+    manifest = store.commit("00002-b", {"run_id": "00002-b", "sequence": 2}, rewrite=drop_rows)
+    assert manifest["superseded"] == ["x"]
+    assert pq.read_table(old_part).num_rows == 1
+    assert old_part.resolve().stat().st_ino != old_inode
+
+
+def test_an_existing_real_folder_is_not_taken_over(tmp_path):
+    (tmp_path / "documents").mkdir()
+    with pytest.raises(LayoutError, match="real folder"):
+        Store(tmp_path).ensure_layout()
 
 
 def _try_lock(path, queue):
@@ -56,7 +99,8 @@ def test_a_second_writer_is_refused_with_a_clear_message(tmp_path):
 
 
 def test_unreadable_manifest_is_an_error(tmp_path):
-    (tmp_path / "_runs").mkdir()
+    store = Store(tmp_path)
+    store.ensure_layout()
     (tmp_path / "_runs" / "x.json").write_text("{not json")
     with pytest.raises(RuntimeError, match="unreadable"):
-        Store(tmp_path).manifests()
+        store.manifests()

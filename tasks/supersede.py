@@ -1,0 +1,78 @@
+"""Superseding: when an input that an earlier run read is read again (its content changed, or the
+output settings did), the earlier rows for it must not stay visible beside the new ones.
+
+The new run's commit rewrites the earlier runs' part files that hold such rows, without them,
+into the new generation (tasks/store.py): readers of `clean/` see only the current version of
+every input, and the earlier files stay untouched in the generation that is being replaced. The
+new run's manifest lists what it superseded (`superseded`: source, run, counts), and the
+documents' ids go to `_index/superseded/<run_id>.parquet` so that duplicate lookups no longer
+match the removed paragraphs. Rows of other runs that named a removed paragraph in `dup_of`
+keep that id.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from tasks.store import Store
+
+
+def superseded_doc_ids(store: Store, supersedes: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """run_id -> doc ids of the superseded sources' documents in that run."""
+    by_run: dict[str, set[str]] = defaultdict(set)
+    for source, run_id in supersedes:
+        by_run[run_id].add(source)
+    found: dict[str, set[str]] = {}
+    for run_id, sources in sorted(by_run.items()):
+        ids: set[str] = set()
+        for part in sorted(store.table_dir("documents", run_id).glob("*.parquet")):
+            docs = pq.read_table(part, columns=["doc_id", "source"])
+            mask = pc.is_in(docs["source"], value_set=pa.array(sorted(sources)))
+            ids.update(pc.filter(docs["doc_id"], mask).to_pylist())
+        found[run_id] = ids
+    return found
+
+
+def stage_index_exclusions(staging: Path, run_id: str, doc_ids: dict[str, set[str]]) -> None:
+    every = sorted(set().union(*doc_ids.values())) if doc_ids else []
+    folder = staging / "index" / "superseded"
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"doc_id": pa.array(every, type=pa.string())}),
+                   folder / f"{run_id}.parquet", compression="zstd")
+
+
+def rewrite_without(generation: Path, supersedes: list[tuple[str, str]],
+                    doc_ids: dict[str, set[str]]) -> list[dict]:
+    """Rewrite the part files of `generation` that hold superseded rows. Returns, per earlier
+    run, the sources superseded and the rows removed from each table."""
+    by_run: dict[str, set[str]] = defaultdict(set)
+    for source, run_id in supersedes:
+        by_run[run_id].add(source)
+    report = []
+    for run_id, sources in sorted(by_run.items()):
+        source_set = pa.array(sorted(sources), type=pa.string())
+        id_set = pa.array(sorted(doc_ids.get(run_id, set())), type=pa.string())
+        removed = {"documents": 0, "paragraphs": 0, "rejects": 0}
+        for table in removed:
+            column, values = ("doc_id", id_set) if table == "paragraphs" else ("source", source_set)
+            for part in sorted((generation / table / run_id).glob("*.parquet")):
+                data = pq.read_table(part)
+                drop = pc.is_in(data[column], value_set=values)
+                n = int(pc.sum(drop).as_py() or 0)
+                if n:
+                    removed[table] += n
+                    _replace_part(part, data.filter(pc.invert(drop)))
+        report.append({"run_id": run_id, "sources": sorted(sources), **removed})
+    return report
+
+
+def _replace_part(part: Path, table: pa.Table) -> None:
+    """Replace the generation's link to `part` by a new file; the old generation keeps its own."""
+    tmp = part.with_name(f".{part.name}.rewrite")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(part)
