@@ -4,7 +4,8 @@
 
 The flow stays thin: every task calls a plain function from `tasks/`. A task handles a whole
 shard (tens of megabytes of input), never a paragraph: a task run costs milliseconds of Prefect
-bookkeeping and, with processes, ~100 ms of hand-off.
+bookkeeping and, with processes, ~100 ms of hand-off. The shard tasks go to a task runner chosen
+when the plan is known (flows/runners.py), so a served or deployed flow chooses the same way.
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
-from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
+from flows.runners import dask_scheduler, describe, make_task_runner
 from tasks.cross_document import CrossDocumentResult, cross_document
 from tasks.faults import checkpoint
-from tasks.plan import RunPlan, plan_run, total_input_bytes
+from tasks.plan import RunPlan, plan_run
 from tasks.publish import PublishCounts, publish_shard
-from tasks.report import library_versions, markdown_report, utc_now
+from tasks.report import library_versions, markdown_report, table_rows, utc_now
 from tasks.settings import Settings
 from tasks.shard import ShardResult, process_shard
 from tasks.store import Store
@@ -65,10 +66,11 @@ def shard_task(plan: RunPlan, shard: int, settings: Settings, staging: str) -> S
 
 @task(name="cross_document", cache_policy=NO_CACHE)
 def cross_document_task(shards: list[ShardResult], settings: Settings, plan: RunPlan,
-                        staging: str, superseded: dict[str, set[str]]) -> CrossDocumentResult:
+                        staging: str, superseded: dict[str, set[str]],
+                        dask_address: str | None) -> CrossDocumentResult:
     excluded = set().union(*superseded.values()) if superseded else set()
     result = cross_document(shards, settings, plan.run_id, plan.sequence, Path(staging),
-                            excluded)
+                            excluded, dask_address)
     get_run_logger().info(
         "site templates: %d lines; duplicates: %d paragraphs (%d of earlier runs' paragraphs) "
         "in %d clusters; %d candidate pairs, %d verified; %d earlier paragraphs matched the "
@@ -174,18 +176,24 @@ def clean_corpus(settings: Settings | None = None) -> dict:
         staging.mkdir(parents=True, exist_ok=True)
         wall: dict[str, float] = {"plan": time.perf_counter() - flow_start}
         start = time.perf_counter()
-        shards = shard_task.map(plan=unmapped(plan), shard=range(len(plan.shards)),
-                                settings=unmapped(settings),
-                                staging=unmapped(str(staging))).result()
-        wall["shards"] = time.perf_counter() - start
-        checkpoint("flow:shards")
-        if settings.runtime.strict:
-            _strict_check(shards)
-        superseded = superseded_doc_ids(store, plan.supersedes)
-        stage_index_exclusions(staging, plan.run_id, superseded)
-        start = time.perf_counter()
-        cross = cross_document_task(shards, settings, plan, str(staging), superseded)
-        wall["cross_document"] = time.perf_counter() - start
+        runner = make_task_runner(settings.runtime, len(plan.shards))
+        logger.info("%d shards on %s", len(plan.shards), describe(runner))
+        with runner:
+            futures = [runner.submit(shard_task, {"plan": plan, "shard": shard,
+                                                  "settings": settings,
+                                                  "staging": str(staging)})
+                       for shard in range(len(plan.shards))]
+            shards = [future.result() for future in futures]
+            wall["shards"] = time.perf_counter() - start
+            checkpoint("flow:shards")
+            if settings.runtime.strict:
+                _strict_check(shards)
+            superseded = superseded_doc_ids(store, plan.supersedes)
+            stage_index_exclusions(staging, plan.run_id, superseded)
+            start = time.perf_counter()
+            cross = cross_document_task(shards, settings, plan, str(staging), superseded,
+                                        dask_scheduler(runner))
+            wall["cross_document"] = time.perf_counter() - start
         checkpoint("flow:cross_document")
         context = get_run_context()
         flow_run_id = str(context.flow_run.id) if getattr(context, "flow_run", None) else None
@@ -193,21 +201,11 @@ def clean_corpus(settings: Settings | None = None) -> dict:
                                 flow_run_id, superseded)
     create_markdown_artifact(key="textwash-run-report", markdown=markdown_report(manifest),
                              description=f"textwash run {plan.run_id}")
+    create_table_artifact(key="textwash-run-inputs", table=table_rows(manifest),
+                          description=f"inputs of textwash run {plan.run_id}")
     return manifest
 
 
-def choose_task_runner(settings: Settings):
-    """Threads when the input fits in one shard (no process start-up to pay), else processes:
-    the shard stages are CPU-bound Python."""
-    kind = settings.runtime.task_runner
-    if kind == "auto":
-        one_shard = total_input_bytes(settings.raw) <= settings.runtime.shard_bytes
-        kind = "thread" if one_shard else "process"
-    if kind == "process":
-        return ProcessPoolTaskRunner(max_workers=settings.runtime.workers)
-    return ThreadPoolTaskRunner(max_workers=settings.runtime.workers)
-
-
 def run_clean_corpus(settings: Settings) -> dict:
-    """Run the flow with the task runner the settings ask for."""
-    return clean_corpus.with_options(task_runner=choose_task_runner(settings))(settings=settings)
+    """Run the flow in this process (the CLI's `textwash run`)."""
+    return clean_corpus(settings=settings)

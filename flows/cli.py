@@ -1,6 +1,8 @@
 """`textwash`: the command line.
 
     textwash run [RAW] [CLEAN] [flags]   run the clean_corpus flow (no Prefect server needed)
+    textwash serve --cron "0 * * * *" [RAW] [CLEAN] [flags]
+                                         serve it as a scheduled Prefect deployment
     textwash report [CLEAN]              print the latest run's summary
 
 Settings come from the defaults, then a TOML file (--config), then flags. Exit codes: 0 done
@@ -34,6 +36,7 @@ _FLAG_TO_SETTING = {
     "workers": "runtime.workers",
     "shard_bytes": "runtime.shard_bytes",
     "task_runner": "runtime.task_runner",
+    "dask_address": "runtime.dask_address",
     "language_backend": "language.backend",
     "split": "split.mode",
     "dedup_threshold": "dedup.threshold",
@@ -46,11 +49,7 @@ _FLAG_TO_SETTING = {
 }
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="textwash", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    run = sub.add_parser("run", help="clean, tag and deduplicate RAW into CLEAN")
+def _add_settings_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("raw", nargs="?", default=None, help="input folder (default raw/)")
     run.add_argument("clean", nargs="?", default=None, help="output folder (default clean/)")
     run.add_argument("--config", help="TOML settings file (sections as in the README)")
@@ -59,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="parallel shard tasks (default 2)")
     run.add_argument("--shard-mb", dest="shard_bytes", type=lambda mb: max(1, int(float(mb) * 1e6)),
                      help="input megabytes per shard task (default 32)")
-    run.add_argument("--task-runner", choices=["auto", "thread", "process"])
+    run.add_argument("--task-runner", choices=["auto", "thread", "process", "dask"])
+    run.add_argument("--dask-address", help="Dask scheduler for --task-runner dask "
+                     "(default: a local cluster)")
     run.add_argument("--language-backend", choices=["fasttext", "langdetect"])
     run.add_argument("--split", choices=["auto", "line", "blank_line"],
                      help="how documents are cut into paragraphs")
@@ -74,7 +75,22 @@ def _parser() -> argparse.ArgumentParser:
                      help="tag boilerplate but keep it in documents.text")
     run.add_argument("--text-field", help="JSONL/Parquet field with the text (default text)")
     run.add_argument("--id-field", help="JSONL/Parquet field with the record id (default id)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textwash", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="clean, tag and deduplicate RAW into CLEAN")
+    _add_settings_flags(run)
     run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
+
+    serve = sub.add_parser("serve", help="serve the flow as a scheduled Prefect deployment "
+                           "(needs a Prefect server: PREFECT_API_URL)")
+    _add_settings_flags(serve)
+    serve.add_argument("--cron", help='schedule, e.g. "0 * * * *" (every hour); none: run only '
+                       "when triggered")
+    serve.add_argument("--name", default="textwash", help="deployment name (default textwash)")
 
     report = sub.add_parser("report", help="print the latest run's summary")
     report.add_argument("clean", nargs="?", default="clean")
@@ -145,6 +161,33 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from_args(args)
+    except (ValidationError, ValueError) as exc:
+        print(f"textwash: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    for key, value in _PREFECT_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        print("textwash: serve needs a Prefect server. Start one (prefect server start) and "
+              "point at it: export PREFECT_API_URL=http://127.0.0.1:4200/api", file=sys.stderr)
+        return 2
+    from flows.clean_corpus import clean_corpus
+
+    # Paths are resolved now: the deployment's runs start in this process's folder anyway, but
+    # a data engineer reading the deployment in the UI should see where it reads and writes.
+    settings = settings.model_copy(update={"raw": str(Path(settings.raw).resolve()),
+                                           "clean": str(Path(settings.clean).resolve())})
+    clean_corpus.serve(name=args.name, cron=args.cron,
+                       parameters={"settings": settings.model_dump(mode="json")},
+                       description=f"textwash: {settings.raw} -> {settings.clean}",
+                       tags=["textwash"])
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from tasks.report import markdown_report
     from tasks.store import Store
@@ -162,9 +205,7 @@ def _report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    return _report(args)
+    return {"run": _run, "serve": _serve, "report": _report}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class CrossDocumentResult:
     verified_pairs: int
     earlier_paragraphs_matched: int
     indexed_paragraphs: int
+    candidate_search: str  # "local" or "dask"
 
 
 def _load(shards: list[ShardResult]) -> tuple[pa.Table, dict[str, str]]:
@@ -58,7 +59,10 @@ def _load(shards: list[ShardResult]) -> tuple[pa.Table, dict[str, str]]:
 
 
 def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, run_seq: int,
-                   staging: Path, exclude_doc_ids: set[str] = frozenset()) -> CrossDocumentResult:
+                   staging: Path, exclude_doc_ids: set[str] = frozenset(),
+                   dask_address: str | None = None) -> CrossDocumentResult:
+    """`dask_address`: a Dask scheduler; with it, and at least runtime.dask_dedup_min_rows
+    paragraphs with band keys, the candidate search runs there (tasks/dedup_dask.py)."""
     table, site_of_doc = _load(shards)
     n = table.num_rows
 
@@ -104,7 +108,16 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         doc=np.concatenate([history_docs, doc_index]),
         fixed=np.concatenate([np.ones(h, bool), np.zeros(n, bool)]),
     )
-    dups = find_duplicates(combined, settings.dedup)
+    candidates = None
+    if dask_address and int(has_keys.sum()) >= settings.runtime.dask_dedup_min_rows:
+        from tasks.dedup import MAX_HEADS
+        from tasks.dedup_dask import candidate_pairs_on_dask
+
+        firsts = np.cumsum([0] + [s.paragraphs for s in shards])[:-1] + h
+        candidates = candidate_pairs_on_dask(
+            dask_address, [(str(s.path("paragraphs")), int(f)) for s, f in zip(shards, firsts)],
+            history.band_keys[history.has_keys], settings.dedup.bands, MAX_HEADS)
+    dups = find_duplicates(combined, settings.dedup, candidates)
     ids = np.array(history.para_id + table["para_id"].to_pylist(), dtype=object)
     dup_of, cluster, similarity = dups.dup_of[h:], dups.cluster[h:], dups.similarity[h:]
 
@@ -141,4 +154,5 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         verified_pairs=dups.verified_pairs,
         earlier_paragraphs_matched=h,
         indexed_paragraphs=len(indexed),
+        candidate_search="local" if candidates is None else "dask",
     )

@@ -22,6 +22,7 @@ Paragraphs with fewer than `min_words` content words are matched exactly only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,7 @@ from tasks.settings import DedupSettings
 
 # A band bucket with more rows than this pairs each row with its first rows only: the canonical
 # (the earliest row) is always among them, and a bucket of common words cannot blow up.
-_MAX_HEADS = 32
+MAX_HEADS = 32
 _PAIR_CHUNK = 200_000
 
 
@@ -61,34 +62,44 @@ class Duplicates:
         return int((self.dup_of >= 0).sum())
 
 
-def candidate_pairs(keys: np.ndarray, max_heads: int = _MAX_HEADS) -> np.ndarray:
+def candidate_pairs(keys: np.ndarray, max_heads: int = MAX_HEADS) -> np.ndarray:
     """Distinct (i, j), i < j, of rows that share a key in some band: (m x 2) int64."""
     n = keys.shape[0]
-    found = []
     index = np.arange(n, dtype=np.uint64)
+    found = []
     for band in range(keys.shape[1]):
         # Sorting key and row together groups equal keys with rows ascending inside a group.
         packed = np.sort((keys[:, band].astype(np.uint64) << np.uint64(32)) | index)
-        key = packed >> np.uint64(32)
-        row = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        new_group = np.empty(n, dtype=bool)
-        new_group[:1] = True
-        new_group[1:] = key[1:] != key[:-1]
-        group_start = np.flatnonzero(new_group)
-        start_of = np.repeat(group_start, np.diff(np.append(group_start, n)))
-        position = np.arange(n) - start_of
-        heads = np.minimum(position, max_heads)  # pair each row with the rows before it
-        total = int(heads.sum())
-        if not total:
-            continue
-        member = np.repeat(row, heads)
-        head_pos = np.repeat(start_of, heads) + (
-            np.arange(total) - np.repeat(np.cumsum(heads) - heads, heads))
-        found.append(row[head_pos] * n + member)
-    if not found:
-        return np.empty((0, 2), dtype=np.int64)
-    codes = sorted_unique(np.concatenate(found))
-    return np.stack([codes // n, codes % n], axis=1)
+        found.append(pairs_in_groups(packed >> np.uint64(32),
+                                     (packed & np.uint64(0xFFFFFFFF)).astype(np.int64),
+                                     n, max_heads))
+    return decode_pairs(sorted_unique(np.concatenate(found)) if found else np.zeros(0, np.int64),
+                        n)
+
+
+def pairs_in_groups(key: np.ndarray, row: np.ndarray, n: int,
+                    max_heads: int = MAX_HEADS) -> np.ndarray:
+    """For rows sorted by (key, row): the pairs (earlier, later) inside each group of equal keys,
+    each row paired with at most the first `max_heads` rows of its group, as i * n + j."""
+    m = len(key)
+    if m == 0:
+        return np.zeros(0, dtype=np.int64)
+    new_group = np.empty(m, dtype=bool)
+    new_group[0] = True
+    new_group[1:] = key[1:] != key[:-1]
+    group_start = np.flatnonzero(new_group)
+    start_of = np.repeat(group_start, np.diff(np.append(group_start, m)))
+    heads = np.minimum(np.arange(m) - start_of, max_heads)  # the rows before it, capped
+    total = int(heads.sum())
+    member = np.repeat(row, heads)
+    head_pos = np.repeat(start_of, heads) + (
+        np.arange(total) - np.repeat(np.cumsum(heads) - heads, heads))
+    return row[head_pos] * n + member
+
+
+def decode_pairs(codes: np.ndarray, n: int) -> np.ndarray:
+    return np.stack([codes // n, codes % n], axis=1) if len(codes) else \
+        np.empty((0, 2), dtype=np.int64)
 
 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -160,7 +171,10 @@ def assign_canonicals(pairs: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.n
     return canonical_of, sim_of
 
 
-def find_duplicates(inp: DedupInput, settings: DedupSettings) -> Duplicates:
+def find_duplicates(inp: DedupInput, settings: DedupSettings,
+                    candidates: Callable[[np.ndarray], np.ndarray] | None = None) -> Duplicates:
+    """`candidates`, when given, finds the candidate pairs among the rows it is passed (the
+    representatives) in place of `candidate_pairs` over their band keys: the Dask path."""
     n = len(inp.norm_hash)
     fixed = inp.fixed if inp.fixed is not None else np.zeros(n, dtype=bool)
     dup_of = np.full(n, -1, dtype=np.int64)
@@ -176,7 +190,8 @@ def find_duplicates(inp: DedupInput, settings: DedupSettings) -> Duplicates:
 
     # 2. Near: LSH over the heads of exact groups that have band keys, then verification.
     reps = rows[(head == rows) & inp.has_keys[rows]]
-    pairs = reps[candidate_pairs(inp.band_keys[reps])]  # reps sorted: pairs stay (earlier, later)
+    found = candidates(reps) if candidates is not None else candidate_pairs(inp.band_keys[reps])
+    pairs = reps[found]  # reps is sorted: pairs stay (earlier, later)
     n_candidates = len(pairs)
     pairs = pairs[~fixed[pairs[:, 1]]]  # an earlier run's row is never a member
     sims = exact_jaccard(inp.content, inp.content_offsets, pairs)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from tasks.read import InputFile, discover_inputs
 from tasks.settings import Settings
@@ -122,7 +121,3 @@ def current_holders(history: list[dict]) -> dict[str, tuple[str, str, str]]:
                                            manifest["settings_fingerprint"])
     return holders
 
-
-def total_input_bytes(raw: str | Path) -> int:
-    """Cheap size estimate (no hashing) used to choose a task runner before the flow starts."""
-    return sum(f.size or 0 for f in discover_inputs(raw))

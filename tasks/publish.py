@@ -44,15 +44,30 @@ class PublishCounts:
     mt_signals: Counter = field(default_factory=Counter)
     cluster_sizes: Counter = field(default_factory=Counter)  # canonical para_id -> members
     cluster_examples: dict = field(default_factory=dict)  # canonical para_id -> its text (cut)
+    rule_examples: dict = field(default_factory=dict)  # boilerplate rule -> first lines it took
+    reject_examples: dict = field(default_factory=dict)  # error -> first rejects
+    mt_documents: list = field(default_factory=list)  # (score, source, doc_id, signals), best
+
+    _EXAMPLES = 3
+    _MT_LISTED = 10
 
     def to_dict(self) -> dict:
         out = {}
         for key, value in self.__dict__.items():
-            if key in ("cluster_sizes", "cluster_examples"):
+            if key in ("cluster_sizes", "cluster_examples", "mt_documents"):
                 continue
             out[key] = dict(value.most_common()) if isinstance(value, Counter) else value
         out["largest_clusters"] = self.largest_clusters()
+        out["mt_flagged_examples"] = [
+            {"source": source, "doc_id": doc_id, "mt_score": round(score, 3), "signals": signals}
+            for score, source, doc_id, signals in sorted(
+                self.mt_documents, key=lambda d: (-d[0], d[1], d[2]))[:self._MT_LISTED]]
         return out
+
+    def add_example(self, book: dict, key: str, example) -> None:
+        listed = book.setdefault(key, [])
+        if len(listed) < self._EXAMPLES:
+            listed.append(example)
 
     def largest_clusters(self, n: int = 5) -> list[dict]:
         top = sorted(self.cluster_sizes.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
@@ -92,6 +107,8 @@ def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
              for r, t in zip(rules, cross["site_template"].to_pylist())]
     doc_ids = paras["doc_id"].to_pylist()
     doc_mt = dict(zip(docs["doc_id"].to_pylist(), docs["mt_score"].to_pylist()))
+    doc_source = dict(zip(docs["doc_id"].to_pylist(), docs["source"].to_pylist()))
+    doc_signals = dict(zip(docs["doc_id"].to_pylist(), docs["mt_signals"].to_pylist()))
     langs = paras["lang"].to_pylist()
     dup_of = cross["dup_of"].to_pylist()
     reasons = paragraph_decisions(rules, dup_of, [doc_mt[d] for d in doc_ids], langs,
@@ -140,7 +157,13 @@ def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
         doc_cols["drop_reason"].append(
             "machine_translation" if mt_dropped else (None if kept else "no_content"))
         counts.document_languages[lang] += 1
-        counts.mt_flagged_documents += doc_mt[doc_id] >= threshold
+        if doc_mt[doc_id] >= threshold:
+            counts.mt_flagged_documents += 1
+            counts.mt_documents.append((doc_mt[doc_id], doc_source[doc_id], doc_id,
+                                        doc_signals[doc_id]))
+            if len(counts.mt_documents) > 4 * counts._MT_LISTED:  # keep the list short
+                counts.mt_documents.sort(key=lambda d: (-d[0], d[1], d[2]))
+                del counts.mt_documents[counts._MT_LISTED:]
 
     nd = docs.num_rows
     documents_out = pa.Table.from_arrays(
@@ -178,6 +201,12 @@ def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
     counts.rejects += rejects.num_rows
     counts.mojibake_fixed += int(pc.sum(paras["mojibake_fixed"]).as_py() or 0)
     counts.boilerplate_rules.update(r for r in rules if r is not None)
+    for rule, text in zip(rules, texts):
+        if rule is not None:
+            counts.add_example(counts.rule_examples, rule, text[:120])
+    for reject in rejects.select(["source", "position", "error", "detail"]).to_pylist():
+        counts.add_example(counts.reject_examples, reject["error"],
+                           {k: reject[k] for k in ("source", "position", "detail")})
     counts.drop_reasons.update(r for r in reasons if r is not None)
     counts.reject_errors.update(rejects["error"].to_pylist())
     counts.mt_signals.update(s for sigs in paras["mt_signals"].to_pylist() for s in sigs)

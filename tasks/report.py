@@ -42,8 +42,8 @@ def summary_rows(manifest: dict) -> list[tuple[str, str]]:
         ("paragraphs", f"{c['paragraphs']:,} ({c['paragraphs_kept']:,} kept)"),
         ("rejects", f"{c['rejects']:,}" + _top(c["reject_errors"])),
         ("boilerplate", f"{bp:,} paragraphs" + _top(c["boilerplate_rules"])),
-        ("duplicates", f"{c['duplicates']:,} paragraphs in {c['clusters']:,} clusters"
-                       f" ({c['duplicates_of_earlier_runs']:,} of earlier runs' paragraphs)"),
+        ("duplicates", (f"{c['duplicates']:,} paragraphs in {c['clusters']:,} clusters"
+                        f" ({c['duplicates_of_earlier_runs']:,} of earlier runs' paragraphs)")),
         ("largest cluster", _largest(c["largest_clusters"])),
         ("MT-flagged", (f"{c['mt_flagged_documents']:,} documents (mt_score >= "
                         f"{manifest['settings']['translation']['flag_threshold']})")),
@@ -71,27 +71,54 @@ def _top(counter: dict, n: int = 4) -> str:
 def markdown_report(manifest: dict) -> str:
     c = manifest["counts"]
     lines = [f"# textwash run {manifest['run_id']}", "", "| | |", "|---|---|"]
-    lines += [f"| {label} | {value} |" for label, value in summary_rows(manifest)]
+    lines += [f"| {label} | {_cell(value)} |" for label, value in summary_rows(manifest)]
     lines += ["", "## Seconds", "", "| step | wall seconds |", "|---|---:|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in manifest["seconds"].items()]
     lines += ["", "| shard stage | seconds (summed over shards) |", "|---|---:|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in manifest["stage_seconds"].items()]
+    lines += ["", "## Paragraphs dropped", "", "| reason | paragraphs |", "|---|---:|"]
+    lines += [f"| {k} | {v} |" for k, v in c["drop_reasons"].items()] or ["| none | 0 |"]
     if c["boilerplate_rules"]:
-        lines += ["", "## Boilerplate rules", "", "| rule | paragraphs |", "|---|---:|"]
-        lines += [f"| {k} | {v} |" for k, v in c["boilerplate_rules"].items()]
+        lines += ["", "## Boilerplate rules", "", "| rule | paragraphs | examples |",
+                  "|---|---:|---|"]
+        lines += [f"| {k} | {v} | {_cell(' / '.join(c['rule_examples'].get(k, [])))} |"
+                  for k, v in c["boilerplate_rules"].items()]
+    lines += ["", "## Languages (documents)", "", "| language | documents |", "|---|---:|"]
+    lines += [f"| {k} | {v} |" for k, v in c["document_languages"].items()]
     if c["mt_signals"]:
         lines += ["", "## Machine-translation signals", "", "| signal | hits |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in c["mt_signals"].items()]
+    if c["mt_flagged_examples"]:
+        lines += ["", "## Documents flagged as machine-translated", "",
+                  "| source | doc_id | mt_score | signals |", "|---|---|---:|---|"]
+        lines += [f"| {d['source']} | {d['doc_id']} | {d['mt_score']:.3f} | "
+                  f"{', '.join(d['signals'])} |" for d in c["mt_flagged_examples"]]
     if c["largest_clusters"]:
         lines += ["", "## Largest duplicate clusters", "", "| size | canonical | example |",
                   "|---:|---|---|"]
         lines += [f"| {cl['size']} | {cl['canonical']} | {_cell(cl['example'])} |"
                   for cl in c["largest_clusters"]]
     if c["reject_errors"]:
-        lines += ["", "## Rejects", "", "| error | records |", "|---|---:|"]
-        lines += [f"| {k} | {v} |" for k, v in c["reject_errors"].items()]
+        lines += ["", "## Rejects", "", "| error | records | examples |", "|---|---:|---|"]
+        for error, n in c["reject_errors"].items():
+            examples = "; ".join(f"{e['source']}@{e['position']}: {e['detail']}"
+                                 for e in c["reject_examples"].get(error, []))
+            lines.append(f"| {error} | {n} | {_cell(examples)} |")
+    if manifest.get("superseded"):
+        lines += ["", "## Superseded (inputs read again)", "",
+                  "| earlier run | sources | documents | paragraphs | rejects |",
+                  "|---|---|---:|---:|---:|"]
+        lines += [f"| {s['run_id']} | {_cell(', '.join(s['sources']))} | {s['documents']} | "
+                  f"{s['paragraphs']} | {s['rejects']} |" for s in manifest["superseded"]]
     return "\n".join(lines) + "\n"
 
 
+def table_rows(manifest: dict) -> list[dict]:
+    """Per input: what the run read from it (the Prefect table artifact)."""
+    return [{"source": i["source"], "format": i["format"] or "unsupported",
+             "bytes": i["bytes"], "documents": i["documents"], "rejects": i["rejects"]}
+            for i in manifest["inputs"]]
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return str(text).replace("|", "\\|").replace("\n", " ")

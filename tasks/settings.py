@@ -134,12 +134,21 @@ class PolicySettings(_Section):
 
 
 class RuntimeSettings(_Section):
-    task_runner: Literal["auto", "thread", "process"] = Field(
-        "auto", description="auto: threads for a single shard, processes otherwise"
+    task_runner: Literal["auto", "thread", "process", "dask"] = Field(
+        "auto", description="where shard tasks run: auto = threads for one shard, processes "
+        "for more; dask = prefect-dask (see dask_address)"
     )
-    workers: int = Field(2, ge=1, le=256)
+    workers: int = Field(2, ge=1, le=256, description="parallel shard tasks")
     shard_bytes: int = Field(
         32_000_000, ge=1, description="inputs are grouped into shards of about this many bytes"
+    )
+    dask_address: str | None = Field(
+        None, description="an existing Dask scheduler (tcp://host:8786); None starts a "
+        "LocalCluster of `workers` processes"
+    )
+    dask_dedup_min_rows: int = Field(
+        1_000_000, ge=0, description="with the dask task runner, search duplicate candidates "
+        "on the cluster (a Dask DataFrame shuffle of band keys) from this many paragraphs on"
     )
     strict: bool = Field(False, description="fail the run (non-zero exit) if any record is rejected")
 

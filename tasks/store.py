@@ -75,7 +75,7 @@ def _fsync_dir(path: Path) -> None:
 
 class Store:
     def __init__(self, root: str | Path):
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # staged files are read by workers elsewhere too
 
     # -- paths -------------------------------------------------------------------------------
     @property

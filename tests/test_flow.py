@@ -209,3 +209,42 @@ def test_changed_input_supersedes_its_earlier_rows(prefect_server, tmp_path):
     assert third["superseded"][0]["run_id"] == second["run_id"]
     docs = {d["source"]: d for d in tables(clean)["documents"].to_pylist()}
     assert "Version one headline" in docs["a.txt"]["text"]
+
+
+def test_demo_report_and_prefect_artifacts(demo):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    from tasks.report import markdown_report
+
+    _, manifest, _ = demo
+    report = markdown_report(manifest)
+    for expected in ("## Boilerplate rules", "Please enter your comment!", "## Languages",
+                     "## Documents flagged as machine-translated", "000_91afe73fcc59af63.txt",
+                     "## Paragraphs dropped"):
+        assert expected in report
+    with get_client(sync_client=True) as client:
+        for key, kind in (("textwash-run-report", "markdown"), ("textwash-run-inputs", "table")):
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+            assert found and found[-1].type == kind
+
+
+def test_dask_local_cluster_gives_the_same_output(prefect_server, tmp_path):
+    pytest.importorskip("prefect_dask")
+    para = ("The regional council voted on Tuesday to extend the night bus network to the "
+            "northern suburbs, after a two-year campaign by residents and shift workers.")
+    spun = ("On Tuesday the regional council decided to extend its night bus network into the "
+            "northern suburbs following a campaign of two years by residents and shift workers.")
+    for i in range(4):
+        write(tmp_path / "raw" / f"{i}.txt", f"Article {i} headline\n\n{para if i % 2 else spun}"
+              f"\n\nA line that only article number {i} has, with several words.")
+    single = run(tmp_path / "raw", tmp_path / "single", runtime={"task_runner": "thread"})
+    on_dask = run(tmp_path / "raw", tmp_path / "dask",
+                  runtime={"task_runner": "dask", "workers": 2, "shard_bytes": 1,
+                           "dask_dedup_min_rows": 0})
+    assert on_dask["counts"]["duplicates"] == single["counts"]["duplicates"] == 6
+    assert on_dask["counts"]["candidate_search"] == "dask"
+    a, b = tables(tmp_path / "single"), tables(tmp_path / "dask")
+    for name in a:
+        assert a[name].sort_by("run_id").equals(b[name].sort_by("run_id")), name
