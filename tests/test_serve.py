@@ -97,8 +97,8 @@ def test_serve_registers_a_scheduled_deployment_and_runs_it(tmp_path):
         # What a data engineer types to run it now, with a parameter of their own.
         trigger = subprocess.run(
             [sys.executable, "-m", "prefect", "deployment", "run", "clean_corpus/textwash",
-             "--param", f'settings={{"raw": "{RAW}", "clean": "{clean}", '
-                        '"policy": {"max_mt_score": 0.9}}',
+             "--param", (f'settings={{"raw": "{RAW}", "clean": "{clean}", '
+                         '"policy": {"max_mt_score": 0.9}}'),
              "--watch", "--watch-timeout", "300"],
             env=env, capture_output=True, text=True, timeout=400, check=False)
         assert trigger.returncode == 0, trigger.stdout[-3000:] + trigger.stderr[-3000:]
