@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tasks.settings import LanguageSettings
 
@@ -56,6 +57,7 @@ LABEL_CODES = {
 
 _LETTER = re.compile(r"[^\W\d_]")
 _URL_OR_EMAIL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
+MAX_CHARS = 600
 _RESOLVER_FLOOR = 1e-4  # probability given to a language a model did not list in its top k
 _TOP_K = 10
 
@@ -115,8 +117,9 @@ def supported_languages(backend: str) -> frozenset[str]:
 def prepare_text(text: str) -> str:
     """What the fastText models see: one line, without URLs and e-mail addresses (their letters
     are not the paragraph's language), and lower-cased when written in capitals (lid.176 takes
-    all-capital Latin text for other languages)."""
-    line = " ".join(text.split())
+    all-capital Latin text for other languages); at most MAX_CHARS characters (a paragraph's
+    language shows in its first sentences, and the models' cost grows with the length)."""
+    line = " ".join(text[:MAX_CHARS + 200].split())[:MAX_CHARS]
     if "://" in line or "www." in line or "@" in line:
         line = " ".join(_URL_OR_EMAIL.sub(" ", line).split())
     if line.isupper():
@@ -268,9 +271,14 @@ def borrow_document_language(langs: list[str], scores: list[float], texts: list[
 
 
 def detect_language(paragraphs: pa.Table, settings: LanguageSettings) -> pa.Table:
-    """Add `lang` and `lang_score` to every paragraph."""
+    """Add `lang` and `lang_score` to every paragraph. Each distinct text is identified once
+    (scraped pages repeat their navigation lines page after page)."""
+    encoded = pc.dictionary_encode(paragraphs["text"].combine_chunks())
+    distinct_langs, distinct_scores = detect_languages(encoded.dictionary.to_pylist(), settings)
+    rows = encoded.indices.to_numpy(zero_copy_only=False)
+    langs = np.array(distinct_langs, dtype=object)[rows].tolist() if len(rows) else []
+    scores = np.array(distinct_scores, dtype=np.float64)[rows].tolist() if len(rows) else []
     texts = paragraphs["text"].to_pylist()
-    langs, scores = detect_languages(texts, settings)
     if settings.borrow_max_chars and "doc_id" in paragraphs.column_names:
         if "boilerplate_rule" in paragraphs.column_names:
             is_content = [r is None for r in paragraphs["boilerplate_rule"].to_pylist()]

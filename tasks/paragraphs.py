@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from itertools import pairwise
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tasks import schema
 from tasks.settings import SplitSettings
@@ -27,6 +29,10 @@ PARAGRAPHS = schema.columns(schema.PARAGRAPHS, "doc_id", "para_index", "para_id"
 # fix_mojibake turns back into "…"; as a line break it would cut sentences in two.
 _LINE_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\u2028\u2029]")
 _TRIM = "".join(c for c in map(chr, range(0x3000 + 1)) if c.isspace() and c != "\x85")
+_BREAK_CHARS = "\n\r\x0b\x0c\x1c\x1d\x1e\u2028\u2029"
+# A line's content: from its first to its last character that is not white space.
+_CONTENT_LINE = re.compile(
+    f"[^{re.escape(_TRIM)}](?:[^{re.escape(_BREAK_CHARS)}]*[^{re.escape(_TRIM)}])?")
 
 
 def para_id(doc_id: str, index: int) -> str:
@@ -35,28 +41,36 @@ def para_id(doc_id: str, index: int) -> str:
 
 def split_paragraphs(documents: pa.Table, settings: SplitSettings) -> pa.Table:
     """One row per paragraph of every document, in document order."""
-    cols: dict[str, list] = {name: [] for name in PARAGRAPHS.names}
-    for doc_id, text in zip(documents["doc_id"].to_pylist(), documents["text"].to_pylist()):
-        for index, (start, end, para) in enumerate(split_text(text, settings.mode)):
-            cols["doc_id"].append(doc_id)
-            cols["para_index"].append(index)
-            cols["para_id"].append(para_id(doc_id, index))
-            cols["text"].append(para)
-            cols["char_start"].append(start)
-            cols["char_end"].append(end)
-    return pa.Table.from_pydict(cols, schema=PARAGRAPHS)
+    doc_ids, starts, ends, texts, counts = [], [], [], [], []
+    for text in documents["text"].to_pylist():
+        paragraphs = split_text(text, settings.mode)
+        counts.append(len(paragraphs))
+        for start, end, para in paragraphs:
+            starts.append(start)
+            ends.append(end)
+            texts.append(para)
+    counts_arr = np.array(counts, dtype=np.int64)
+    doc_ids = documents["doc_id"].combine_chunks().take(
+        pa.array(np.repeat(np.arange(len(counts)), counts_arr)))
+    index = np.arange(len(texts)) - np.repeat(np.cumsum(counts_arr) - counts_arr, counts_arr)
+    para_ids = pc.binary_join_element_wise(doc_ids, pc.cast(pa.array(index), pa.string()), ":")
+    return pa.Table.from_arrays(
+        [doc_ids, pa.array(index, type=pa.int32()), para_ids, pa.array(texts, type=pa.string()),
+         pa.array(starts, type=pa.int64()), pa.array(ends, type=pa.int64())],
+        schema=PARAGRAPHS)
 
 
 def split_text(text: str, mode: str = "auto") -> list[tuple[int, int, str]]:
     """(start, end, text) of each paragraph of `text`."""
-    lines = _lines(text)
-    if mode == "line":
-        return [(a, b, text[a:b]) for a, b in lines if a is not None]
+    spans = [m.span() for m in _CONTENT_LINE.finditer(text)]
+    if mode == "line" or (mode == "auto" and not _widths_look_wrapped([b - a for a, b in spans])):
+        return [(a, b, text[a:b]) for a, b in spans]
+    lines = _with_blank_lines(text, spans)
     if mode == "blank_line":
         return [_join(text, block) for block in _blocks(lines)]
     if not _is_hard_wrapped(text, lines):
-        return [(a, b, text[a:b]) for a, b in lines if a is not None]
-    width = _wrap_width([b - a for a, b in lines if a is not None])
+        return [(a, b, text[a:b]) for a, b in spans]
+    width = _wrap_width([b - a for a, b in spans])
     paragraphs = []
     for block in _blocks(lines):
         current = [block[0]]
@@ -71,24 +85,16 @@ def split_text(text: str, mode: str = "auto") -> list[tuple[int, int, str]]:
     return paragraphs
 
 
-def _lines(text: str) -> list[tuple[int | None, int | None]]:
-    """Stripped (start, end) of each line; (None, None) for a blank line."""
-    spans = []
-    pos = 0
-    for match in _LINE_BREAK.finditer(text):
-        spans.append((pos, match.start()))
-        pos = match.end()
-    spans.append((pos, len(text)))
-    out = []
+def _with_blank_lines(text: str, spans: list[tuple[int, int]]) -> list[tuple[int | None, int | None]]:
+    """The content lines' spans, with (None, None) where one or more blank lines separate two."""
+    out: list[tuple[int | None, int | None]] = []
+    previous_end = None
     for a, b in spans:
-        line = text[a:b]
-        stripped = line.strip(_TRIM)
-        if not stripped:
+        if previous_end is not None and a - previous_end > 1 and \
+                len(_LINE_BREAK.findall(text, previous_end, a)) > 1:
             out.append((None, None))
-            continue
-        lead = len(line) - len(line.lstrip(_TRIM))
-        trail = len(line) - len(line.rstrip(_TRIM))
-        out.append((a + lead, b - trail))
+        out.append((a, b))
+        previous_end = b
     return out
 
 
@@ -112,20 +118,26 @@ def _wrap_width(lengths: list[int]) -> int:
     return ordered[int(0.95 * (len(ordered) - 1))]
 
 
-def _is_hard_wrapped(text: str, lines: list[tuple[int | None, int | None]]) -> bool:
-    """Most lines end near one fixed width (30-110 characters), as a wrapping editor leaves them,
-    and the line after a full-width line often goes on mid-sentence (starts in lower case).
-    Web text has one paragraph per line: widths spread far beyond that, and a list of headlines
-    or menu items starts each line with a capital."""
-    lengths = [b - a for a, b in lines if a is not None]
+def _widths_look_wrapped(lengths: list[int]) -> bool:
+    """Most lines end near one fixed width (30-110 characters), as a wrapping editor leaves
+    them. Web text has one paragraph per line: widths spread far beyond that."""
     if len(lengths) < 4:
         return False
     width = _wrap_width(lengths)
     if not 30 <= width <= 110:
         return False
     near = sum(1 for n in lengths if 0.75 * width <= n <= width + 2)
-    if near < 0.5 * len(lengths):
+    return near >= 0.5 * len(lengths)
+
+
+def _is_hard_wrapped(text: str, lines: list[tuple[int | None, int | None]]) -> bool:
+    """Widths as a wrapping editor leaves them, and the line after a full-width line often goes
+    on mid-sentence (starts in lower case); a list of headlines or menu items starts each line
+    with a capital."""
+    lengths = [b - a for a, b in lines if a is not None]
+    if not _widths_look_wrapped(lengths):
         return False
+    width = _wrap_width(lengths)
     wrapped_breaks = continued = 0
     for (a, b), (c, _) in pairwise(lines):
         if a is None or c is None or b - a < 0.75 * width:

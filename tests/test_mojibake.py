@@ -50,3 +50,15 @@ def test_cases_through_split_and_fix():
     docs = pa.table({"doc_id": [f"d{i}" for i in range(len(cases))], "text": list(cases)})
     paragraphs = fix_mojibake(split_paragraphs(docs, SplitSettings()), MojibakeSettings())
     assert paragraphs["text"].to_pylist() == list(cases.values())
+
+
+def test_fast_path_gives_what_ftfy_gives():
+    from tasks.mojibake import fix_texts
+
+    cases = ["plain ascii", "café", "cafÃ©", "Itâ€™s", "fish &amp; chips", "a &lt; b <i>",
+             "bell\x07", "C1 \x85 control", "e\u0301 to compose", "ﬁ ligature", "ＡＢＣ",
+             "zero\ufeffwidth", "\x1b[31mred\x1b[0m", "Москва", "РњРѕСЃРєРІР°", "東京",
+             "“curly” ‘quotes’", "naÃ¯ve cafÃ© rÃ©sumÃ©", "Ã¡rbol", ""]
+    fixed, changed = fix_texts(pa.array(cases))
+    assert fixed.to_pylist() == [fix_paragraph(c) for c in cases]
+    assert changed.tolist() == [fix_paragraph(c) != c for c in cases]
