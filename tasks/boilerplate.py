@@ -1,15 +1,26 @@
 """Flag boilerplate paragraphs with the name of the rule that fired (`boilerplate_rule`).
 
-Rules only annotate; publish decides what is dropped. Two kinds:
-- per paragraph (`flag_boilerplate`, runs in each shard): known phrases of comment forms,
-  newsletter boxes, share bars, cookie and policy lines, related-link headers, partner promos,
-  archive notes, author-bio headers, media credits, in English, German, French and Spanish; and
-  lines with no letters at all.
-- per source (`find_site_templates`, runs once over the whole run): a short line repeated in many
-  documents of the same site (URL host, else the input file) is part of that site's template.
-A phrase rule matches the whole line, or the start of a line of <= 15 words, or a phrase inside a
-line of <= 25 words: a real paragraph that mentions "privacy policy" in passing is not a policy
-link.
+Rules only annotate; publish decides what is dropped. A paragraph is a line of the page (see
+tasks/paragraphs.py), and a document's paragraphs are contiguous rows of the shard, so rules can
+look at a line's neighbours. In order, the first that fires names the line:
+
+1. phrase rules (`tasks/boilerplate_phrases.py`): comment forms, newsletter boxes, share bars,
+   cookie and policy lines, related links, partner promos, archive notes, author bios,
+   javascript, navigation, login prompts, in English, German, French and Spanish; media credits;
+   `no_letters`.
+2. line shape: `menu_line` (a short line of items separated by | · • »), `counter` ("1 of 3",
+   "23 comments", "(4)").
+3. position, relative to the document's main run (the stretch richest in prose lines, found by a
+   maximum-sum scan): `date_alone` (a date or time by itself, away from the article's top),
+   `leading_run` (short non-prose lines well before the main run: menus, teasers, the page title),
+   `trailing_run` (short non-prose lines after it: footers, link lists, comment signatures).
+   The three lines just above the main run are spared: headline, byline and dateline live there.
+4. `content_model` (when `boilerplate.model` is on): small gradient-boosted trees over the same
+   text-only signals (`tasks/boilerplate_features.py`, `tasks/boilerplate_model.py`) say the line
+   is not content.
+5. across the run (`find_site_templates`, in tasks/cross_document.py): `site_template`, a short
+   line repeated in many documents of the same site (URL host, else the input file), in this run
+   and, given their counts, in earlier runs.
 """
 
 from __future__ import annotations
@@ -20,123 +31,39 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
+from tasks.boilerplate_features import document_bounds, feature_matrix, features
+from tasks.boilerplate_model import load_model
+from tasks.boilerplate_phrases import (
+    MEDIA_CREDIT_PREFIX,
+    MEDIA_CREDIT_SUFFIX,
+    PHRASE_RULES,
+    SHARE_WORDS,
+)
 from tasks.settings import BoilerplateSettings
 
-# rule name -> (whole-line phrases, line-start phrases, phrases inside a line of <= 25 words)
-PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "comment_form": (
-        ("please enter your comment", "please enter your name here", "leave a reply",
-         "leave a comment", "post comment", "post a comment", "submit comment", "add a comment",
-         "add comment", "comments", "no comments", "0 comments", "comments are closed",
-         "cancel reply", "reply", "kommentar schreiben", "kommentare", "kommentar abschicken",
-         "antworten", "laisser un commentaire", "commentaires", "répondre",
-         "deja un comentario", "dejar un comentario", "deja tu comentario", "comentarios",
-         "responder"),
-        ("you have entered an incorrect email address", "you must be logged in to post",
-         "log in to leave a comment", "log in to reply", "join the discussion"),
-        ("your email address will not be published", "required fields are marked",
-         "save my name, email, and website", "notify me of follow-up comments",
-         "notify me of new posts", "this site uses akismet",
-         "ihre e-mail-adresse wird nicht veröffentlicht", "erforderliche felder sind mit",
-         "votre adresse e-mail ne sera pas publiée", "les champs obligatoires sont indiqués",
-         "tu dirección de correo electrónico no será publicada",
-         "los campos obligatorios están marcados"),
-    ),
-    "newsletter": (
-        ("newsletter", "subscribe", "newsletter abonnieren", "s'abonner", "suscríbete"),
-        ("sign up for", "subscribe to", "get our newsletter", "join our mailing list",
-         "newsletter sign up", "newsletter signup", "melden sie sich", "abonnieren sie",
-         "abonnez-vous", "inscrivez-vous", "suscríbete a", "suscribirse"),
-        ("our newsletter", "delivered to your inbox", "straight to your inbox",
-         "enter your email address", "unseren newsletter", "notre newsletter",
-         "nuestro boletín", "nuestra newsletter"),
-    ),
-    "share_bar": (
-        (),
-        ("share this", "share on", "click to share", "follow us on", "folgen sie uns",
-         "suivez-nous", "síguenos", "diesen artikel teilen", "artikel teilen",
-         "partager cet article", "partager sur", "compartir en", "compartir este"),
-        (),
-    ),
-    "cookie_notice": (
-        (),
-        (),
-        ("we use cookies", "uses cookies", "use of cookies", "accept cookies",
-         "accept all cookies", "cookie policy", "cookie settings", "wir verwenden cookies",
-         "verwendet cookies", "nous utilisons des cookies", "utilise des cookies",
-         "utilizamos cookies", "utiliza cookies", "usamos cookies"),
-    ),
-    "policy_links": (
-        ("privacy", "privacy policy", "terms of use", "terms of service", "terms and conditions",
-         "imprint", "legal notice", "contact us", "about us", "datenschutz",
-         "datenschutzerklärung", "impressum", "kontakt", "mentions légales",
-         "politique de confidentialité", "aviso legal", "política de privacidad"),
-        ("copyright", "©", "all rights reserved", "alle rechte vorbehalten",
-         "tous droits réservés", "todos los derechos reservados"),
-        ("all rights reserved", "alle rechte vorbehalten", "tous droits réservés",
-         "todos los derechos reservados"),
-    ),
-    "related_links": (
-        ("related", "related articles", "related stories", "related posts", "related content",
-         "read more", "read also", "see also", "more stories", "most read", "most popular",
-         "trending now", "recommended", "recommended for you", "you may also like",
-         "you might also like", "lesen sie auch", "mehr zum thema", "auch interessant",
-         "à lire aussi", "lire aussi", "sur le même sujet", "lea también",
-         "te puede interesar", "noticias relacionadas", "artículos relacionados"),
-        ("full coverage:", "related:", "read more:", "read also:", "see also:", "more from",
-         "more on this story", "lesen sie auch:", "mehr zum thema:", "à lire aussi:",
-         "lire aussi:", "lea también:", "te puede interesar:"),
-        (),
-    ),
-    "partner_promo": (
-        ("advertisement", "advertising", "sponsored", "sponsored content", "promoted stories",
-         "paid content", "partner content", "anzeige", "werbung", "publicité", "publicidad"),
-        ("white papers from our partners", "sponsored by", "presented by", "in partnership with",
-         "paid post"),
-        (),
-    ),
-    "archive_note": (
-        (),
-        ("this article is more than", "this article was originally published",
-         "this article first appeared", "this article is from the archive", "from the archive",
-         "archived from the original", "dieser artikel erschien zuerst",
-         "cet article a été publié initialement"),
-        (),
-    ),
-    "author_bio": (
-        ("about the author", "about the authors", "über den autor", "über die autorin",
-         "à propos de l'auteur", "sobre el autor", "sobre la autora"),
-        (),
-        (),
-    ),
-    "javascript": (
-        (),
-        (),
-        ("javascript",),
-    ),
-    "login_prompt": (
-        ("log in", "login", "sign in", "register", "sign up", "my account", "anmelden",
-         "registrieren", "se connecter", "s'inscrire", "iniciar sesión", "registrarse"),
-        (),
-        (),
-    ),
-}
-
-# Words a share bar is made of: a line of nothing else is a share bar.
-_SHARE_WORDS = frozenset(
-    ["share", "shares", "tweet", "pin", "email", "e-mail", "mail", "print", "facebook", "twitter", "x", "linkedin", "pinterest", "whatsapp", "telegram", "reddit", "messenger", "flipboard", "tumblr", "xing", "vk", "copy", "link", "google+", "teilen", "drucken", "partager", "imprimer", "compartir", "imprimir"]
-)
-_MEDIA_CREDIT_PREFIX = re.compile(
-    r"^(photo|photos|image|images|picture|credit|photo credit|foto|fotos|bild|bildquelle|"
-    r"crédit photo|crédits photo|créditos)\s*[:©]"
-)
-_MEDIA_CREDIT_SUFFIX = re.compile(r"\b(logo|photo|image|screenshot|illustration)$")
 _LETTER = re.compile(r"[^\W\d_]")
 _EDGE = " \t•·|*-–—>»«:;,.!?()[]{}\"'“”‘’"
 _WORDS_SHORT_LINE = 25  # a phrase inside a longer paragraph is a mention, not boilerplate
 _WORDS_STARTS_LINE = 15
+_SPARED_ABOVE_MAIN = 3  # headline, byline, dateline
+_MIN_PROSE_LINES = 2  # position rules and the model judge documents with a main run of prose
+_COUNTER = (r"(?i)^\s*(?:\(\d+\)|(?:page |seite |página )?\d+\s*(?:of|/|von|de|sur)\s*\d+|"
+            r"\d+\s+(?:comments?|replies|views|shares|captures|likes|kommentare|commentaires|"
+            r"comentarios|respuestas|réponses))\s*$")
+_DATE_WORDS = (r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?|jan|feb|mar|apr|may|jun|jul|aug|sep|"
+               r"sept|oct|nov|dec|january|february|march|april|june|july|august|september|"
+               r"october|november|december|januar|februar|märz|mai|juni|juli|oktober|dezember|"
+               r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|janvier|février|"
+               r"mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|lundi|mardi|"
+               r"mercredi|jeudi|vendredi|samedi|dimanche|enero|febrero|marzo|abril|mayo|junio|"
+               r"julio|agosto|septiembre|octubre|noviembre|diciembre|lunes|martes|miércoles|"
+               r"jueves|viernes|sábado|domingo|am|pm|a\.m\.|p\.m\.|gmt|utc|bst|est|edt|cet|"
+               r"cest|pst|uhr|updated|published|posted|last|on|at|um|le|de|del|el|\d{1,4}(?:st|"
+               r"nd|rd|th)?")
+_DATE_ALONE = r"(?i)^[\s,.:;/|()\-–]*(?:(?:" + _DATE_WORDS + r")[\s,.:;/|()\-–]*)+$"
 
 
 def normalize_line(text: str) -> str:
@@ -145,7 +72,8 @@ def normalize_line(text: str) -> str:
     return " ".join(text.split()).strip(_EDGE)
 
 
-def _rule_for(text: str) -> str | None:
+def phrase_rule(text: str) -> str | None:
+    """The phrase rule (or `no_letters`, `share_bar`, `media_credit`) a line matches, if any."""
     if not _LETTER.search(text):
         return "no_letters"
     norm = normalize_line(text)
@@ -157,11 +85,11 @@ def _rule_for(text: str) -> str | None:
             return name
         if inside and n_words <= _WORDS_SHORT_LINE and any(p in norm for p in inside):
             return name
-    if n_words <= 8 and set(norm.replace(",", " ").replace("|", " ").split()) <= _SHARE_WORDS:
+    if n_words <= 8 and set(norm.replace(",", " ").replace("|", " ").split()) <= SHARE_WORDS:
         return "share_bar"
-    if n_words <= 12 and _MEDIA_CREDIT_PREFIX.match(norm):
+    if n_words <= 12 and MEDIA_CREDIT_PREFIX.match(norm):
         return "media_credit"
-    if n_words <= 4 and _MEDIA_CREDIT_SUFFIX.search(norm):
+    if n_words <= 4 and MEDIA_CREDIT_SUFFIX.search(norm):
         return "media_credit"
     return None
 
@@ -175,12 +103,84 @@ def template_key(text: str, max_words: int) -> int | None:
 
 def flag_boilerplate(paragraphs: pa.Table, settings: BoilerplateSettings) -> pa.Table:
     """Add `boilerplate_rule` (null = content) and `template_key` (hash of the normalised line,
-    for the run-wide site-template rule; null for lines too long to be a template)."""
-    texts = paragraphs["text"].to_pylist()
-    rules = [_rule_for(t) for t in texts]
-    keys = [template_key(t, settings.template_max_words) for t in texts]
+    for the run-wide site-template rule; null for lines too long to be a template).
+    Without a `doc_id` column the table is taken as one document."""
+    rules, keys, feats = boilerplate_signals(paragraphs, settings)
+    if paragraphs.num_rows:
+        rules = _decide(rules, feats, settings)
     return (paragraphs.append_column("boilerplate_rule", pa.array(rules, type=pa.string()))
             .append_column("template_key", pa.array(keys, type=pa.uint64())))
+
+
+def boilerplate_signals(paragraphs: pa.Table, settings: BoilerplateSettings
+                        ) -> tuple[list[tuple[str | None, str | None]], list[int | None],
+                                   dict[str, np.ndarray]]:
+    """Everything but the model: per line the (sure, position) rules that fire (phrase and shape
+    rules are sure; position rules need the model's agreement when it is on), the template key,
+    and the features the model reads (also used to train it)."""
+    if not paragraphs.num_rows:
+        return [], [], {}
+    texts = paragraphs["text"].combine_chunks()
+    pylist = texts.to_pylist()
+    sure = [phrase_rule(t) for t in pylist]
+    keys = [template_key(t, settings.template_max_words) for t in pylist]
+    doc_ids = paragraphs["doc_id"] if "doc_id" in paragraphs.column_names else None
+    start, length = document_bounds(doc_ids, paragraphs.num_rows)
+    feats = features(texts, start, length, np.array([k or 0 for k in keys], dtype=np.uint64),
+                     np.array([r is not None for r in sure], dtype=bool))
+    sure, position = _shape_and_position_rules(texts, feats, sure)
+    return list(zip(sure, position)), keys, feats
+
+
+def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray],
+            settings: BoilerplateSettings) -> list[str | None]:
+    """Sure rules always flag. Without the model, position rules flag too; with it, a line is
+    flagged when the model calls it non-content, named by its position rule if one fired."""
+    if not settings.model:
+        return [s or p for s, p in rules]
+    x, names = feature_matrix(feats)
+    model = load_model()
+    model.check_features(names)
+    # a document without a run of prose (one line, a list, a table) gives the model no context
+    # to judge by: it keeps its lines
+    has_main = np.rint(np.expm1(feats["doc_prose_lines"])) >= _MIN_PROSE_LINES
+    is_content = ((model.content_probability(x) >= settings.model_threshold) | ~has_main).tolist()
+    return [s or (None if c else p or "content_model") for (s, p), c in zip(rules, is_content)]
+
+
+def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: list[str | None]
+                              ) -> tuple[list[str | None], list[str | None]]:
+    words = np.rint(np.expm1(f["words"]))
+    row = np.arange(len(words))
+    start, end = f["main_start"], f["main_end"]
+    has_main = np.rint(np.expm1(f["doc_prose_lines"])) >= _MIN_PROSE_LINES
+    short = (words < 10) & (f["prose"] == 0)
+    outside = has_main & ((row < start) | (row > end))
+    away_from_top = (row < start - _SPARED_ABOVE_MAIN) | (row > end)
+    shape = [
+        ("menu_line", (words <= 15) & (f["separators"] >= 2) & (f["ends_terminal"] == 0)
+         & (f["in_main"] == 0)),
+        ("counter", _matches(texts, _COUNTER)),
+    ]
+    position = [
+        ("date_alone", outside & away_from_top & _matches(texts, _DATE_ALONE)),
+        ("leading_run", has_main & (row < start - _SPARED_ABOVE_MAIN) & short),
+        ("trailing_run", has_main & (row > end) & short),
+    ]
+    return _first_match(shape, list(sure)), _first_match(position, [None] * len(sure))
+
+
+def _first_match(checks: list[tuple[str, np.ndarray]], out: list[str | None]
+                 ) -> list[str | None]:
+    for name, mask in checks:
+        for i in np.flatnonzero(mask).tolist():
+            if out[i] is None:
+                out[i] = name
+    return out
+
+
+def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    return pc.match_substring_regex(texts, pattern).to_numpy(zero_copy_only=False)
 
 
 def site_of(source: str, url: str | None) -> str:
