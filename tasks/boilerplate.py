@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -195,34 +196,94 @@ def site_of(source: str, url: str | None) -> str:
     return source
 
 
+@dataclass(frozen=True)
+class TemplateCounts:
+    """How many documents of each site hold each template key, and how many documents each site
+    has: what the site-template rule counts, for one run or summed over earlier runs (the form
+    in which the cross-run index hands earlier runs to `find_site_templates`). Sites are the
+    caller's integer codes."""
+
+    sites: np.ndarray  # int64, one per (site, key) pair
+    keys: np.ndarray  # uint64 template key of the pair
+    docs: np.ndarray  # int64, documents of the site containing the key
+    site_codes: np.ndarray  # int64, one per site
+    site_docs: np.ndarray  # int64, documents of that site
+
+    @classmethod
+    def empty(cls) -> TemplateCounts:
+        i = np.zeros(0, np.int64)
+        return cls(i, np.zeros(0, np.uint64), i, i, i)
+
+    def __add__(self, other: TemplateCounts) -> TemplateCounts:
+        pairs, pair_docs = _sum_by(np.stack([np.concatenate([self.sites, other.sites]),
+                                             np.concatenate([self.keys, other.keys])
+                                             .view(np.int64)], axis=1),
+                                   np.concatenate([self.docs, other.docs]))
+        site_codes, site_docs = _sum_by(np.concatenate([self.site_codes, other.site_codes])[:, None],
+                                        np.concatenate([self.site_docs, other.site_docs]))
+        return TemplateCounts(pairs[:, 0], pairs[:, 1].view(np.uint64), pair_docs,
+                              site_codes[:, 0], site_docs)
+
+
+def _sum_by(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not len(groups):
+        return groups.reshape(0, groups.shape[1]).astype(np.int64), np.zeros(0, np.int64)
+    uniq, inverse = np.unique(groups, axis=0, return_inverse=True)
+    return uniq, np.bincount(inverse.ravel(), weights=values, minlength=len(uniq)).astype(np.int64)
+
+
+def template_counts(sites: np.ndarray, doc_index: np.ndarray, keys: np.ndarray) -> TemplateCounts:
+    """Count documents per (site, template key) and per site. sites: site code per paragraph;
+    doc_index: document number per paragraph (unique across the run); keys: template_key per
+    paragraph (uint64, 0 = none)."""
+    sites = np.asarray(sites, np.int64)
+    doc_index = np.asarray(doc_index, np.int64)
+    keys = np.asarray(keys, np.uint64)
+    if not len(keys):
+        return TemplateCounts.empty()
+    has_key = keys != 0
+    # distinct (site, key, document) triples, then documents per (site, key)
+    triples = np.unique(np.stack([sites[has_key], keys[has_key].view(np.int64),
+                                  doc_index[has_key]], axis=1), axis=0)
+    pairs, pair_docs = np.unique(triples[:, :2], axis=0, return_counts=True)
+    if not len(pairs):
+        pairs = np.zeros((0, 2), np.int64)
+    site_codes, site_docs = np.unique(
+        np.unique(np.stack([sites, doc_index], axis=1), axis=0)[:, 0], return_counts=True)
+    return TemplateCounts(pairs[:, 0], pairs[:, 1].view(np.uint64), pair_docs.astype(np.int64),
+                          site_codes.astype(np.int64), site_docs.astype(np.int64))
+
+
 def find_site_templates(sites: np.ndarray, doc_index: np.ndarray, keys: np.ndarray,
-                        settings: BoilerplateSettings) -> np.ndarray:
-    """Which paragraphs are site template lines.
+                        settings: BoilerplateSettings,
+                        history: TemplateCounts | None = None) -> np.ndarray:
+    """Which paragraphs are site template lines (a boolean mask over the paragraphs).
 
     sites: site code per paragraph (int); doc_index: document number per paragraph (int, unique
-    across the run); keys: template_key per paragraph (uint64, 0 = none). A key is a template of
-    a site when it occurs in >= template_min_docs documents of the site and in >= template_min_share
-    of the site's documents. Returns a boolean mask over the paragraphs.
+    across the run); keys: template_key per paragraph (uint64, 0 = none); history: the counts of
+    earlier runs in the same site codes, if any. A key is a template of a site when it occurs in
+    >= template_min_docs documents of the site and in >= template_min_share of the site's
+    documents, counting this run's documents and the earlier runs' together: a line repeated
+    across runs counts even when this run has few documents of the site.
     """
-    n = len(keys)
-    mask = np.zeros(n, dtype=bool)
+    keys = np.asarray(keys, np.uint64)
+    mask = np.zeros(len(keys), dtype=bool)
     has_key = keys != 0
     if not has_key.any():
         return mask
-    # Distinct (site, key, document) triples, then documents per (site, key).
-    triples = np.unique(np.stack([sites[has_key], keys[has_key].view(np.int64),
-                                  doc_index[has_key]], axis=1), axis=0)
-    pairs, docs_per_pair = np.unique(triples[:, :2], axis=0, return_counts=True)
-    site_codes, site_doc_counts = np.unique(
-        np.unique(np.stack([sites, doc_index], axis=1), axis=0)[:, 0], return_counts=True)
-    docs_in_site = dict(zip(site_codes.tolist(), site_doc_counts.tolist()))
+    counts = template_counts(sites, doc_index, keys)
+    if history is not None:
+        counts = counts + history
+    docs_in_site = dict(zip(counts.site_codes.tolist(), counts.site_docs.tolist()))
     needed = np.array([max(settings.template_min_docs,
-                           settings.template_min_share * docs_in_site[s]) for s in pairs[:, 0]])
-    template_pairs = pairs[docs_per_pair >= needed]
-    if not len(template_pairs):
+                           settings.template_min_share * docs_in_site.get(s, 0))
+                       for s in counts.sites.tolist()])
+    is_template = counts.docs >= needed
+    if not is_template.any():
         return mask
-    wanted = {(int(s), int(k)) for s, k in template_pairs}
+    wanted = set(zip(counts.sites[is_template].tolist(),
+                     counts.keys[is_template].view(np.int64).tolist()))
     idx = np.flatnonzero(has_key)
-    pair_of_row = zip(sites[idx].tolist(), keys[idx].view(np.int64).tolist())
+    pair_of_row = zip(np.asarray(sites)[idx].tolist(), keys[idx].view(np.int64).tolist())
     mask[idx] = [p in wanted for p in pair_of_row]
     return mask

@@ -32,7 +32,7 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     ),
     "newsletter": (
         ("newsletter", "subscribe", "newsletter abonnieren", "s'abonner", "suscríbete"),
-        ("sign up for", "subscribe to", "get our newsletter", "join our mailing list",
+        ("sign up for our", "sign up for free", "sign up to our", "subscribe to", "get our newsletter", "join our mailing list",
          "newsletter sign up", "newsletter signup", "melden sie sich", "abonnieren sie",
          "abonnez-vous", "inscrivez-vous", "suscríbete a", "suscribirse"),
         ("our newsletter", "delivered to your inbox", "straight to your inbox",
