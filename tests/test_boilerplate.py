@@ -127,22 +127,22 @@ PAGE_ARTICLE = [
     "River levels fall as flood defences hold",
     "By Anna Smith",
     "LONDON, Jan 15 (Reuters) -",
-    "River levels across the region fell on Tuesday after new flood defences held back the "
-    "water that had threatened hundreds of homes during the weekend storms.",
-    "The Environment Agency said the barriers, built last year at a cost of 12 million pounds, "
-    "had done exactly what they were designed to do when the river rose by two metres.",
+    ("River levels across the region fell on Tuesday after new flood defences held back the "
+    "water that had threatened hundreds of homes during the weekend storms."),
+    ("The Environment Agency said the barriers, built last year at a cost of 12 million pounds, "
+    "had done exactly what they were designed to do when the river rose by two metres."),
     "Nobody was hurt.",
-    "“We were lucky this time, but the next storm may be worse,” said Mary Jones, who has lived "
-    "beside the river for forty years and watched the water reach her garden wall.",
+    ("“We were lucky this time, but the next storm may be worse,” said Mary Jones, who has lived "
+    "beside the river for forty years and watched the water reach her garden wall."),
     "Residents were advised to:",
     "keep sandbags ready at every door",
     "sign up for the agency's flood warnings",
     "move valuables upstairs",
     "What happens next",
-    "Engineers will inspect the barriers this week and the council will decide in March whether "
-    "to extend them along the northern bank, where several streets flooded in 2007.",
-    "The agency said more rain was expected at the weekend but that levels should stay below "
-    "the danger mark, although it urged people living near the water to remain alert.",
+    ("Engineers will inspect the barriers this week and the council will decide in March whether "
+    "to extend them along the northern bank, where several streets flooded in 2007."),
+    ("The agency said more rain was expected at the weekend but that levels should stay below "
+    "the danger mark, although it urged people living near the water to remain alert."),
 ]
 PAGE_FOOTER = [
     "Share this article",
