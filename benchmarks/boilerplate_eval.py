@@ -8,8 +8,10 @@ DATA_DIR/boilerplate/lines_gold_match.jsonl.gz (pages line by line, content = th
 the human gold text; scored on lines of 5+ words only, shorter ones are too noisy).
 
 Each page becomes one document whose paragraphs are its blocks/lines in order; the real
-`flag_boilerplate` runs on them (rules only, and rules + model), then `find_site_templates` with
-one site per data set (the pipeline's choice for input without URLs: one site per input file).
+`flag_boilerplate` runs on them (rules only; rules + model without the guard that spares prose
+lines the model is not very sure about; rules + model as configured by default), then
+`find_site_templates` with one site per data set (the pipeline's choice for input without URLs:
+one site per input file).
 Documents are split in two halves by a hash of their id: the model was trained on the tuning
 half only (benchmarks/train_boilerplate_model.py); both halves are reported.
 
@@ -158,14 +160,14 @@ def report(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
     chars = ds.chars
     print(f"\n## {ds.name}: content P/R/F1 per block and character-weighted "
           f"({'all blocks' if ds.name == 'l3s' else 'lines of 5+ words'})")
-    print(f"{'system':34} {'half':9} {'blocks':>7} {'block P':>8} {'R':>6} {'F1':>6} "
+    print(f"{'system':40} {'half':9} {'blocks':>7} {'block P':>8} {'R':>6} {'F1':>6} "
           f"{'char P':>8} {'R':>6} {'F1':>6}")
     for name, kept in systems.items():
         for h, label in ((TUNE, "tuning"), (HELD_OUT, "held-out")):
             s = ds.scored & (ds.half == h)
             bp, br, bf = prf(ds.is_content[s], kept[s])
             cp, cr, cf = prf(ds.is_content[s], kept[s], chars[s])
-            print(f"{name:34} {label:9} {int(s.sum()):7d} {bp:8.3f} {br:6.3f} {bf:6.3f} "
+            print(f"{name:40} {label:9} {int(s.sum()):7d} {bp:8.3f} {br:6.3f} {bf:6.3f} "
                   f"{cp:8.3f} {cr:6.3f} {cf:6.3f}")
 
 
@@ -187,6 +189,9 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     rules_model = flagged["boilerplate_rule"].to_pylist()
     rules_only = flag_boilerplate(ds.paragraphs, settings.model_copy(update={"model": False}))
     rules_only = rules_only["boilerplate_rule"].to_pylist()
+    no_guard = flag_boilerplate(ds.paragraphs, settings.model_copy(
+        update={"model_prose_threshold": settings.model_threshold}))
+    no_guard = no_guard["boilerplate_rule"].to_pylist()
 
     keys = flagged["template_key"].fill_null(0).to_numpy().astype(np.uint64)
     is_bp = np.array([r is not None for r in rules_model])
@@ -202,6 +207,7 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     c4_page = c4_kept & ~c4_page_drops(ds, c4_kept)
     report(ds, {
         "textwash rules": np.array([r is None for r in rules_only]),
+        "textwash rules + model, no prose guard": np.array([r is None for r in no_guard]),
         "textwash rules + model": ~is_bp,
         "textwash rules + model + templates": np.array([r is None for r in with_templates]),
         "C4 line rules": c4_kept,

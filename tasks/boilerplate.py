@@ -73,19 +73,48 @@ def normalize_line(text: str) -> str:
     return " ".join(text.split()).strip(_EDGE)
 
 
-def phrase_rule(text: str) -> str | None:
-    """The phrase rule (or `no_letters`, `share_bar`, `media_credit`) a line matches, if any."""
+def _phrase_tables() -> tuple[dict[str, int], list[tuple[tuple[str, ...], int]], re.Pattern,
+                              dict[str, int]]:
+    """PHRASE_RULES as lookups: whole line -> rule number; (line starts, rule number) in order;
+    one regex for every phrase that may sit inside a short line, and phrase -> rule number."""
+    whole: dict[str, int] = {}
+    starts = []
+    inside: dict[str, int] = {}
+    for number, (w, st, ins) in enumerate(PHRASE_RULES.values()):
+        for phrase in w:
+            whole.setdefault(phrase, number)
+        if st:
+            starts.append((st, number))
+        for phrase in ins:
+            inside.setdefault(phrase, number)
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(inside, key=len, reverse=True)))
+    return whole, starts, pattern, inside
+
+
+_RULE_NAMES = list(PHRASE_RULES)
+_WHOLE, _STARTS, _INSIDE_RE, _INSIDE = _phrase_tables()
+
+
+def phrase_rule(text: str, norm: str | None = None) -> str | None:
+    """The phrase rule (or `no_letters`, `share_bar`, `media_credit`) a line matches, if any.
+    The first rule in PHRASE_RULES order that matches the line in any of its three ways wins.
+    `norm` is normalize_line(text), when the caller has it already."""
     if not _LETTER.search(text):
         return "no_letters"
-    norm = normalize_line(text)
+    norm = normalize_line(text) if norm is None else norm
     n_words = norm.count(" ") + 1
-    for name, (whole, starts, inside) in PHRASE_RULES.items():
-        if norm in whole:
-            return name
-        if starts and n_words <= _WORDS_STARTS_LINE and norm.startswith(starts):
-            return name
-        if inside and n_words <= _WORDS_SHORT_LINE and any(p in norm for p in inside):
-            return name
+    if n_words > _WORDS_SHORT_LINE:
+        return None  # a long paragraph is never a phrase rule's
+    found = _WHOLE.get(norm, len(_RULE_NAMES))
+    if n_words <= _WORDS_STARTS_LINE:
+        for starts, number in _STARTS:
+            if number < found and norm.startswith(starts):
+                found = number
+                break
+    for phrase in _INSIDE_RE.findall(norm):
+        found = min(found, _INSIDE[phrase])
+    if found < len(_RULE_NAMES):
+        return _RULE_NAMES[found]
     if n_words <= 8 and set(norm.replace(",", " ").replace("|", " ").split()) <= SHARE_WORDS:
         return "share_bar"
     if n_words <= 12 and MEDIA_CREDIT_PREFIX.match(norm):
@@ -95,8 +124,10 @@ def phrase_rule(text: str) -> str | None:
     return None
 
 
-def template_key(text: str, max_words: int) -> int | None:
-    norm = normalize_line(text)
+def template_key(text: str, max_words: int, norm: str | None = None) -> int | None:
+    """Hash of the normalised line, the unit of the site-template rule; None for an empty line
+    or one longer than max_words."""
+    norm = normalize_line(text) if norm is None else norm
     if not norm or norm.count(" ") + 1 > max_words:
         return None
     return xxhash.xxh3_64_intdigest(norm.encode("utf-8"))
@@ -123,11 +154,13 @@ def boilerplate_signals(paragraphs: pa.Table, settings: BoilerplateSettings
         return [], [], {}
     texts = paragraphs["text"].combine_chunks()
     pylist = texts.to_pylist()
-    sure = [phrase_rule(t) for t in pylist]
-    keys = [template_key(t, settings.template_max_words) for t in pylist]
+    norms = [normalize_line(t) for t in pylist]
+    sure = [phrase_rule(t, n) for t, n in zip(pylist, norms)]
+    keys = [template_key(t, settings.template_max_words, n) for t, n in zip(pylist, norms)]
     doc_ids = paragraphs["doc_id"] if "doc_id" in paragraphs.column_names else None
     start, length = document_bounds(doc_ids, paragraphs.num_rows)
-    feats = features(texts, start, length, np.array([k or 0 for k in keys], dtype=np.uint64),
+    feats = features(texts, norms, start, length,
+                     np.array([k or 0 for k in keys], dtype=np.uint64),
                      np.array([r is not None for r in sure], dtype=bool))
     sure, position = _shape_and_position_rules(texts, feats, sure)
     return list(zip(sure, position)), keys, feats
@@ -145,7 +178,11 @@ def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndar
     # a document without a run of prose (one line, a list, a table) gives the model no context
     # to judge by: it keeps its lines
     has_main = np.rint(np.expm1(feats["doc_prose_lines"])) >= _MIN_PROSE_LINES
-    is_content = ((model.content_probability(x) >= settings.model_threshold) | ~has_main).tolist()
+    p_content = model.content_probability(x)
+    # a prose sentence is only taken out when the model is very sure: article text lost is
+    # worse than a comment or a teaser kept
+    floor = np.where(feats["prose"] > 0, settings.model_prose_threshold, settings.model_threshold)
+    is_content = ((p_content >= floor) | ~has_main).tolist()
     return [s or (None if c else p or "content_model") for (s, p), c in zip(rules, is_content)]
 
 
@@ -168,7 +205,15 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
         ("leading_run", has_main & (row < start - _SPARED_ABOVE_MAIN) & short),
         ("trailing_run", has_main & (row > end) & short),
     ]
-    return _first_match(shape, list(sure)), _first_match(position, [None] * len(sure))
+    sure = list(sure)
+    soft: list[str | None] = [None] * len(sure)
+    # numbers inside the article (scores, a table, the date above it) are judged like position
+    # rules: by the model when it is on
+    near_article = has_main & (row >= start - _SPARED_ABOVE_MAIN) & (row <= end)
+    for i in np.flatnonzero(near_article).tolist():
+        if sure[i] == "no_letters":
+            sure[i], soft[i] = None, "no_letters"
+    return _first_match(shape, sure), _first_match(position, soft)
 
 
 def _first_match(checks: list[tuple[str, np.ndarray]], out: list[str | None]

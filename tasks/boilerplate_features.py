@@ -159,7 +159,7 @@ class _Doc:
         return start, end
 
 
-def features(texts: pa.Array, doc_start: np.ndarray, doc_len: np.ndarray,
+def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: np.ndarray,
              template_keys: np.ndarray, phrase_hit: np.ndarray) -> dict[str, np.ndarray]:
     """The model's features by name (one float array each, in a fixed order), plus the main run
     of each row's document as `main_start`/`main_end` (row numbers, not model features)."""
@@ -226,7 +226,17 @@ def features(texts: pa.Array, doc_start: np.ndarray, doc_len: np.ndarray,
         _, inv, counts = np.unique(pair, axis=0, return_inverse=True, return_counts=True)
         reps[keyed] = counts[inv.ravel()] - 1
     out["repeats_in_doc"] = np.minimum(reps, 5)
-    out["in_title"], out["title_of_later"] = _title_relations(texts, d)
+    out["in_title"], out["title_of_later"], out["title_overlap"] = _title_relations(norms, d)
+    # rows to the nearest prose line, either way (64 when the document has none)
+    prose_rows = np.where(prose > 0, d.row, -(10**9))
+    last_prose = np.maximum.accumulate(prose_rows)
+    next_rows = np.where(prose > 0, d.row, 10**9)
+    next_prose = np.minimum.accumulate(next_rows[::-1])[::-1]
+    gap = np.minimum(np.where(last_prose >= d.start, d.row - last_prose, 64),
+                     np.where(next_prose < d.end, next_prose - d.row, 64))
+    out["rows_to_prose"] = np.log1p(np.minimum(gap, 64))
+    out["offset_to_main_start"] = np.clip(d.row - start, -6, 6)
+    out["offset_to_main_end"] = np.clip(d.row - end, -6, 6)
     out["main_start"], out["main_end"] = start, end
     return out
 
@@ -245,21 +255,29 @@ def _doc_max(d: _Doc, values: np.ndarray) -> np.ndarray:
     return np.maximum.reduceat(values, np.flatnonzero(d.pos == 0))[d.doc_no]
 
 
-def _title_relations(texts: pa.Array, d: _Doc, max_lines: int = 200) -> tuple[np.ndarray,
-                                                                              np.ndarray]:
-    """A scraped page often starts with its <title> ("Headline - Section - Site"), and repeats
-    the headline above the article. in_title: a later line of >= 2 words found inside the first
-    line; title_of_later: the first line holds such a later line."""
-    lower = pc.utf8_lower(texts).to_pylist()
+def _title_relations(norms: list[str], d: _Doc, max_lines: int = 200
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A scraped page often starts with its <title> ("Headline - Section - Site") and repeats the
+    headline, or a variant of it, above the article. Per row (normalised text): in_title, a
+    later line of >= 2 words found inside the first line; title_of_later, the first line holds
+    such a line; title_overlap, the share of a later short line's words that the first line has.
+    Only the first max_lines lines of a document are compared."""
     in_title = np.zeros(d.n)
     title_of_later = np.zeros(d.n)
+    overlap = np.zeros(d.n)
     for s, e in zip(np.flatnonzero(d.pos == 0).tolist(), (d.end[d.pos == 0]).tolist()):
-        title = lower[s].strip()
+        title = norms[s]
         if not title:
             continue
+        title_words = set(title.split())
         for i in range(s + 1, min(e, s + max_lines)):
-            line = lower[i].strip()
-            if " " in line and line in title:
+            line = norms[i]
+            if " " not in line:
+                continue
+            if line in title:
                 in_title[i] = 1
                 title_of_later[s] = 1
-    return in_title, title_of_later
+            words = line.split()
+            if len(words) <= 25:
+                overlap[i] = sum(w in title_words for w in words) / len(words)
+    return in_title, title_of_later, overlap

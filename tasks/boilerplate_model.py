@@ -21,29 +21,45 @@ class TreeModel:
     def __init__(self, spec: dict) -> None:
         self.features: list[str] = spec["features"]
         self.baseline = float(spec["baseline"])
-        self.trees = []
-        for tree in spec["trees"]:
-            self.trees.append(tuple(np.asarray(tree[k], dtype=dt) for k, dt in (
-                ("feature", np.int64), ("threshold", np.float64), ("left", np.int64),
-                ("right", np.int64), ("value", np.float64))))
         self.depth = int(spec["max_depth"])
+        # all trees in one flat node array; children as global node numbers; a leaf has
+        # feature -1 and points to itself, so walking past it changes nothing
+        feature, threshold, left, right, value, roots = [], [], [], [], [], []
+        offset = 0
+        for tree in spec["trees"]:
+            roots.append(offset)
+            feature += tree["feature"]
+            threshold += tree["threshold"]
+            left += [offset + i for i in tree["left"]]
+            right += [offset + i for i in tree["right"]]
+            value += tree["value"]
+            offset += len(tree["feature"])
+        self.feature = np.maximum(np.asarray(feature, np.int64), 0)
+        self.is_leaf = np.asarray(feature, np.int64) < 0
+        self.threshold = np.asarray(threshold, np.float64)
+        self.left = np.asarray(left, np.int64)
+        self.right = np.asarray(right, np.int64)
+        self.value = np.asarray(value, np.float64)
+        self.roots = np.asarray(roots, np.int64)
 
     def check_features(self, names: list[str]) -> None:
         if names != self.features:
             raise ValueError("boilerplate model was trained on other features; retrain it with "
                              "benchmarks/train_boilerplate_model.py")
 
-    def content_probability(self, x: np.ndarray) -> np.ndarray:
-        """P(content) per row of the feature matrix x (rows x features)."""
+    def content_probability(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """P(content) per row of the feature matrix x (rows x features). All trees are walked
+        together, one level per step, for a chunk of rows at a time."""
         raw = np.full(len(x), self.baseline)
-        rows = np.arange(len(x))
-        for feature, threshold, left, right, value in self.trees:
-            node = np.zeros(len(x), dtype=np.int64)
-            for _ in range(self.depth):  # leaves point to themselves, so extra steps are no-ops
-                f = feature[node]
-                go_left = x[rows, np.maximum(f, 0)] <= threshold[node]
-                node = np.where(f < 0, node, np.where(go_left, left[node], right[node]))
-            raw += value[node]
+        for lo in range(0, len(x), chunk):
+            part = x[lo:lo + chunk]
+            rows = np.arange(len(part))[:, None]
+            node = np.broadcast_to(self.roots, (len(part), len(self.roots)))
+            for _ in range(self.depth):
+                go_left = part[rows, self.feature[node]] <= self.threshold[node]
+                step = np.where(go_left, self.left[node], self.right[node])
+                node = np.where(self.is_leaf[node], node, step)
+            raw[lo:lo + chunk] += self.value[node].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-raw))
 
 
