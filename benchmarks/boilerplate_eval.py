@@ -171,6 +171,22 @@ def report(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
                   f"{cp:8.3f} {cr:6.3f} {cf:6.3f}")
 
 
+_SENTENCE_LIKE = re.compile(r"[.!?][\"'”’»)]*$")
+
+
+def sentences_lost(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
+    """Gold-content lines that read as sentences (10+ words, terminal punctuation) but were
+    flagged: the article text a system throws away, the error that matters most."""
+    texts = ds.paragraphs["text"].to_pylist()
+    sentence = np.array([len(t.split()) >= 10 and bool(_SENTENCE_LIKE.search(t)) for t in texts])
+    gold = ds.is_content & sentence & ds.scored
+    print(f"\n{ds.name}: gold-content sentences (10+ words, terminal punctuation) flagged, "
+          f"of {int(gold.sum())}")
+    for name, kept in systems.items():
+        lost = gold & ~kept
+        print(f"  {name:40} {int(lost.sum()):6d} ({lost.sum() / max(gold.sum(), 1):.1%})")
+
+
 def rule_counts(ds: Dataset, rules: list[str | None], title: str) -> None:
     fired = collections.Counter(r for r in rules if r)
     on_content = collections.Counter(r for r, c, s in zip(rules, ds.is_content, ds.scored)
@@ -205,7 +221,7 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     c4 = [c4_line_rule(t) for t in ds.paragraphs["text"].to_pylist()]
     c4_kept = np.array([r is None for r in c4])
     c4_page = c4_kept & ~c4_page_drops(ds, c4_kept)
-    report(ds, {
+    systems = {
         "textwash rules": np.array([r is None for r in rules_only]),
         "textwash rules + model, no prose guard": np.array([r is None for r in no_guard]),
         "textwash rules + model": ~is_bp,
@@ -213,7 +229,9 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
         "C4 line rules": c4_kept,
         "C4 line + page rules": c4_page,
         "everything kept": np.ones(len(c4), bool),
-    })
+    }
+    report(ds, systems)
+    sentences_lost(ds, systems)
     rule_counts(ds, with_templates, f"{ds.name}: textwash rules (with model and templates)")
     rule_counts(ds, c4, f"{ds.name}: C4 line rules")
 

@@ -5,7 +5,8 @@
 
 Trains scikit-learn's HistGradientBoostingClassifier (fixed seed) on the TUNING half only of
 L3S-GN1 (every block) and lines_gold_match (lines of 5+ words: the labels of shorter lines come
-from string matching and are noisy), with the features flag_boilerplate computes
+from string matching and are noisy), on the rows flag_boilerplate asks the model about (no sure
+rule fired, the document has a main run of prose), with the features flag_boilerplate computes
 (tasks/boilerplate_features.py), and exports its trees as plain JSON for the numpy inference in
 tasks/boilerplate_model.py. The held-out halves are for benchmarks/boilerplate_eval.py.
 
@@ -26,7 +27,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.boilerplate_eval import L3S, LINES_GOLD, TUNE, load
-from tasks.boilerplate import boilerplate_signals
+from tasks.boilerplate import boilerplate_signals, model_rows
 from tasks.boilerplate_features import feature_matrix
 from tasks.boilerplate_model import MODEL_PATH, TreeModel
 from tasks.settings import BoilerplateSettings
@@ -42,10 +43,12 @@ def training_rows(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, l
     names: list[str] = []
     for which, weight in (("l3s", L3S_WEIGHT), ("lines_gold", 1.0)):
         ds = load(data_dir, which)
-        _, _, feats = boilerplate_signals(ds.paragraphs, settings)
-        x, names = feature_matrix(feats)
-        use = (ds.half == TUNE) & ds.scored
-        xs.append(x[use])
+        rules, _, feats = boilerplate_signals(ds.paragraphs, settings)
+        judged = np.zeros(ds.paragraphs.num_rows, bool)
+        judged[model_rows(rules, feats)] = True  # the rows flag_boilerplate asks the model about
+        use = (ds.half == TUNE) & ds.scored & judged
+        x, names = feature_matrix(feats, np.flatnonzero(use))
+        xs.append(x)
         ys.append(ds.is_content[use])
         ws.append(np.full(int(use.sum()), weight))
         print(f"{which}: {int(use.sum())} training rows", file=sys.stderr)

@@ -172,18 +172,26 @@ def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndar
     flagged when the model calls it non-content, named by its position rule if one fired."""
     if not settings.model:
         return [s or p for s, p in rules]
-    x, names = feature_matrix(feats)
+    judged = model_rows(rules, feats)
+    x, names = feature_matrix(feats, judged)
     model = load_model()
     model.check_features(names)
-    # a document without a run of prose (one line, a list, a table) gives the model no context
-    # to judge by: it keeps its lines
-    has_main = np.rint(np.expm1(feats["doc_prose_lines"])) >= _MIN_PROSE_LINES
-    p_content = model.content_probability(x)
+    p_content = np.ones(len(rules))
+    p_content[judged] = model.content_probability(x)
     # a prose sentence is only taken out when the model is very sure: article text lost is
     # worse than a comment or a teaser kept
     floor = np.where(feats["prose"] > 0, settings.model_prose_threshold, settings.model_threshold)
-    is_content = ((p_content >= floor) | ~has_main).tolist()
+    is_content = (p_content >= floor).tolist()
     return [s or (None if c else p or "content_model") for (s, p), c in zip(rules, is_content)]
+
+
+def model_rows(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray]
+               ) -> np.ndarray:
+    """The rows the model judges. A document without a run of prose (one line, a list, a
+    table) gives it no context to judge by: its lines are kept. Lines a sure rule flagged need
+    no model either."""
+    has_main = np.rint(np.expm1(feats["doc_prose_lines"])) >= _MIN_PROSE_LINES
+    return np.flatnonzero(has_main & np.array([s is None for s, _ in rules], dtype=bool))
 
 
 def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: list[str | None]

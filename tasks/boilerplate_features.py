@@ -24,13 +24,12 @@ _FUNCTION_WORDS = (
     "le|la|les|de|du|et|est|un|une|pour|dans|que|qui|sur|pas|il|elle|ils|nous|au|aux|"
     "el|los|las|y|es|en|por|con|para|una|del|se|lo|su|sus|al|como|pero"
 )
+# (Counting every match of a big class such as \pL is slow in RE2; letters are counted by
+# deleting the rest instead, words by splitting.)
 _REGEX_COUNTS = {
-    "words": r"\S+",
-    "letters": r"\pL",
     "digits": r"\pN",
     "upper": r"\p{Lu}",
     "cap_words": r"(?:^|\s)[\"'“‘(\[¿¡]?\p{Lu}",
-    "alpha_words": r"(?:^|\s)[\"'“‘(\[¿¡]?\pL",
     "function_words": r"(?i)\b(?:" + _FUNCTION_WORDS + r")\b",
     "separators": r"[|·•»›]|\s[/>-]\s",
     "sentence_breaks": r"[.!?][\"'”’)]*\s+[\"'“‘(¿¡]?\p{Lu}",
@@ -64,23 +63,27 @@ def line_features(texts: pa.Array) -> dict[str, np.ndarray]:
     """Shape of each line, as float arrays (counts, shares, 0/1 flags)."""
     texts = pa.array(texts, type=pa.string()) if not isinstance(texts, pa.Array) else texts
     f: dict[str, np.ndarray] = {
-        "chars": pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.float64)}
+        "chars": _numpy(pc.utf8_length(texts)),
+        "words": _numpy(pc.list_value_length(pc.utf8_split_whitespace(texts))),
+        "letters": _numpy(pc.utf8_length(pc.replace_substring_regex(texts, r"\PL+", ""))),
+    }
     for name, pattern in _REGEX_COUNTS.items():
-        f[name] = pc.count_substring_regex(texts, pattern).to_numpy(
-            zero_copy_only=False).astype(np.float64)
+        f[name] = _numpy(pc.count_substring_regex(texts, pattern))
     for name, pattern in _REGEX_FLAGS.items():
-        f[name] = pc.match_substring_regex(texts, pattern).to_numpy(
-            zero_copy_only=False).astype(np.float64)
+        f[name] = _numpy(pc.match_substring_regex(texts, pattern))
     chars = np.maximum(f["chars"], 1)
     words = np.maximum(f["words"], 1)
-    alpha = np.maximum(f["alpha_words"], 1)
     f["letter_share"] = f["letters"] / chars
     f["digit_share"] = f["digits"] / chars
     f["upper_share"] = f["upper"] / np.maximum(f["letters"], 1)
-    f["cap_share"] = f["cap_words"] / alpha
+    f["cap_share"] = f["cap_words"] / words
     f["function_share"] = f["function_words"] / words
     f["mean_word_len"] = f["letters"] / words
     return f
+
+
+def _numpy(values: pa.Array) -> np.ndarray:
+    return values.to_numpy(zero_copy_only=False).astype(np.float64)
 
 
 def document_bounds(doc_ids: pa.ChunkedArray | pa.Array | None, n: int) -> tuple[np.ndarray,
@@ -226,6 +229,12 @@ def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: 
         _, inv, counts = np.unique(pair, axis=0, return_inverse=True, return_counts=True)
         reps[keyed] = counts[inv.ravel()] - 1
     out["repeats_in_doc"] = np.minimum(reps, 5)
+    # runs of non-prose lines: a menu is a long run, the headline and byline above an article a
+    # short one that ends where the prose starts
+    run_start, run_end = _runs(d, prose == 0)
+    out["short_run_len"] = np.log1p(run_end - run_start + 1)
+    out["short_run_left"] = np.log1p(run_end - d.row)
+    out["phrase_win2"] = d.window_mean(phrase_hit.astype(np.float64), 2)
     out["in_title"], out["title_of_later"], out["title_overlap"] = _title_relations(norms, d)
     # rows to the nearest prose line, either way (64 when the document has none)
     prose_rows = np.where(prose > 0, d.row, -(10**9))
@@ -244,9 +253,24 @@ def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: 
 NOT_MODEL_FEATURES = ("main_start", "main_end")
 
 
-def feature_matrix(feats: dict[str, np.ndarray]) -> tuple[np.ndarray, list[str]]:
+def feature_matrix(feats: dict[str, np.ndarray], rows: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, list[str]]:
+    """The model's input: rows x features (all rows, or the given ones), and the names."""
     names = [k for k in feats if k not in NOT_MODEL_FEATURES]
-    return np.stack([feats[k] for k in names], axis=1), names
+    if rows is None:
+        return np.stack([feats[k] for k in names], axis=1), names
+    return np.stack([feats[k][rows] for k in names], axis=1), names
+
+
+def _runs(d: _Doc, member: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: first and last row of the run of consecutive `member` rows (within its
+    document) that holds it; the row itself when it is not a member."""
+    # a run starts after a non-member or at a document's first row, and ends likewise
+    starts = np.where(~member, d.row + 1, np.where(d.pos == 0, d.row, 0))
+    first = np.where(member, np.maximum.accumulate(starts), d.row)
+    ends = np.where(~member, d.row - 1, np.where(d.row == d.end - 1, d.row, d.n))
+    last = np.where(member, np.minimum.accumulate(ends[::-1])[::-1], d.row)
+    return first, last
 
 
 def _doc_max(d: _Doc, values: np.ndarray) -> np.ndarray:

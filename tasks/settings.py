@@ -65,11 +65,11 @@ class BoilerplateSettings(_Section):
         "over text-only line and neighbourhood features) calls non-content: `content_model`"
     )
     model_threshold: float = Field(
-        0.35, ge=0, le=1, description="a line is content when the model's P(content) is at "
+        0.4, ge=0, le=1, description="a line is content when the model's P(content) is at "
         "least this; below 0.5 leans towards keeping text"
     )
     model_prose_threshold: float = Field(
-        0.1, ge=0, le=1, description="... and a prose line (10+ words, terminal punctuation, "
+        0.2, ge=0, le=1, description="... and a prose line (10+ words, terminal punctuation, "
         "function words) when it is at least this: sentences are removed only when the model is "
         "very sure"
     )

@@ -287,3 +287,13 @@ def test_shipped_model_matches_the_features():
     model.check_features(names)
     p = model.content_probability(x)
     assert p.shape == (2,) and ((p > 0) & (p < 1)).all()
+
+
+def test_runs_of_member_rows_stop_at_document_boundaries():
+    from tasks.boilerplate_features import _runs
+
+    d = _Doc(np.array([0] * 6 + [6] * 3), np.array([6] * 6 + [3] * 3))
+    member = np.array([1, 1, 0, 1, 1, 1, 1, 1, 0], bool)
+    first, last = _runs(d, member)
+    assert first.tolist() == [0, 0, 2, 3, 3, 3, 6, 6, 8]
+    assert last.tolist() == [1, 1, 2, 5, 5, 5, 7, 7, 8]
