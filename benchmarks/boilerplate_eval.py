@@ -37,14 +37,17 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks.boilerplate import find_site_templates, flag_boilerplate
-from tasks.settings import BoilerplateSettings
+from tasks.paragraphs import split_paragraphs
+from tasks.settings import BoilerplateSettings, SplitSettings
 
 L3S = "boilerplate/l3s_gn1_blocks.jsonl.gz"
 LINES_GOLD = "boilerplate/lines_gold_match.jsonl.gz"
+WEB_CORPUS = "corpus/web_fulltext.jsonl.gz"
 TUNE, HELD_OUT = 0, 1
 
 
@@ -199,9 +202,7 @@ def rule_counts(ds: Dataset, rules: list[str | None], title: str) -> None:
 def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     t0 = time.perf_counter()
     flagged = flag_boilerplate(ds.paragraphs, settings)
-    timing[ds.name] = (ds.paragraphs.num_rows, time.perf_counter() - t0,
-                       ds.paragraphs["text"].combine_chunks().nbytes if ds.paragraphs.num_rows
-                       else 0)
+    timing[ds.name] = (ds.paragraphs.num_rows, time.perf_counter() - t0, text_bytes(ds.paragraphs))
     rules_model = flagged["boilerplate_rule"].to_pylist()
     rules_only = flag_boilerplate(ds.paragraphs, settings.model_copy(update={"model": False}))
     rules_only = rules_only["boilerplate_rule"].to_pylist()
@@ -236,11 +237,45 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     rule_counts(ds, c4, f"{ds.name}: C4 line rules")
 
 
+def text_bytes(paragraphs: pa.Table) -> int:
+    """UTF-8 bytes of paragraph text (no Arrow offsets)."""
+    return int(pc.sum(pc.binary_length(paragraphs["text"])).as_py() or 0)
+
+
+def speed_on_web_corpus(data_dir: Path, n_docs: int, settings: BoilerplateSettings) -> None:
+    """flag_boilerplate on real full-page text (navigation and footers included), split into
+    paragraphs as the pipeline does: paragraphs/s and MB/s of paragraph text, one process."""
+    path = data_dir / WEB_CORPUS
+    if not path.is_file():
+        print(f"\n(no {path}: speed on the web corpus skipped)")
+        return
+    ids, texts = [], []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for i, line in enumerate(fh):
+            if i >= n_docs:
+                break
+            ids.append(str(i))
+            texts.append(json.loads(line)["text"])
+    paragraphs = split_paragraphs(pa.table({"doc_id": ids, "text": texts}), SplitSettings())
+    nbytes = text_bytes(paragraphs)
+    print(f"\nflag_boilerplate on {WEB_CORPUS} ({len(ids)} pages, {paragraphs.num_rows} "
+          f"paragraphs, {nbytes / 1e6:.1f} MB), one process, CPU time:")
+    for label, s in (("rules only", settings.model_copy(update={"model": False})),
+                     ("rules + model", settings)):
+        start = time.process_time()
+        flag_boilerplate(paragraphs, s)
+        secs = time.process_time() - start
+        print(f"  {label:14} {secs:6.2f} s = {paragraphs.num_rows / secs:8.0f} paragraphs/s, "
+              f"{nbytes / secs / 1e6:5.2f} MB/s")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", type=Path, help="the shared eval folder (has boilerplate/)")
     parser.add_argument("--skip-lines-gold", action="store_true",
                         help="only L3S-GN1 (lines_gold_match takes about a minute)")
+    parser.add_argument("--speed-docs", type=int, default=1500,
+                        help="pages of corpus/web_fulltext.jsonl.gz to time flag_boilerplate on")
     args = parser.parse_args(argv)
     needed = [L3S] + ([] if args.skip_lines_gold else [LINES_GOLD])
     missing = [p for p in needed if not (args.data_dir / p).is_file()]
@@ -252,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     timing: dict = {}
     for which in ("l3s",) if args.skip_lines_gold else ("l3s", "lines_gold"):
         run(load(args.data_dir, which), settings, timing)
-    print("\nflag_boilerplate speed (rules + model, one process):")
+    speed_on_web_corpus(args.data_dir, args.speed_docs, settings)
+    print("\nflag_boilerplate speed on the eval sets (rules + model, one process, wall time):")
     for name, (n, secs, nbytes) in timing.items():
         print(f"  {name:12} {n:8d} paragraphs in {secs:6.2f} s = {n / secs:9.0f} paragraphs/s, "
               f"{nbytes / secs / 1e6:5.2f} MB/s")

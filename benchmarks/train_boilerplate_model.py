@@ -33,7 +33,7 @@ from tasks.boilerplate_model import MODEL_PATH, TreeModel
 from tasks.settings import BoilerplateSettings
 
 L3S_WEIGHT = 30.0
-PARAMS = {"max_depth": 4, "max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 16,
+PARAMS = {"max_depth": 4, "max_iter": 100, "learning_rate": 0.2, "max_leaf_nodes": 16,
               "l2_regularization": 1.0, "random_state": 0}
 
 

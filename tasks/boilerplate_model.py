@@ -34,13 +34,12 @@ class TreeModel:
             right += [offset + i for i in tree["right"]]
             value += tree["value"]
             offset += len(tree["feature"])
-        self.feature = np.maximum(np.asarray(feature, np.int64), 0)
-        self.is_leaf = np.asarray(feature, np.int64) < 0
+        self.feature = np.maximum(np.asarray(feature, np.int32), 0)  # leaves read feature 0
         self.threshold = np.asarray(threshold, np.float64)
-        self.left = np.asarray(left, np.int64)
-        self.right = np.asarray(right, np.int64)
+        self.left = np.asarray(left, np.int32)
+        self.right = np.asarray(right, np.int32)
         self.value = np.asarray(value, np.float64)
-        self.roots = np.asarray(roots, np.int64)
+        self.roots = np.asarray(roots, np.int32)
 
     def check_features(self, names: list[str]) -> None:
         if names != self.features:
@@ -51,14 +50,15 @@ class TreeModel:
         """P(content) per row of the feature matrix x (rows x features). All trees are walked
         together, one level per step, for a chunk of rows at a time."""
         raw = np.full(len(x), self.baseline)
+        n_features = x.shape[1] if x.ndim == 2 else 0
         for lo in range(0, len(x), chunk):
-            part = x[lo:lo + chunk]
-            rows = np.arange(len(part))[:, None]
-            node = np.broadcast_to(self.roots, (len(part), len(self.roots)))
+            flat = np.ascontiguousarray(x[lo:lo + chunk], dtype=np.float64).ravel()
+            n = len(flat) // max(n_features, 1)
+            row_base = (np.arange(n, dtype=np.int32) * n_features)[:, None]
+            node = np.broadcast_to(self.roots, (n, len(self.roots)))
             for _ in range(self.depth):
-                go_left = part[rows, self.feature[node]] <= self.threshold[node]
-                step = np.where(go_left, self.left[node], self.right[node])
-                node = np.where(self.is_leaf[node], node, step)
+                go_left = flat[row_base + self.feature[node]] <= self.threshold[node]
+                node = np.where(go_left, self.left[node], self.right[node])
             raw[lo:lo + chunk] += self.value[node].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-raw))
 
