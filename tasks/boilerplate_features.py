@@ -56,6 +56,11 @@ _REGEX_FLAGS = {
     "byline": r"^(?:[Bb]y|BY|[Vv]on|VON|[Pp]ar|[Pp]or)\s+[\"'“]?\p{Lu}",
     "comment_meta": r"(?i)^(?:posted|submitted|written|added) (?:by|on|at)\b|^(?:reply|report|"
                     r"report abuse|recommend|flag|permalink|quote)$|\bsays:$|\bwrote:$",
+    # where a comment section starts or its form stands
+    "comment_marker": r"(?i)^(?:\d+\s+)?(?:comments?|reader comments|your comments|have your say|"
+                      r"leave a (?:reply|comment)|post a comment|add (?:a |your )?comment|"
+                      r"kommentare|kommentar schreiben|commentaires|comentarios|responses|"
+                      r"replies)\b|^(?:posted|submitted) by\b",
 }
 
 
@@ -180,7 +185,7 @@ def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: 
                  "mean_word_len", "separators", "sentence_breaks", "commas", "ends_terminal",
                  "ends_quote", "ends_colon", "ends_ellipsis", "ends_pipe_or_arrow",
                  "starts_bullet", "starts_lower", "starts_digit", "has_url", "has_copyright",
-                 "has_date", "has_month", "byline", "comment_meta"):
+                 "has_date", "has_month", "byline", "comment_meta", "comment_marker"):
         out[name] = f[name]
     out["phrase_hit"] = phrase_hit.astype(np.float64)
     out["prose"] = prose
@@ -235,6 +240,11 @@ def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: 
     out["short_run_len"] = np.log1p(run_end - run_start + 1)
     out["short_run_left"] = np.log1p(run_end - d.row)
     out["phrase_win2"] = d.window_mean(phrase_hit.astype(np.float64), 2)
+    # comments follow a comment header or precede a comment form
+    marker = f["comment_marker"]
+    out["comment_marker_before"] = (d.before_sum(marker) > 0).astype(np.float64)
+    out["comment_marker_after"] = ((d.doc_sum(marker) - d.before_sum(marker) - marker) > 0
+                                   ).astype(np.float64)
     out["in_title"], out["title_of_later"], out["title_overlap"] = _title_relations(norms, d)
     # rows to the nearest prose line, either way (64 when the document has none)
     prose_rows = np.where(prose > 0, d.row, -(10**9))
