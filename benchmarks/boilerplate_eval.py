@@ -8,8 +8,8 @@ DATA_DIR/boilerplate/lines_gold_match.jsonl.gz (pages line by line, content = th
 the human gold text; scored on lines of 5+ words only, shorter ones are too noisy).
 
 Each page becomes one document whose paragraphs are its blocks/lines in order; the real
-`flag_boilerplate` runs on them (rules only; rules + model without the guard that spares prose
-lines the model is not very sure about; rules + model as configured by default), then
+`flag_boilerplate` runs on them (rules only; rules + model without the guard that spares
+article lines the model is not very sure about; rules + model as configured by default), then
 `find_site_templates` with one site per data set (the pipeline's choice for input without URLs:
 one site per input file).
 Documents are split in two halves by a hash of their id: the model was trained on the tuning
@@ -207,7 +207,7 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     rules_only = flag_boilerplate(ds.paragraphs, settings.model_copy(update={"model": False}))
     rules_only = rules_only["boilerplate_rule"].to_pylist()
     no_guard = flag_boilerplate(ds.paragraphs, settings.model_copy(
-        update={"model_prose_threshold": settings.model_threshold}))
+        update={"model_article_threshold": settings.model_threshold}))
     no_guard = no_guard["boilerplate_rule"].to_pylist()
 
     keys = flagged["template_key"].fill_null(0).to_numpy().astype(np.uint64)
@@ -224,7 +224,7 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     c4_page = c4_kept & ~c4_page_drops(ds, c4_kept)
     systems = {
         "textwash rules": np.array([r is None for r in rules_only]),
-        "textwash rules + model, no prose guard": np.array([r is None for r in no_guard]),
+        "textwash rules + model, no article guard": np.array([r is None for r in no_guard]),
         "textwash rules + model": ~is_bp,
         "textwash rules + model + templates": np.array([r is None for r in with_templates]),
         "C4 line rules": c4_kept,

@@ -178,9 +178,13 @@ def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndar
     model.check_features(names)
     p_content = np.ones(len(rules))
     p_content[judged] = model.content_probability(x)
-    # a prose sentence is only taken out when the model is very sure: article text lost is
-    # worse than a comment or a teaser kept
-    floor = np.where(feats["prose"] > 0, settings.model_prose_threshold, settings.model_threshold)
+    # article text (prose, subheads and list items inside the main run, the headline, byline and
+    # dateline above it) is only taken out when the model is very sure: text lost is worse than
+    # a comment or a teaser kept
+    row = np.arange(len(rules))
+    article = ((feats["prose"] > 0) | (feats["in_main"] > 0)
+               | ((row >= feats["main_start"] - _SPARED_ABOVE_MAIN) & (row < feats["main_start"])))
+    floor = np.where(article, settings.model_article_threshold, settings.model_threshold)
     is_content = (p_content >= floor).tolist()
     return [s or (None if c else p or "content_model") for (s, p), c in zip(rules, is_content)]
 
@@ -188,10 +192,13 @@ def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndar
 def model_rows(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray]
                ) -> np.ndarray:
     """The rows the model judges. A document without a run of prose (one line, a list, a
-    table) gives it no context to judge by: its lines are kept. Lines a sure rule flagged need
-    no model either."""
+    table) gives it no context to judge by: its lines are kept. A document's first line is its
+    headline unless it comes back further down (then it is the page's <title>, "Headline -
+    Site"): the model leaves it alone. Lines a sure rule flagged need no model either."""
     has_main = np.rint(np.expm1(feats["doc_prose_lines"])) >= _MIN_PROSE_LINES
-    return np.flatnonzero(has_main & np.array([s is None for s, _ in rules], dtype=bool))
+    headline = (feats["pos"] == 0) & (feats["title_of_later"] == 0)
+    unflagged = np.array([s is None for s, _ in rules], dtype=bool)
+    return np.flatnonzero(has_main & ~headline & unflagged)
 
 
 def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: list[str | None]

@@ -297,3 +297,16 @@ def test_runs_of_member_rows_stop_at_document_boundaries():
     first, last = _runs(d, member)
     assert first.tolist() == [0, 0, 2, 3, 3, 3, 6, 6, 8]
     assert last.tolist() == [1, 1, 2, 5, 5, 5, 7, 7, 8]
+
+
+def test_model_leaves_a_headline_first_line_alone_but_judges_a_page_title():
+    from tasks.boilerplate import boilerplate_signals, model_rows
+
+    article = PAGE_ARTICLE[3:5] + PAGE_ARTICLE[12:14]
+    headline = "River levels fall as flood defences hold"
+    for lines, judged in (([headline, "World", *article], False),
+                          ([f"{headline} - Example News", "World", headline, *article], True)):
+        rules, _, feats = boilerplate_signals(pa.table({"text": lines}), S)
+        rows = model_rows(rules, feats).tolist()
+        assert (0 in rows) is judged
+        assert 1 in rows  # other short lines are judged
