@@ -41,7 +41,9 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tasks import boilerplate
 from tasks.boilerplate import find_site_templates, flag_boilerplate
+from tasks.boilerplate_model import load_model
 from tasks.paragraphs import split_paragraphs
 from tasks.settings import BoilerplateSettings, SplitSettings
 
@@ -274,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_dir", type=Path, help="the shared eval folder (has boilerplate/)")
     parser.add_argument("--skip-lines-gold", action="store_true",
                         help="only L3S-GN1 (lines_gold_match takes about a minute)")
+    parser.add_argument("--model", type=Path,
+                        help="evaluate another model file (from train_boilerplate_model.py --out)")
     parser.add_argument("--speed-docs", type=int, default=1500,
                         help="pages of corpus/web_fulltext.jsonl.gz to time flag_boilerplate on")
     args = parser.parse_args(argv)
@@ -283,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: evaluation data not found: {', '.join(str(args.data_dir / p) for p in missing)}"
               "\n(pass the shared eval folder, e.g. ../shared/eval)", file=sys.stderr)
         return 2
+    if args.model:
+        other = load_model(str(args.model))
+        boilerplate.load_model = lambda: other  # flag_boilerplate looks the model up here
     settings = BoilerplateSettings()
     timing: dict = {}
     for which in ("l3s",) if args.skip_lines_gold else ("l3s", "lines_gold"):
