@@ -310,3 +310,18 @@ def test_model_leaves_a_headline_first_line_alone_but_judges_a_page_title():
         rows = model_rows(rules, feats).tolist()
         assert (0 in rows) is judged
         assert 1 in rows  # other short lines are judged
+
+
+def test_main_run_matches_a_brute_force_search():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 12, size=60)
+    start = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    length = np.repeat(lengths, lengths)
+    score = rng.integers(-50, 50, size=len(start))
+    got_start, got_end = _Doc(start, length).main_run(score)
+    for s, n in zip((np.cumsum(lengths) - lengths).tolist(), lengths.tolist()):
+        best = max(score[i:j + 1].sum() for i in range(s, s + n) for j in range(i, s + n))
+        i, j = int(got_start[s]), int(got_end[s])
+        assert s <= i <= j < s + n
+        assert score[i:j + 1].sum() == best
+        assert (got_start[s:s + n] == i).all() and (got_end[s:s + n] == j).all()
