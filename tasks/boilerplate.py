@@ -1,142 +1,70 @@
 """Flag boilerplate paragraphs with the name of the rule that fired (`boilerplate_rule`).
 
-Rules only annotate; publish decides what is dropped. Two kinds:
-- per paragraph (`flag_boilerplate`, runs in each shard): known phrases of comment forms,
-  newsletter boxes, share bars, cookie and policy lines, related-link headers, partner promos,
-  archive notes, author-bio headers, media credits, in English, German, French and Spanish; and
-  lines with no letters at all.
-- per source (`find_site_templates`, runs once over the whole run): a short line repeated in many
-  documents of the same site (URL host, else the input file) is part of that site's template.
-A phrase rule matches the whole line, or the start of a line of <= 15 words, or a phrase inside a
-line of <= 25 words: a real paragraph that mentions "privacy policy" in passing is not a policy
-link.
+Rules only annotate; publish decides what is dropped. A paragraph is a line of the page (see
+tasks/paragraphs.py), and a document's paragraphs are contiguous rows of the shard, so rules can
+look at a line's neighbours. In order, the first that fires names the line:
+
+1. phrase rules (`tasks/boilerplate_phrases.py`): comment forms, newsletter boxes, share bars,
+   cookie and policy lines, related links, partner promos, archive notes, author bios,
+   javascript, navigation, login prompts, in English, German, French and Spanish; media credits;
+   `no_letters`.
+2. line shape: `menu_line` (a short line of items separated by | · • »), `counter` ("1 of 3",
+   "23 comments", "(4)").
+3. position, relative to the document's main run (the stretch richest in prose lines, found by a
+   maximum-sum scan): `date_alone` (a date or time by itself, away from the article's top),
+   `leading_run` (short non-prose lines well before the main run: menus, teasers, the page title),
+   `trailing_run` (short non-prose lines after it: footers, link lists, comment signatures).
+   The three lines just above the main run are spared: headline, byline and dateline live there.
+4. `content_model` (when `boilerplate.model` is on): small gradient-boosted trees over the same
+   text-only signals (`tasks/boilerplate_features.py`, `tasks/boilerplate_model.py`) say the line
+   is not content.
+5. across the run (`find_site_templates`, in tasks/cross_document.py): `site_template`, a short
+   line repeated in many documents of the same site (URL host, else the input file), in this run
+   and, given their counts, in earlier runs.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
+from tasks.boilerplate_features import document_bounds, feature_matrix, features
+from tasks.boilerplate_model import load_model
+from tasks.boilerplate_phrases import (
+    MEDIA_CREDIT_PREFIX,
+    MEDIA_CREDIT_SUFFIX,
+    PHRASE_RULES,
+    SHARE_WORDS,
+)
 from tasks.settings import BoilerplateSettings
 
-# rule name -> (whole-line phrases, line-start phrases, phrases inside a line of <= 25 words)
-PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "comment_form": (
-        ("please enter your comment", "please enter your name here", "leave a reply",
-         "leave a comment", "post comment", "post a comment", "submit comment", "add a comment",
-         "add comment", "comments", "no comments", "0 comments", "comments are closed",
-         "cancel reply", "reply", "kommentar schreiben", "kommentare", "kommentar abschicken",
-         "antworten", "laisser un commentaire", "commentaires", "répondre",
-         "deja un comentario", "dejar un comentario", "deja tu comentario", "comentarios",
-         "responder"),
-        ("you have entered an incorrect email address", "you must be logged in to post",
-         "log in to leave a comment", "log in to reply", "join the discussion"),
-        ("your email address will not be published", "required fields are marked",
-         "save my name, email, and website", "notify me of follow-up comments",
-         "notify me of new posts", "this site uses akismet",
-         "ihre e-mail-adresse wird nicht veröffentlicht", "erforderliche felder sind mit",
-         "votre adresse e-mail ne sera pas publiée", "les champs obligatoires sont indiqués",
-         "tu dirección de correo electrónico no será publicada",
-         "los campos obligatorios están marcados"),
-    ),
-    "newsletter": (
-        ("newsletter", "subscribe", "newsletter abonnieren", "s'abonner", "suscríbete"),
-        ("sign up for", "subscribe to", "get our newsletter", "join our mailing list",
-         "newsletter sign up", "newsletter signup", "melden sie sich", "abonnieren sie",
-         "abonnez-vous", "inscrivez-vous", "suscríbete a", "suscribirse"),
-        ("our newsletter", "delivered to your inbox", "straight to your inbox",
-         "enter your email address", "unseren newsletter", "notre newsletter",
-         "nuestro boletín", "nuestra newsletter"),
-    ),
-    "share_bar": (
-        (),
-        ("share this", "share on", "click to share", "follow us on", "folgen sie uns",
-         "suivez-nous", "síguenos", "diesen artikel teilen", "artikel teilen",
-         "partager cet article", "partager sur", "compartir en", "compartir este"),
-        (),
-    ),
-    "cookie_notice": (
-        (),
-        (),
-        ("we use cookies", "uses cookies", "use of cookies", "accept cookies",
-         "accept all cookies", "cookie policy", "cookie settings", "wir verwenden cookies",
-         "verwendet cookies", "nous utilisons des cookies", "utilise des cookies",
-         "utilizamos cookies", "utiliza cookies", "usamos cookies"),
-    ),
-    "policy_links": (
-        ("privacy", "privacy policy", "terms of use", "terms of service", "terms and conditions",
-         "imprint", "legal notice", "contact us", "about us", "datenschutz",
-         "datenschutzerklärung", "impressum", "kontakt", "mentions légales",
-         "politique de confidentialité", "aviso legal", "política de privacidad"),
-        ("copyright", "©", "all rights reserved", "alle rechte vorbehalten",
-         "tous droits réservés", "todos los derechos reservados"),
-        ("all rights reserved", "alle rechte vorbehalten", "tous droits réservés",
-         "todos los derechos reservados"),
-    ),
-    "related_links": (
-        ("related", "related articles", "related stories", "related posts", "related content",
-         "read more", "read also", "see also", "more stories", "most read", "most popular",
-         "trending now", "recommended", "recommended for you", "you may also like",
-         "you might also like", "lesen sie auch", "mehr zum thema", "auch interessant",
-         "à lire aussi", "lire aussi", "sur le même sujet", "lea también",
-         "te puede interesar", "noticias relacionadas", "artículos relacionados"),
-        ("full coverage:", "related:", "read more:", "read also:", "see also:", "more from",
-         "more on this story", "lesen sie auch:", "mehr zum thema:", "à lire aussi:",
-         "lire aussi:", "lea también:", "te puede interesar:"),
-        (),
-    ),
-    "partner_promo": (
-        ("advertisement", "advertising", "sponsored", "sponsored content", "promoted stories",
-         "paid content", "partner content", "anzeige", "werbung", "publicité", "publicidad"),
-        ("white papers from our partners", "sponsored by", "presented by", "in partnership with",
-         "paid post"),
-        (),
-    ),
-    "archive_note": (
-        (),
-        ("this article is more than", "this article was originally published",
-         "this article first appeared", "this article is from the archive", "from the archive",
-         "archived from the original", "dieser artikel erschien zuerst",
-         "cet article a été publié initialement"),
-        (),
-    ),
-    "author_bio": (
-        ("about the author", "about the authors", "über den autor", "über die autorin",
-         "à propos de l'auteur", "sobre el autor", "sobre la autora"),
-        (),
-        (),
-    ),
-    "javascript": (
-        (),
-        (),
-        ("javascript",),
-    ),
-    "login_prompt": (
-        ("log in", "login", "sign in", "register", "sign up", "my account", "anmelden",
-         "registrieren", "se connecter", "s'inscrire", "iniciar sesión", "registrarse"),
-        (),
-        (),
-    ),
-}
-
-# Words a share bar is made of: a line of nothing else is a share bar.
-_SHARE_WORDS = frozenset(
-    ["share", "shares", "tweet", "pin", "email", "e-mail", "mail", "print", "facebook", "twitter", "x", "linkedin", "pinterest", "whatsapp", "telegram", "reddit", "messenger", "flipboard", "tumblr", "xing", "vk", "copy", "link", "google+", "teilen", "drucken", "partager", "imprimer", "compartir", "imprimir"]
-)
-_MEDIA_CREDIT_PREFIX = re.compile(
-    r"^(photo|photos|image|images|picture|credit|photo credit|foto|fotos|bild|bildquelle|"
-    r"crédit photo|crédits photo|créditos)\s*[:©]"
-)
-_MEDIA_CREDIT_SUFFIX = re.compile(r"\b(logo|photo|image|screenshot|illustration)$")
 _LETTER = re.compile(r"[^\W\d_]")
 _EDGE = " \t•·|*-–—>»«:;,.!?()[]{}\"'“”‘’"
 _WORDS_SHORT_LINE = 25  # a phrase inside a longer paragraph is a mention, not boilerplate
 _WORDS_STARTS_LINE = 15
+_SPARED_ABOVE_MAIN = 3  # headline, byline, dateline
+_MIN_PROSE_LINES = 2  # position rules and the model judge documents with a main run of prose
+_COUNTER = (r"(?i)^\s*(?:\(\d+\)|(?:page |seite |página )?\d+\s*(?:of|/|von|de|sur)\s*\d+|"
+            r"\d+\s+(?:comments?|replies|views|shares|captures|likes|kommentare|commentaires|"
+            r"comentarios|respuestas|réponses))\s*$")
+_DATE_WORDS = (r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?|jan|feb|mar|apr|may|jun|jul|aug|sep|"
+               r"sept|oct|nov|dec|january|february|march|april|june|july|august|september|"
+               r"october|november|december|januar|februar|märz|mai|juni|juli|oktober|dezember|"
+               r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|janvier|février|"
+               r"mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|lundi|mardi|"
+               r"mercredi|jeudi|vendredi|samedi|dimanche|enero|febrero|marzo|abril|mayo|junio|"
+               r"julio|agosto|septiembre|octubre|noviembre|diciembre|lunes|martes|miércoles|"
+               r"jueves|viernes|sábado|domingo|am|pm|a\.m\.|p\.m\.|gmt|utc|bst|est|edt|cet|"
+               r"cest|pst|uhr|updated|published|posted|last|on|at|um|le|de|del|el|\d{1,4}(?:st|"
+               r"nd|rd|th)?")
+_DATE_ALONE = r"(?i)^[\s,.:;/|()\-–]*(?:(?:" + _DATE_WORDS + r")[\s,.:;/|()\-–]*)+$"
 
 
 def normalize_line(text: str) -> str:
@@ -145,29 +73,61 @@ def normalize_line(text: str) -> str:
     return " ".join(text.split()).strip(_EDGE)
 
 
-def _rule_for(text: str) -> str | None:
+def _phrase_tables() -> tuple[dict[str, int], list[tuple[tuple[str, ...], int]], re.Pattern,
+                              dict[str, int]]:
+    """PHRASE_RULES as lookups: whole line -> rule number; (line starts, rule number) in order;
+    one regex for every phrase that may sit inside a short line, and phrase -> rule number."""
+    whole: dict[str, int] = {}
+    starts = []
+    inside: dict[str, int] = {}
+    for number, (w, st, ins) in enumerate(PHRASE_RULES.values()):
+        for phrase in w:
+            whole.setdefault(phrase, number)
+        if st:
+            starts.append((st, number))
+        for phrase in ins:
+            inside.setdefault(phrase, number)
+    pattern = re.compile("|".join(re.escape(p) for p in sorted(inside, key=len, reverse=True)))
+    return whole, starts, pattern, inside
+
+
+_RULE_NAMES = list(PHRASE_RULES)
+_WHOLE, _STARTS, _INSIDE_RE, _INSIDE = _phrase_tables()
+
+
+def phrase_rule(text: str, norm: str | None = None) -> str | None:
+    """The phrase rule (or `no_letters`, `share_bar`, `media_credit`) a line matches, if any.
+    The first rule in PHRASE_RULES order that matches the line in any of its three ways wins.
+    `norm` is normalize_line(text), when the caller has it already."""
     if not _LETTER.search(text):
         return "no_letters"
-    norm = normalize_line(text)
+    norm = normalize_line(text) if norm is None else norm
     n_words = norm.count(" ") + 1
-    for name, (whole, starts, inside) in PHRASE_RULES.items():
-        if norm in whole:
-            return name
-        if starts and n_words <= _WORDS_STARTS_LINE and norm.startswith(starts):
-            return name
-        if inside and n_words <= _WORDS_SHORT_LINE and any(p in norm for p in inside):
-            return name
-    if n_words <= 8 and set(norm.replace(",", " ").replace("|", " ").split()) <= _SHARE_WORDS:
+    if n_words > _WORDS_SHORT_LINE:
+        return None  # a long paragraph is never a phrase rule's
+    found = _WHOLE.get(norm, len(_RULE_NAMES))
+    if n_words <= _WORDS_STARTS_LINE:
+        for starts, number in _STARTS:
+            if number < found and norm.startswith(starts):
+                found = number
+                break
+    for phrase in _INSIDE_RE.findall(norm):
+        found = min(found, _INSIDE[phrase])
+    if found < len(_RULE_NAMES):
+        return _RULE_NAMES[found]
+    if n_words <= 8 and set(norm.replace(",", " ").replace("|", " ").split()) <= SHARE_WORDS:
         return "share_bar"
-    if n_words <= 12 and _MEDIA_CREDIT_PREFIX.match(norm):
+    if n_words <= 12 and MEDIA_CREDIT_PREFIX.match(norm):
         return "media_credit"
-    if n_words <= 4 and _MEDIA_CREDIT_SUFFIX.search(norm):
+    if n_words <= 4 and MEDIA_CREDIT_SUFFIX.search(norm):
         return "media_credit"
     return None
 
 
-def template_key(text: str, max_words: int) -> int | None:
-    norm = normalize_line(text)
+def template_key(text: str, max_words: int, norm: str | None = None) -> int | None:
+    """Hash of the normalised line, the unit of the site-template rule; None for an empty line
+    or one longer than max_words."""
+    norm = normalize_line(text) if norm is None else norm
     if not norm or norm.count(" ") + 1 > max_words:
         return None
     return xxhash.xxh3_64_intdigest(norm.encode("utf-8"))
@@ -175,12 +135,113 @@ def template_key(text: str, max_words: int) -> int | None:
 
 def flag_boilerplate(paragraphs: pa.Table, settings: BoilerplateSettings) -> pa.Table:
     """Add `boilerplate_rule` (null = content) and `template_key` (hash of the normalised line,
-    for the run-wide site-template rule; null for lines too long to be a template)."""
-    texts = paragraphs["text"].to_pylist()
-    rules = [_rule_for(t) for t in texts]
-    keys = [template_key(t, settings.template_max_words) for t in texts]
+    for the run-wide site-template rule; null for lines too long to be a template).
+    Without a `doc_id` column the table is taken as one document."""
+    rules, keys, feats = boilerplate_signals(paragraphs, settings)
+    if paragraphs.num_rows:
+        rules = _decide(rules, feats, settings)
     return (paragraphs.append_column("boilerplate_rule", pa.array(rules, type=pa.string()))
             .append_column("template_key", pa.array(keys, type=pa.uint64())))
+
+
+def boilerplate_signals(paragraphs: pa.Table, settings: BoilerplateSettings
+                        ) -> tuple[list[tuple[str | None, str | None]], list[int | None],
+                                   dict[str, np.ndarray]]:
+    """Everything but the model: per line the (sure, position) rules that fire (phrase and shape
+    rules are sure; position rules need the model's agreement when it is on), the template key,
+    and the features the model reads (also used to train it)."""
+    if not paragraphs.num_rows:
+        return [], [], {}
+    texts = paragraphs["text"].combine_chunks()
+    pylist = texts.to_pylist()
+    norms = [normalize_line(t) for t in pylist]
+    sure = [phrase_rule(t, n) for t, n in zip(pylist, norms)]
+    keys = [template_key(t, settings.template_max_words, n) for t, n in zip(pylist, norms)]
+    doc_ids = paragraphs["doc_id"] if "doc_id" in paragraphs.column_names else None
+    start, length = document_bounds(doc_ids, paragraphs.num_rows)
+    feats = features(texts, norms, start, length,
+                     np.array([k or 0 for k in keys], dtype=np.uint64),
+                     np.array([r is not None for r in sure], dtype=bool))
+    sure, position = _shape_and_position_rules(texts, feats, sure)
+    return list(zip(sure, position)), keys, feats
+
+
+def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray],
+            settings: BoilerplateSettings) -> list[str | None]:
+    """Sure rules always flag. Without the model, position rules flag too; with it, a line is
+    flagged when the model calls it non-content, named by its position rule if one fired."""
+    if not settings.model:
+        return [s or p for s, p in rules]
+    judged = model_rows(rules, feats)
+    x, names = feature_matrix(feats, judged)
+    model = load_model()
+    model.check_features(names)
+    p_content = np.ones(len(rules))
+    p_content[judged] = model.content_probability(x)
+    # article text (prose, subheads and list items inside the main run, the headline, byline and
+    # dateline above it) is only taken out when the model is very sure: text lost is worse than
+    # a comment or a teaser kept
+    row = np.arange(len(rules))
+    article = ((feats["prose"] > 0) | (feats["in_main"] > 0)
+               | ((row >= feats["main_start"] - _SPARED_ABOVE_MAIN) & (row < feats["main_start"])))
+    floor = np.where(article, settings.model_article_threshold, settings.model_threshold)
+    is_content = (p_content >= floor).tolist()
+    return [s or (None if c else p or "content_model") for (s, p), c in zip(rules, is_content)]
+
+
+def model_rows(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray]
+               ) -> np.ndarray:
+    """The rows the model judges. A document without a run of prose (one line, a list, a
+    table) gives it no context to judge by: its lines are kept. A document's first line is its
+    headline unless it comes back further down (then it is the page's <title>, "Headline -
+    Site"): the model leaves it alone. Lines a sure rule flagged need no model either."""
+    has_main = np.rint(np.expm1(feats["doc_prose_lines"])) >= _MIN_PROSE_LINES
+    headline = (feats["pos"] == 0) & (feats["title_of_later"] == 0)
+    unflagged = np.array([s is None for s, _ in rules], dtype=bool)
+    return np.flatnonzero(has_main & ~headline & unflagged)
+
+
+def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: list[str | None]
+                              ) -> tuple[list[str | None], list[str | None]]:
+    words = np.rint(np.expm1(f["words"]))
+    row = np.arange(len(words))
+    start, end = f["main_start"], f["main_end"]
+    has_main = np.rint(np.expm1(f["doc_prose_lines"])) >= _MIN_PROSE_LINES
+    short = (words < 10) & (f["prose"] == 0)
+    outside = has_main & ((row < start) | (row > end))
+    away_from_top = (row < start - _SPARED_ABOVE_MAIN) | (row > end)
+    shape = [
+        ("menu_line", (words <= 15) & (f["separators"] >= 2) & (f["ends_terminal"] == 0)
+         & (f["in_main"] == 0)),
+        ("counter", _matches(texts, _COUNTER)),
+    ]
+    position = [
+        ("date_alone", outside & away_from_top & _matches(texts, _DATE_ALONE)),
+        ("leading_run", has_main & (row < start - _SPARED_ABOVE_MAIN) & short),
+        ("trailing_run", has_main & (row > end) & short),
+    ]
+    sure = list(sure)
+    soft: list[str | None] = [None] * len(sure)
+    # numbers inside the article (scores, a table, the date above it) are judged like position
+    # rules: by the model when it is on
+    near_article = has_main & (row >= start - _SPARED_ABOVE_MAIN) & (row <= end)
+    for i in np.flatnonzero(near_article).tolist():
+        if sure[i] == "no_letters":
+            sure[i], soft[i] = None, "no_letters"
+    return _first_match(shape, sure), _first_match(position, soft)
+
+
+def _first_match(checks: list[tuple[str, np.ndarray]], out: list[str | None]
+                 ) -> list[str | None]:
+    for name, mask in checks:
+        for i in np.flatnonzero(mask).tolist():
+            if out[i] is None:
+                out[i] = name
+    return out
+
+
+def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    return pc.match_substring_regex(texts, pattern).to_numpy(zero_copy_only=False)
 
 
 def site_of(source: str, url: str | None) -> str:
@@ -195,34 +256,94 @@ def site_of(source: str, url: str | None) -> str:
     return source
 
 
+@dataclass(frozen=True)
+class TemplateCounts:
+    """How many documents of each site hold each template key, and how many documents each site
+    has: what the site-template rule counts, for one run or summed over earlier runs (the form
+    in which the cross-run index hands earlier runs to `find_site_templates`). Sites are the
+    caller's integer codes."""
+
+    sites: np.ndarray  # int64, one per (site, key) pair
+    keys: np.ndarray  # uint64 template key of the pair
+    docs: np.ndarray  # int64, documents of the site containing the key
+    site_codes: np.ndarray  # int64, one per site
+    site_docs: np.ndarray  # int64, documents of that site
+
+    @classmethod
+    def empty(cls) -> TemplateCounts:
+        i = np.zeros(0, np.int64)
+        return cls(i, np.zeros(0, np.uint64), i, i, i)
+
+    def __add__(self, other: TemplateCounts) -> TemplateCounts:
+        pairs, pair_docs = _sum_by(np.stack([np.concatenate([self.sites, other.sites]),
+                                             np.concatenate([self.keys, other.keys])
+                                             .view(np.int64)], axis=1),
+                                   np.concatenate([self.docs, other.docs]))
+        site_codes, site_docs = _sum_by(np.concatenate([self.site_codes, other.site_codes])[:, None],
+                                        np.concatenate([self.site_docs, other.site_docs]))
+        return TemplateCounts(pairs[:, 0], pairs[:, 1].view(np.uint64), pair_docs,
+                              site_codes[:, 0], site_docs)
+
+
+def _sum_by(groups: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if not len(groups):
+        return groups.reshape(0, groups.shape[1]).astype(np.int64), np.zeros(0, np.int64)
+    uniq, inverse = np.unique(groups, axis=0, return_inverse=True)
+    return uniq, np.bincount(inverse.ravel(), weights=values, minlength=len(uniq)).astype(np.int64)
+
+
+def template_counts(sites: np.ndarray, doc_index: np.ndarray, keys: np.ndarray) -> TemplateCounts:
+    """Count documents per (site, template key) and per site. sites: site code per paragraph;
+    doc_index: document number per paragraph (unique across the run); keys: template_key per
+    paragraph (uint64, 0 = none)."""
+    sites = np.asarray(sites, np.int64)
+    doc_index = np.asarray(doc_index, np.int64)
+    keys = np.asarray(keys, np.uint64)
+    if not len(keys):
+        return TemplateCounts.empty()
+    has_key = keys != 0
+    # distinct (site, key, document) triples, then documents per (site, key)
+    triples = np.unique(np.stack([sites[has_key], keys[has_key].view(np.int64),
+                                  doc_index[has_key]], axis=1), axis=0)
+    pairs, pair_docs = np.unique(triples[:, :2], axis=0, return_counts=True)
+    if not len(pairs):
+        pairs = np.zeros((0, 2), np.int64)
+    site_codes, site_docs = np.unique(
+        np.unique(np.stack([sites, doc_index], axis=1), axis=0)[:, 0], return_counts=True)
+    return TemplateCounts(pairs[:, 0], pairs[:, 1].view(np.uint64), pair_docs.astype(np.int64),
+                          site_codes.astype(np.int64), site_docs.astype(np.int64))
+
+
 def find_site_templates(sites: np.ndarray, doc_index: np.ndarray, keys: np.ndarray,
-                        settings: BoilerplateSettings) -> np.ndarray:
-    """Which paragraphs are site template lines.
+                        settings: BoilerplateSettings,
+                        history: TemplateCounts | None = None) -> np.ndarray:
+    """Which paragraphs are site template lines (a boolean mask over the paragraphs).
 
     sites: site code per paragraph (int); doc_index: document number per paragraph (int, unique
-    across the run); keys: template_key per paragraph (uint64, 0 = none). A key is a template of
-    a site when it occurs in >= template_min_docs documents of the site and in >= template_min_share
-    of the site's documents. Returns a boolean mask over the paragraphs.
+    across the run); keys: template_key per paragraph (uint64, 0 = none); history: the counts of
+    earlier runs in the same site codes, if any. A key is a template of a site when it occurs in
+    >= template_min_docs documents of the site and in >= template_min_share of the site's
+    documents, counting this run's documents and the earlier runs' together: a line repeated
+    across runs counts even when this run has few documents of the site.
     """
-    n = len(keys)
-    mask = np.zeros(n, dtype=bool)
+    keys = np.asarray(keys, np.uint64)
+    mask = np.zeros(len(keys), dtype=bool)
     has_key = keys != 0
     if not has_key.any():
         return mask
-    # Distinct (site, key, document) triples, then documents per (site, key).
-    triples = np.unique(np.stack([sites[has_key], keys[has_key].view(np.int64),
-                                  doc_index[has_key]], axis=1), axis=0)
-    pairs, docs_per_pair = np.unique(triples[:, :2], axis=0, return_counts=True)
-    site_codes, site_doc_counts = np.unique(
-        np.unique(np.stack([sites, doc_index], axis=1), axis=0)[:, 0], return_counts=True)
-    docs_in_site = dict(zip(site_codes.tolist(), site_doc_counts.tolist()))
+    counts = template_counts(sites, doc_index, keys)
+    if history is not None:
+        counts = counts + history
+    docs_in_site = dict(zip(counts.site_codes.tolist(), counts.site_docs.tolist()))
     needed = np.array([max(settings.template_min_docs,
-                           settings.template_min_share * docs_in_site[s]) for s in pairs[:, 0]])
-    template_pairs = pairs[docs_per_pair >= needed]
-    if not len(template_pairs):
+                           settings.template_min_share * docs_in_site.get(s, 0))
+                       for s in counts.sites.tolist()])
+    is_template = counts.docs >= needed
+    if not is_template.any():
         return mask
-    wanted = {(int(s), int(k)) for s, k in template_pairs}
+    wanted = set(zip(counts.sites[is_template].tolist(),
+                     counts.keys[is_template].view(np.int64).tolist()))
     idx = np.flatnonzero(has_key)
-    pair_of_row = zip(sites[idx].tolist(), keys[idx].view(np.int64).tolist())
+    pair_of_row = zip(np.asarray(sites)[idx].tolist(), keys[idx].view(np.int64).tolist())
     mask[idx] = [p in wanted for p in pair_of_row]
     return mask

@@ -60,6 +60,19 @@ class BoilerplateSettings(_Section):
         15, ge=1, description="longer repeated lines (quotes, bios) are left to the duplicate "
         "finder, which keeps one copy"
     )
+    model: bool = Field(
+        True, description="also flag lines the boilerplate model (small gradient-boosted trees "
+        "over text-only line and neighbourhood features) calls non-content: `content_model`"
+    )
+    model_threshold: float = Field(
+        0.4, ge=0, le=1, description="a line is content when the model's P(content) is at "
+        "least this; below 0.5 leans towards keeping text"
+    )
+    model_article_threshold: float = Field(
+        0.2, ge=0, le=1, description="... and a line of the article (a prose line, any line "
+        "inside the document's main run of prose, the three lines above it) when it is at least "
+        "this: article text is taken out only when the model is very sure"
+    )
 
 
 class LanguageSettings(_Section):

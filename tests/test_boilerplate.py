@@ -2,16 +2,24 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks.boilerplate import find_site_templates, flag_boilerplate, site_of
+from tasks.boilerplate import (
+    TemplateCounts,
+    find_site_templates,
+    flag_boilerplate,
+    site_of,
+    template_counts,
+)
+from tasks.boilerplate_features import _Doc
+from tasks.boilerplate_model import TreeModel, load_model
 from tasks.paragraphs import split_text
 from tasks.settings import BoilerplateSettings
 
 S = BoilerplateSettings()
 
 
-def rules_for(lines):
+def rules_for(lines, settings=S):
     table = pa.table({"text": lines})
-    return flag_boilerplate(table, S)["boilerplate_rule"].to_pylist()
+    return flag_boilerplate(table, settings)["boilerplate_rule"].to_pylist()
 
 
 # What the seed articles carry besides the article: exactly these lines.
@@ -23,11 +31,12 @@ SEED_BOILERPLATE = {
 }
 
 
-def test_seed_articles_boilerplate_flagged_and_article_text_kept(seed_texts):
+@pytest.mark.parametrize("model", [True, False])
+def test_seed_articles_boilerplate_flagged_and_article_text_kept(seed_texts, model):
     flagged = {}
     for text in seed_texts.values():
         lines = [p for _, _, p in split_text(text)]
-        for line, rule in zip(lines, rules_for(lines)):
+        for line, rule in zip(lines, rules_for(lines, S.model_copy(update={"model": model}))):
             if rule is not None:
                 flagged[line] = rule
     assert flagged == SEED_BOILERPLATE
@@ -99,3 +108,220 @@ def test_site_of():
     assert site_of("crawl.jsonl", None) == "crawl.jsonl"
     assert site_of("news/a.txt", None) == "news"
     assert site_of("a.txt", None) == "."
+
+
+# A scraped news page as text: navigation, the article (headline, byline, dateline, a short
+# paragraph, a quote, a list, a subhead), then share bar, related links, comment form, footer.
+PAGE_NAV = [
+    "Home | News | Sport | Business | Culture",
+    "World",
+    "Politics",
+    "Science",
+    "Technology",
+    "Tuesday, 15 January 2008",
+    "Most read",
+    "Storm closes ports along the coast",
+    "Council approves new budget for schools",
+]
+PAGE_ARTICLE = [
+    "River levels fall as flood defences hold",
+    "By Anna Smith",
+    "LONDON, Jan 15 (Reuters) -",
+    ("River levels across the region fell on Tuesday after new flood defences held back the "
+    "water that had threatened hundreds of homes during the weekend storms."),
+    ("The Environment Agency said the barriers, built last year at a cost of 12 million pounds, "
+    "had done exactly what they were designed to do when the river rose by two metres."),
+    "Nobody was hurt.",
+    ("“We were lucky this time, but the next storm may be worse,” said Mary Jones, who has lived "
+    "beside the river for forty years and watched the water reach her garden wall."),
+    "Residents were advised to:",
+    "keep sandbags ready at every door",
+    "sign up for the agency's flood warnings",
+    "move valuables upstairs",
+    "What happens next",
+    ("Engineers will inspect the barriers this week and the council will decide in March whether "
+    "to extend them along the northern bank, where several streets flooded in 2007."),
+    ("The agency said more rain was expected at the weekend but that levels should stay below "
+    "the danger mark, although it urged people living near the water to remain alert."),
+]
+PAGE_FOOTER = [
+    "Share this article",
+    "Facebook Twitter Email",
+    "Related articles",
+    "Storm closes ports along the coast",
+    "Leave a Reply",
+    "Your email address will not be published. Required fields are marked *",
+    "Post Comment",
+    "About us | Contact | Privacy policy | Terms of use",
+    "© 2008 Example News Ltd. All rights reserved.",
+]
+
+
+def page_rules(settings=S):
+    lines = PAGE_NAV + PAGE_ARTICLE + PAGE_FOOTER
+    table = pa.table({"doc_id": ["page"] * len(lines), "text": lines})
+    return dict(zip(lines, flag_boilerplate(table, settings)["boilerplate_rule"].to_pylist()))
+
+
+@pytest.mark.parametrize("model", [True, False])
+def test_page_article_kept_whole(model):
+    rules = page_rules(S.model_copy(update={"model": model}))
+    assert {line: rules[line] for line in PAGE_ARTICLE} == {line: None for line in PAGE_ARTICLE}
+
+
+@pytest.mark.parametrize("model", [True, False])
+def test_page_furniture_flagged(model):
+    rules = page_rules(S.model_copy(update={"model": model}))
+    missed = [line for line in PAGE_NAV + PAGE_FOOTER if rules[line] is None]
+    # a date above the article is a position rule: with the model on, the model has the last
+    # word, and dates near the top are often the article's own (L3S-GN1 labels them content)
+    assert set(missed) <= ({"Tuesday, 15 January 2008"} if model else set())
+    assert rules["Home | News | Sport | Business | Culture"] == "menu_line"
+    assert rules["Leave a Reply"] == "comment_form"
+
+
+def test_position_rules_name_runs_before_and_after_the_article():
+    rules = page_rules(S.model_copy(update={"model": False}))
+    assert rules["Politics"] == "leading_run"
+    assert rules["Tuesday, 15 January 2008"] == "date_alone"
+    assert rules["Council approves new budget for schools"] == "leading_run"
+    assert rules["About us | Contact | Privacy policy | Terms of use"] == "menu_line"
+
+
+@pytest.mark.parametrize("line,rule", [
+    ("1 of 3", "counter"),
+    ("23 comments", "counter"),
+    ("Page 2 of 5", "counter"),
+    ("Back to top", "navigation"),
+    ("Skip to main content", "navigation"),
+    ("Nach oben", "navigation"),
+])
+def test_shape_rules(line, rule):
+    assert rules_for([line]) == [rule]
+
+
+def test_single_lines_and_documents_without_prose_are_not_judged_by_position_or_model():
+    lines = ["Storm closes ports along the coast", "World", "Politics", "Tuesday, 15 January 2008"]
+    assert rules_for(lines) == [None, None, None, None]
+
+
+def test_documents_are_judged_separately():
+    # the same short line is a menu item after another document's article, a headline here
+    article = PAGE_ARTICLE[3:5] + PAGE_ARTICLE[12:14]
+    lines = article + ["Politics"] * 6 + ["Politics"]
+    docs = ["a"] * (len(article) + 6) + ["b"]
+    table = pa.table({"doc_id": docs, "text": lines})
+    rules = flag_boilerplate(table, S)["boilerplate_rule"].to_pylist()
+    assert rules[-1] is None
+    assert all(r is not None for r in rules[len(article):-1])
+
+
+def _run(docs_with_line, n_docs, site=0, first_doc=0, key=7):
+    """Paragraph arrays for n_docs documents of one site, each with a unique line, the first
+    docs_with_line of them also with the shared line `key`."""
+    sites, docs, keys = [], [], []
+    for d in range(first_doc, first_doc + n_docs):
+        for k in (1000 + d, key) if d - first_doc < docs_with_line else (1000 + d,):
+            sites.append(site)
+            docs.append(d)
+            keys.append(k)
+    return np.array(sites), np.array(docs), np.array(keys, dtype=np.uint64)
+
+
+def test_site_templates_count_earlier_runs():
+    # this run: the line in 2 of 4 documents of site 0 (below template_min_docs = 3)
+    sites, docs, keys = _run(2, 4)
+    assert not find_site_templates(sites, docs, keys, S).any()
+    # earlier runs: the same line in 5 of 20 documents of site 0 -> 7 of 24 documents
+    earlier = template_counts(*_run(5, 20, first_doc=100))
+    mask = find_site_templates(sites, docs, keys, S, history=earlier)
+    assert set(keys[mask].tolist()) == {7}
+    assert mask.sum() == 2
+    # ... but not when the earlier documents were another site's
+    other_site = template_counts(*_run(5, 20, site=1, first_doc=100))
+    assert not find_site_templates(sites, docs, keys, S, history=other_site).any()
+    # ... and not when the earlier runs had so many documents of the site that 7 is under 10%
+    big_site = template_counts(*_run(5, 200, first_doc=100))
+    assert not find_site_templates(sites, docs, keys, S, history=big_site).any()
+
+
+def test_template_counts_add_up():
+    a = template_counts(*_run(2, 4))
+    b = template_counts(*_run(5, 20, first_doc=100))
+    total = a + b + TemplateCounts.empty()
+    shared = total.keys == 7
+    assert total.docs[shared].tolist() == [7]
+    assert dict(zip(total.site_codes.tolist(), total.site_docs.tolist())) == {0: 24}
+    assert len(total.keys) == 1 + 4 + 20  # the shared line and every unique one
+
+
+def test_main_run_is_the_richest_stretch_of_each_document():
+    d = _Doc(np.array([0, 0, 0, 0, 0, 5, 5, 5]), np.array([5, 5, 5, 5, 5, 3, 3, 3]))
+    start, end = d.main_run(np.array([-1, 3, -1, 4, -10, 2, -5, 1]))
+    assert start.tolist() == [1] * 5 + [5] * 3
+    assert end.tolist() == [3] * 5 + [5] * 3
+
+
+def test_tree_model_inference():
+    # one stump on feature 1 (x1 <= 0.5 -> -1.0 else +2.0), a second tree that is a leaf (+0.5)
+    spec = {"features": ["a", "b"], "baseline": 0.25, "max_depth": 1, "trees": [
+        {"feature": [1, -1, -1], "threshold": [0.5, 0, 0], "left": [1, 1, 2],
+         "right": [2, 1, 2], "value": [0, -1.0, 2.0]},
+        {"feature": [-1], "threshold": [0], "left": [0], "right": [0], "value": [0.5]},
+    ]}
+    model = TreeModel(spec)
+    p = model.content_probability(np.array([[9.0, 0.5], [9.0, 0.6]]))
+    expected = 1 / (1 + np.exp(-np.array([0.25 - 1.0 + 0.5, 0.25 + 2.0 + 0.5])))
+    assert np.allclose(p, expected)
+    with pytest.raises(ValueError, match="retrain"):
+        model.check_features(["a"])
+
+
+def test_shipped_model_matches_the_features():
+    from tasks.boilerplate import boilerplate_signals
+    from tasks.boilerplate_features import feature_matrix
+
+    _, _, feats = boilerplate_signals(pa.table({"text": ["a line", "another line."]}), S)
+    x, names = feature_matrix(feats)
+    model = load_model()
+    model.check_features(names)
+    p = model.content_probability(x)
+    assert p.shape == (2,) and ((p > 0) & (p < 1)).all()
+
+
+def test_runs_of_member_rows_stop_at_document_boundaries():
+    from tasks.boilerplate_features import _runs
+
+    d = _Doc(np.array([0] * 6 + [6] * 3), np.array([6] * 6 + [3] * 3))
+    member = np.array([1, 1, 0, 1, 1, 1, 1, 1, 0], bool)
+    first, last = _runs(d, member)
+    assert first.tolist() == [0, 0, 2, 3, 3, 3, 6, 6, 8]
+    assert last.tolist() == [1, 1, 2, 5, 5, 5, 7, 7, 8]
+
+
+def test_model_leaves_a_headline_first_line_alone_but_judges_a_page_title():
+    from tasks.boilerplate import boilerplate_signals, model_rows
+
+    article = PAGE_ARTICLE[3:5] + PAGE_ARTICLE[12:14]
+    headline = "River levels fall as flood defences hold"
+    for lines, judged in (([headline, "World", *article], False),
+                          ([f"{headline} - Example News", "World", headline, *article], True)):
+        rules, _, feats = boilerplate_signals(pa.table({"text": lines}), S)
+        rows = model_rows(rules, feats).tolist()
+        assert (0 in rows) is judged
+        assert 1 in rows  # other short lines are judged
+
+
+def test_main_run_matches_a_brute_force_search():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 12, size=60)
+    start = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    length = np.repeat(lengths, lengths)
+    score = rng.integers(-50, 50, size=len(start))
+    got_start, got_end = _Doc(start, length).main_run(score)
+    for s, n in zip((np.cumsum(lengths) - lengths).tolist(), lengths.tolist()):
+        best = max(score[i:j + 1].sum() for i in range(s, s + n) for j in range(i, s + n))
+        i, j = int(got_start[s]), int(got_end[s])
+        assert s <= i <= j < s + n
+        assert score[i:j + 1].sum() == best
+        assert (got_start[s:s + n] == i).all() and (got_end[s:s + n] == j).all()

@@ -1,0 +1,69 @@
+"""The boilerplate model: small gradient-boosted trees over `boilerplate_features`, in numpy.
+
+The weights live in `models/boilerplate_model.json` beside this module, written by
+`benchmarks/train_boilerplate_model.py` (scikit-learn's HistGradientBoostingClassifier, trained
+on the tuning halves of L3S-GN1 and lines_gold_match). Inference needs only numpy: each tree is
+walked level by level for all rows at once.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+MODEL_PATH = Path(__file__).parent / "models" / "boilerplate_model.json"
+
+
+class TreeModel:
+    def __init__(self, spec: dict) -> None:
+        self.features: list[str] = spec["features"]
+        self.baseline = float(spec["baseline"])
+        self.depth = int(spec["max_depth"])
+        # all trees in one flat node array; children as global node numbers; a leaf has
+        # feature -1 and points to itself, so walking past it changes nothing
+        feature, threshold, left, right, value, roots = [], [], [], [], [], []
+        offset = 0
+        for tree in spec["trees"]:
+            roots.append(offset)
+            feature += tree["feature"]
+            threshold += tree["threshold"]
+            left += [offset + i for i in tree["left"]]
+            right += [offset + i for i in tree["right"]]
+            value += tree["value"]
+            offset += len(tree["feature"])
+        self.feature = np.maximum(np.asarray(feature, np.int32), 0)  # leaves read feature 0
+        self.threshold = np.asarray(threshold, np.float64)
+        self.left = np.asarray(left, np.int32)
+        self.right = np.asarray(right, np.int32)
+        self.value = np.asarray(value, np.float64)
+        self.roots = np.asarray(roots, np.int32)
+
+    def check_features(self, names: list[str]) -> None:
+        if names != self.features:
+            raise ValueError("boilerplate model was trained on other features; retrain it with "
+                             "benchmarks/train_boilerplate_model.py")
+
+    def content_probability(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """P(content) per row of the feature matrix x (rows x features). All trees are walked
+        together, one level per step, for a chunk of rows at a time."""
+        raw = np.full(len(x), self.baseline)
+        n_features = x.shape[1] if x.ndim == 2 else 0
+        for lo in range(0, len(x), chunk):
+            flat = np.ascontiguousarray(x[lo:lo + chunk], dtype=np.float64).ravel()
+            n = len(flat) // max(n_features, 1)
+            row_base = (np.arange(n, dtype=np.int32) * n_features)[:, None]
+            node = np.broadcast_to(self.roots, (n, len(self.roots)))
+            for _ in range(self.depth):
+                go_left = flat[row_base + self.feature[node]] <= self.threshold[node]
+                node = np.where(go_left, self.left[node], self.right[node])
+            raw[lo:lo + chunk] += self.value[node].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-raw))
+
+
+@cache
+def load_model(path: str | None = None) -> TreeModel:
+    with open(path or MODEL_PATH, encoding="utf-8") as fh:
+        return TreeModel(json.load(fh))
