@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks import dedup_index
-from tasks.boilerplate import find_site_templates
+from tasks import dedup_index, template_index
+from tasks.boilerplate import find_site_templates, template_counts
 from tasks.dedup import DedupInput, find_duplicates
 from tasks.minhash import content_csr, list_matrix
 from tasks.settings import Settings
@@ -77,8 +77,12 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     is_boilerplate = pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False)
     template_keys = table["template_key"].fill_null(0).to_numpy().astype(np.uint64)
     template_keys[is_boilerplate] = 0
+    site_names_list = list(site_names)
+    history_counts = template_index.load_history(Path(settings.clean), dict(site_names))
     templates = find_site_templates(doc_site[doc_index], doc_index, template_keys,
-                                    settings.boilerplate)
+                                    settings.boilerplate, history_counts)
+    template_index.stage_run(staging, run_id, template_counts(doc_site[doc_index], doc_index,
+                                                              template_keys), site_names_list)
 
     # 2. Duplicates among the content paragraphs, with the earlier runs' matching paragraphs.
     norm_hash = table["norm_hash"].to_numpy().copy()

@@ -42,7 +42,7 @@ from pathlib import Path
 from tasks.faults import checkpoint
 
 TABLE_NAMES = ("documents", "paragraphs", "rejects")
-INDEX_KINDS = ("entries", "bands", "exact", "superseded")
+INDEX_KINDS = ("entries", "bands", "exact", "superseded", "templates")
 VISIBLE = (*TABLE_NAMES, "_runs", "_index")
 
 

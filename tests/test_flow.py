@@ -248,3 +248,22 @@ def test_dask_local_cluster_gives_the_same_output(prefect_server, tmp_path):
     a, b = tables(tmp_path / "single"), tables(tmp_path / "dask")
     for name in a:
         assert a[name].sort_by("run_id").equals(b[name].sort_by("run_id")), name
+
+
+def test_site_templates_count_earlier_runs(prefect_server, tmp_path):
+    menu = "Home Politics Sport Weather"
+
+    def page(i):
+        return json.dumps({"id": f"p{i}", "url": f"https://news.example.com/{i}",
+                           "text": f"{menu}\nStory number {i} is told here in a full sentence of "
+                                   f"its own, with enough words to be a paragraph."})
+
+    write(tmp_path / "raw" / "a.jsonl", page(1) + "\n" + page(2) + "\n")
+    first = run(tmp_path / "raw", tmp_path / "clean")
+    assert first["counts"]["site_template_lines"] == 0  # two pages: not yet a template
+    write(tmp_path / "raw" / "b.jsonl", page(3) + "\n")
+    second = run(tmp_path / "raw", tmp_path / "clean")
+    assert second["counts"]["site_template_lines"] == 1  # the third page with the same line
+    rows = [p for p in tables(tmp_path / "clean")["paragraphs"].to_pylist()
+            if p["run_id"] == second["run_id"] and p["text"] == menu]
+    assert [r["boilerplate_rule"] for r in rows] == ["site_template"]
