@@ -57,7 +57,7 @@ LABEL_CODES = {
 
 _LETTER = re.compile(r"[^\W\d_]")
 _URL_OR_EMAIL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
-MAX_CHARS = 600
+MAX_CHARS = 256
 _RESOLVER_FLOOR = 1e-4  # probability given to a language a model did not list in its top k
 _TOP_K = 10
 
