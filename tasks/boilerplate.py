@@ -153,10 +153,17 @@ def boilerplate_signals(paragraphs: pa.Table, settings: BoilerplateSettings
     if not paragraphs.num_rows:
         return [], [], {}
     texts = paragraphs["text"].combine_chunks()
-    pylist = texts.to_pylist()
-    norms = [normalize_line(t) for t in pylist]
-    sure = [phrase_rule(t, n) for t, n in zip(pylist, norms)]
-    keys = [template_key(t, settings.template_max_words, n) for t, n in zip(pylist, norms)]
+    # The per-line rules depend on the text alone: work them out once per distinct line (pages
+    # of one site repeat their menus and footers) and spread the answers over the rows.
+    encoded = pc.dictionary_encode(texts)
+    distinct = encoded.dictionary.to_pylist()
+    rows = encoded.indices.to_numpy(zero_copy_only=False)
+    d_norms = [normalize_line(t) for t in distinct]
+    d_sure = [phrase_rule(t, n) for t, n in zip(distinct, d_norms)]
+    d_keys = [template_key(t, settings.template_max_words, n) for t, n in zip(distinct, d_norms)]
+    norms = [d_norms[i] for i in rows.tolist()]
+    sure = [d_sure[i] for i in rows.tolist()]
+    keys = [d_keys[i] for i in rows.tolist()]
     doc_ids = paragraphs["doc_id"] if "doc_id" in paragraphs.column_names else None
     start, length = document_bounds(doc_ids, paragraphs.num_rows)
     feats = features(texts, norms, start, length,
