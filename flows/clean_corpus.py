@@ -100,8 +100,14 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
     now = time.perf_counter()
     wall = {**wall, "publish": now - start, "total": now - flow_start}
     per_source: dict[str, dict[str, int]] = {}
-    for shard in shards:
-        per_source.update(shard.per_source)
+    for shard in shards:  # a large file is read by several shards: add its parts up
+        for source, counted in shard.per_source.items():
+            total = per_source.setdefault(source, {"documents": 0, "rejects": 0})
+            for key, value in counted.items():
+                total[key] += value
+    for source, moved in counts.repeated_ids.items():  # repeats found across parts of a file
+        per_source[source]["documents"] -= moved
+        per_source[source]["rejects"] += moved
     manifest = {
         "run_id": plan.run_id,
         "sequence": plan.sequence,

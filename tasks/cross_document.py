@@ -26,6 +26,7 @@ from tasks.shard import STAGING_COMPRESSION, ShardResult
 
 CROSS = pa.schema(
     [
+        ("repeated_id", pa.bool_()),  # the document's id was used by a record of an earlier shard
         ("site_template", pa.bool_()),
         ("dup_of", pa.string()),
         ("dup_cluster", pa.string()),
@@ -72,11 +73,18 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     site_names: dict[str, int] = {}
     doc_site = np.array([site_names.setdefault(site_of_doc[d], len(site_names))
                          for d in doc_codes.dictionary.to_pylist()], dtype=np.int64)
+    # A record id repeated in one file is rejected by the reader; when a large file is read in
+    # parts, the repeat can sit in a later shard: those rows take no part here, and publish
+    # turns their documents into rejects.
+    shard_of_row = np.repeat(np.arange(len(shards)), [s.paragraphs for s in shards])
+    first_shard = np.full(len(doc_codes.dictionary), len(shards), dtype=np.int64)
+    np.minimum.at(first_shard, doc_index, shard_of_row)
+    repeated = shard_of_row > first_shard[doc_index]
 
     # 1. Site templates among the lines no phrase rule took.
     is_boilerplate = pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False)
     template_keys = table["template_key"].fill_null(0).to_numpy().astype(np.uint64)
-    template_keys[is_boilerplate] = 0
+    template_keys[is_boilerplate | repeated] = 0
     site_names_list = list(site_names)
     history_counts = template_index.load_history(Path(settings.clean), dict(site_names))
     templates = find_site_templates(doc_site[doc_index], doc_index, template_keys,
@@ -86,7 +94,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
 
     # 2. Duplicates among the content paragraphs, with the earlier runs' matching paragraphs.
     norm_hash = table["norm_hash"].to_numpy().copy()
-    norm_hash[is_boilerplate | templates] = 0  # boilerplate is never a duplicate of content
+    norm_hash[is_boilerplate | templates | repeated] = 0  # boilerplate is never a copy of content
     keys, has_keys = list_matrix(table["band_keys"], settings.dedup.bands)
     has_keys &= norm_hash != 0
     content, offsets = content_csr(table["content"])
@@ -130,6 +138,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         sl = slice(offset, offset + shard.paragraphs)
         part = pa.Table.from_pydict(
             {
+                "repeated_id": repeated[sl],
                 "site_template": templates[sl],
                 "dup_of": [ids[i] if i >= 0 else None for i in dup_of[sl].tolist()],
                 "dup_cluster": [ids[i] if i >= 0 else None for i in cluster[sl].tolist()],

@@ -30,8 +30,23 @@ class PlannedInput:
     kind: str | None
     sha256: str | None  # None when the file cannot be read
 
-    def as_input_file(self) -> InputFile:
-        return InputFile(self.path, self.source, self.size, self.kind)
+    # Where a large uncompressed JSONL file is cut into parts: (byte offset, line index) of the
+    # first line of every part after the first.
+    cuts: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one shard reads of one input: the whole file, or lines of a large JSONL file."""
+
+    input: int  # index into RunPlan.inputs
+    start: int = 0
+    end: int | None = None
+    first_position: int = 0
+
+    def size(self, item: PlannedInput) -> int:
+        end = self.end if self.end is not None else (item.size or 0)
+        return max(end - self.start, 0)
 
 
 @dataclass(frozen=True)
@@ -40,44 +55,75 @@ class RunPlan:
     sequence: int
     settings_fingerprint: str
     inputs: list[PlannedInput]
-    shards: list[list[int]]  # indexes into inputs
+    parts: list[Part]
+    shards: list[list[int]]  # indexes into parts
     skipped: list[str] = field(default_factory=list)  # sources already processed, unchanged
     supersedes: list[tuple[str, str]] = field(default_factory=list)  # (source, earlier run_id)
 
     def shard_inputs(self, shard: int) -> list[InputFile]:
-        return [self.inputs[i].as_input_file() for i in self.shards[shard]]
+        out = []
+        for p in (self.parts[i] for i in self.shards[shard]):
+            item = self.inputs[p.input]
+            out.append(InputFile(item.path, item.source, item.size, item.kind, p.start, p.end,
+                                 p.first_position))
+        return out
 
     def shard_keys(self, shard: int) -> list[str]:
-        """What identifies a shard's work: its inputs and their content hashes."""
-        return [f"{self.inputs[i].source} {self.inputs[i].sha256}" for i in self.shards[shard]]
+        """What identifies a shard's work: its inputs, their content hashes and byte ranges."""
+        return [f"{self.inputs[p.input].source} {self.inputs[p.input].sha256} {p.start}-{p.end}"
+                for p in (self.parts[i] for i in self.shards[shard])]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def file_sha256(path: str) -> str | None:
+def scan_file(path: str, cut_every: int | None = None) -> tuple[str | None, list[tuple[int, int]]]:
+    """SHA-256 of the file and, with `cut_every`, where to cut it into parts of about that many
+    bytes at line ends: (byte offset, line index) of each later part's first line. One read."""
     digest = hashlib.sha256()
+    cuts: list[tuple[int, int]] = []
+    offset = lines = 0
+    next_cut = cut_every
     try:
         with open(path, "rb") as fh:
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
+                while next_cut is not None and next_cut < offset + len(chunk):
+                    newline = chunk.find(b"\n", max(next_cut - offset, 0))
+                    if newline < 0:
+                        break  # the line goes on in the next chunk
+                    cut = offset + newline + 1
+                    cuts.append((cut, lines + chunk.count(b"\n", 0, newline + 1)))
+                    next_cut = cut + cut_every
+                lines += chunk.count(b"\n")
+                offset += len(chunk)
     except OSError:
-        return None
-    return digest.hexdigest()
+        return None, []
+    return digest.hexdigest(), [c for c in cuts if c[0] < offset]
 
 
-def _shards(inputs: list[PlannedInput], shard_bytes: int) -> list[list[int]]:
-    """Consecutive inputs (input order is canonical order) in groups of about shard_bytes."""
+def _parts(inputs: list[PlannedInput]) -> list[Part]:
+    parts = []
+    for i, item in enumerate(inputs):
+        starts = [(0, 0), *item.cuts]
+        for k, (start, first) in enumerate(starts):
+            end = starts[k + 1][0] if k + 1 < len(starts) else None
+            parts.append(Part(i, start, end, first))
+    return parts
+
+
+def _shards(inputs: list[PlannedInput], parts: list[Part], shard_bytes: int) -> list[list[int]]:
+    """Consecutive parts (input order is canonical order) in groups of about shard_bytes."""
     shards: list[list[int]] = []
     current: list[int] = []
     size = 0
-    for i, item in enumerate(inputs):
-        item_size = item.size or 0
-        if current and size + item_size > shard_bytes:
+    for i, part in enumerate(parts):
+        part_size = part.size(inputs[part.input])
+        if current and size + part_size > shard_bytes:
             shards.append(current)
             current, size = [], 0
         current.append(i)
-        size += item_size
+        size += part_size
     if current:
         shards.append(current)
     return shards
@@ -89,13 +135,19 @@ def plan_run(settings: Settings) -> RunPlan:
     fingerprint = settings.output_fingerprint()
     holders = current_holders(history)
     planned, skipped, supersedes = [], [], []
+    shard_bytes = settings.runtime.shard_bytes
     for f in discover_inputs(settings.raw):
-        sha = file_sha256(f.path) if f.size is not None else None
+        # Large uncompressed JSONL files are cut into parts at line ends so that one file can
+        # keep several workers busy (compressed files cannot be entered in the middle).
+        splittable = f.kind == "jsonl" and not f.path.lower().endswith(".gz") and \
+            f.size is not None and f.size > shard_bytes
+        sha, cuts = scan_file(f.path, shard_bytes if splittable else None) \
+            if f.size is not None else (None, [])
         held = holders.get(f.source)
         if sha is not None and held is not None and held[1:] == (sha, fingerprint):
             skipped.append(f.source)
             continue
-        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha))
+        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts)))
         if sha is not None and held is not None:
             supersedes.append((f.source, held[0]))
 
@@ -106,8 +158,9 @@ def plan_run(settings: Settings) -> RunPlan:
     for item in planned:
         digest.update(f"\n{item.source}\t{item.sha256}".encode("utf-8", "surrogateescape"))
     run_id = f"{sequence:05d}-{digest.hexdigest()[:12]}"
-    return RunPlan(run_id, sequence, fingerprint, planned,
-                   _shards(planned, settings.runtime.shard_bytes), skipped, supersedes)
+    parts = _parts(planned)
+    return RunPlan(run_id, sequence, fingerprint, planned, parts,
+                   _shards(planned, parts, shard_bytes), skipped, supersedes)
 
 
 def current_holders(history: list[dict]) -> dict[str, tuple[str, str, str]]:

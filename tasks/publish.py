@@ -47,6 +47,7 @@ class PublishCounts:
     rule_examples: dict = field(default_factory=dict)  # boilerplate rule -> first lines it took
     reject_examples: dict = field(default_factory=dict)  # error -> first rejects
     mt_documents: list = field(default_factory=list)  # (score, source, doc_id, signals), best
+    repeated_ids: Counter = field(default_factory=Counter)  # source -> documents made rejects
 
     _EXAMPLES = 3
     _MT_LISTED = 10
@@ -94,6 +95,27 @@ def paragraph_decisions(rules: list, dup_of: list, doc_mt: list[float], langs: l
     return reasons
 
 
+def _reject_repeated_ids(paras: pa.Table, cross: pa.Table, docs: pa.Table, rejects: pa.Table
+                         ) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table, Counter]:
+    """Documents whose id an earlier shard's record of the same file already used become
+    rejects (`duplicate_id`), as the reader rejects a repeat it sees itself."""
+    repeated = cross["repeated_id"]
+    if not pc.any(repeated).as_py():
+        return paras, cross, docs, rejects, Counter()
+    gone = pc.unique(pc.filter(paras["doc_id"], repeated))
+    dropped = docs.filter(pc.is_in(docs["doc_id"], value_set=gone))
+    extra = pa.table({
+        "source": dropped["source"], "position": dropped["position"],
+        "error": pa.array(["duplicate_id"] * dropped.num_rows, type=pa.string()),
+        "detail": pa.array([f"id {i!r} already used by an earlier record of this file"
+                            for i in dropped["input_id"].to_pylist()], type=pa.string()),
+    }, schema=rejects.schema)
+    keep = pc.invert(repeated)
+    return (paras.filter(keep), cross.filter(keep),
+            docs.filter(pc.invert(pc.is_in(docs["doc_id"], value_set=gone))),
+            pa.concat_tables([rejects, extra]), Counter(dropped["source"].to_pylist()))
+
+
 def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
                   counts: PublishCounts) -> None:
     """Write the final tables for one shard into `out_dir/<table>/part-<shard>.parquet`."""
@@ -101,6 +123,8 @@ def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
     cross = pq.read_table(shard.path("cross"))
     docs = pq.read_table(shard.path("documents"))
     rejects = pq.read_table(shard.path("rejects"))
+    paras, cross, docs, rejects, moved = _reject_repeated_ids(paras, cross, docs, rejects)
+    counts.repeated_ids.update(moved)
 
     rules = paras["boilerplate_rule"].to_pylist()
     rules = ["site_template" if (r is None and t) else r

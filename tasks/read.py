@@ -47,6 +47,11 @@ class InputFile:
     source: str  # path relative to the raw folder, POSIX separators: what users see
     size: int | None  # None when the file cannot even be stat'ed
     kind: str | None  # None: unsupported type
+    # A part of a large uncompressed JSONL file: bytes [start, end), starting at line index
+    # first_position (tasks/plan.py cuts such files at line ends).
+    start: int = 0
+    end: int | None = None
+    first_position: int = 0
 
 
 def input_kind(name: str) -> str | None:
@@ -181,10 +186,10 @@ def _read_txt(f: InputFile, out: _Collector) -> None:
     out.document(f.source, 0, decoded.text, decoded.encoding, decoded.replacements)
 
 
-def _iter_lines(fh, limit: int) -> Iterator[tuple[bytes | None, int]]:
-    """Yield (line, size) per line; line is None when it is longer than `limit` (never held
-    in memory whole)."""
-    while True:
+def _iter_lines(fh, limit: int, end: int | None = None) -> Iterator[tuple[bytes | None, int]]:
+    """Yield (line, size) per line up to byte `end`; line is None when it is longer than `limit`
+    (never held in memory whole)."""
+    while end is None or fh.tell() < end:
         line = fh.readline(limit + 1)
         if not line:
             return
@@ -204,10 +209,12 @@ def _read_jsonl(f: InputFile, out: _Collector) -> None:
     s = out.settings
     opener = gzip.open if f.path.lower().endswith(".gz") else open
     seen_ids: dict[str, int] = {}
-    position = 0  # index of the line being read
+    position = f.first_position  # index of the line being read
     try:
         with opener(f.path, "rb") as fh:
-            for line, size in _iter_lines(fh, s.max_document_bytes):
+            if f.start:
+                fh.seek(f.start)
+            for line, size in _iter_lines(fh, s.max_document_bytes, f.end):
                 if line is None:
                     out.reject(f.source, position, "too_large",
                                f"line of {size:,} bytes exceeds max_document_bytes "

@@ -267,3 +267,25 @@ def test_site_templates_count_earlier_runs(prefect_server, tmp_path):
     rows = [p for p in tables(tmp_path / "clean")["paragraphs"].to_pylist()
             if p["run_id"] == second["run_id"] and p["text"] == menu]
     assert [r["boilerplate_rule"] for r in rows] == ["site_template"]
+
+
+def test_large_jsonl_is_read_in_parts_and_a_repeated_id_across_parts_is_a_reject(
+        prefect_server, tmp_path):
+    lines = [json.dumps({"id": f"r{i}", "text": f"Record number {i} says something unique "
+                                                f"about topic {i * 7} in plain words."})
+             for i in range(400)]
+    lines.append(json.dumps({"id": "r3", "text": "A late record that repeats an earlier id."}))
+    write(tmp_path / "raw" / "big.jsonl", "\n".join(lines) + "\n")
+    manifest = run(tmp_path / "raw", tmp_path / "clean", runtime={"shard_bytes": 4000})
+    assert len(manifest["stage_seconds"]) and manifest["inputs"][0]["documents"] == 400
+    assert manifest["inputs"][0]["rejects"] == 1
+    t = tables(tmp_path / "clean")
+    assert t["documents"].num_rows == 400
+    assert len(set(t["documents"]["doc_id"].to_pylist())) == 400
+    assert t["rejects"].to_pylist()[0]["error"] == "duplicate_id"
+    assert t["rejects"].to_pylist()[0]["position"] == 400
+    positions = sorted(t["documents"]["position"].to_pylist())
+    assert positions == list(range(400))
+    single = run(tmp_path / "raw", tmp_path / "single")  # one part: the same rows
+    assert tables(tmp_path / "single")["documents"].sort_by("position").equals(
+        t["documents"].sort_by("position"))
