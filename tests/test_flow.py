@@ -286,6 +286,6 @@ def test_large_jsonl_is_read_in_parts_and_a_repeated_id_across_parts_is_a_reject
     assert t["rejects"].to_pylist()[0]["position"] == 400
     positions = sorted(t["documents"]["position"].to_pylist())
     assert positions == list(range(400))
-    single = run(tmp_path / "raw", tmp_path / "single")  # one part: the same rows
+    run(tmp_path / "raw", tmp_path / "single")  # one part: the same rows
     assert tables(tmp_path / "single")["documents"].sort_by("position").equals(
         t["documents"].sort_by("position"))
