@@ -14,7 +14,8 @@ in `.generations/<n>/`. A run builds the next generation beside the current one 
 every file of the current generation, plus its own files and manifest) and then switches
 `.current` to it with one atomic rename. Readers therefore see every run completely or not at
 all: a run killed at any moment leaves the current generation untouched, and the next run
-removes the half-built one. Rewriting is never needed except where a changed input supersedes
+removes the half-built one. The replaced generation is removed when the next run starts, so a
+reader that listed its files just before a switch can still open them. Rewriting is never needed except where a changed input supersedes
 earlier rows (`supersede`): the affected part files are rewritten into the new generation only.
 
 Also here:
@@ -227,8 +228,8 @@ class Store:
         self._switch_to(final)
         checkpoint("commit:switched")
         shutil.rmtree(staged, ignore_errors=True)
-        if current is not None and current.resolve() != final.resolve():
-            shutil.rmtree(current, ignore_errors=True)
+        # The generation just replaced stays until the next run starts (`recover`): a reader
+        # that listed its files before the switch can still open them.
         return manifest
 
 

@@ -30,7 +30,10 @@ def test_commit_builds_a_generation_and_switches_to_it(tmp_path):
     assert pq.read_table(tmp_path / "documents" / "00002-b" / "part-00000.parquet").num_rows == 2
     assert (tmp_path / "_index" / "entries" / "00002-b.parquet").is_file()
     assert [m["run_id"] for m in store.manifests()] == ["00001-a", "00002-b"]
-    assert sorted(p.name for p in store.generations.iterdir()) == ["2"]  # old ones removed
+    # The replaced generation stays for readers until the next run starts.
+    assert sorted(p.name for p in store.generations.iterdir()) == ["1", "2"]
+    store.recover()
+    assert sorted(p.name for p in store.generations.iterdir()) == ["2"]
     assert not store.staging_dir("00002-b").exists()
 
 
