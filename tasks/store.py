@@ -229,7 +229,11 @@ class Store:
         checkpoint("commit:switched")
         shutil.rmtree(staged, ignore_errors=True)
         # The generation just replaced stays until the next run starts (`recover`): a reader
-        # that listed its files before the switch can still open them.
+        # that listed its files before the switch can still open them. Older ones go now.
+        keep = {final.resolve(), current.resolve() if current is not None else None}
+        for gen in self.generations.iterdir():
+            if gen.resolve() not in keep and not gen.name.endswith(".building"):
+                shutil.rmtree(gen, ignore_errors=True)
         return manifest
 
 

@@ -46,7 +46,7 @@ def test_recover_removes_half_built_generations_and_other_staging(tmp_path):
     (store.staging_dir("00002-b") / "shard-00000").mkdir(parents=True)
     (store.staging_dir("00003-c")).mkdir(parents=True)
     removed = store.recover(keep_staging="00002-b")
-    assert sorted(os.path.basename(p) for p in removed) == ["00003-c", "7.building"]
+    assert sorted(os.path.basename(p) for p in removed) == ["0", "00003-c", "7.building"]
     assert store.staging_dir("00002-b").is_dir()
     assert (tmp_path / "documents" / "00001-a").is_dir()
 
