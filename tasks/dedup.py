@@ -171,51 +171,76 @@ def assign_canonicals(pairs: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.n
     return canonical_of, sim_of
 
 
-def find_duplicates(inp: DedupInput, settings: DedupSettings,
-                    candidates: Callable[[np.ndarray], np.ndarray] | None = None) -> Duplicates:
-    """`candidates`, when given, finds the candidate pairs among the rows it is passed (the
-    representatives) in place of `candidate_pairs` over their band keys: the Dask path."""
-    n = len(inp.norm_hash)
-    fixed = inp.fixed if inp.fixed is not None else np.zeros(n, dtype=bool)
+def exact_groups(norm_hash: np.ndarray, fixed: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Eligible rows (norm_hash != 0) and, for each, the first row with the same normalised text
+    (its exact canonical)."""
+    rows = np.flatnonzero(norm_hash != 0)
+    if not len(rows):
+        return rows, rows
+    _, first, inverse = np.unique(norm_hash[rows], return_index=True, return_inverse=True)
+    return rows, rows[first][inverse]
+
+
+def verified(sims: np.ndarray, own_sims: np.ndarray, same_doc: np.ndarray,
+             settings: DedupSettings) -> np.ndarray:
+    """Which candidate pairs are copies: both similarities reach the threshold (the stricter
+    one inside a document)."""
+    needed = np.where(same_doc, settings.same_document_threshold, settings.threshold)
+    return (sims >= needed) & (own_sims >= needed)
+
+
+def pair_similarities(pairs: np.ndarray, content: np.ndarray, offsets: np.ndarray,
+                      own: np.ndarray, own_offsets: np.ndarray, quoted: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Exact content-word Jaccard of each pair, over all words and over the words outside
+    quotations (the same where neither paragraph quotes anything)."""
+    sims = exact_jaccard(content, offsets, pairs)
+    own_sims = sims.copy()
+    quoting = quoted[pairs[:, 0]] | quoted[pairs[:, 1]]
+    own_sims[quoting] = exact_jaccard(own, own_offsets, pairs[quoting])
+    return sims, own_sims
+
+
+def resolve(n: int, rows: np.ndarray, head: np.ndarray, pairs: np.ndarray, sims: np.ndarray,
+            fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From exact groups and verified near pairs to (dup_of, similarity, cluster) per row."""
     dup_of = np.full(n, -1, dtype=np.int64)
     similarity = np.full(n, np.nan, dtype=np.float32)
-
-    # 1. Exact: the first row of each normalised text is its canonical.
-    rows = np.flatnonzero(inp.norm_hash != 0)
-    _, first, inverse = np.unique(inp.norm_hash[rows], return_index=True, return_inverse=True)
-    head = rows[first][inverse]
     exact = (head != rows) & ~fixed[rows]
     dup_of[rows[exact]] = head[exact]
     similarity[rows[exact]] = 1.0
+    canonical_of, sim_of = assign_canonicals(pairs, sims, n)
+    joined = canonical_of >= 0
+    dup_of[joined] = canonical_of[joined]
+    similarity[joined] = sim_of[joined]
+    # Exact copies follow their head into its near-duplicate cluster.
+    moved = exact.copy()
+    moved[exact] = dup_of[head[exact]] >= 0
+    dup_of[rows[moved]] = dup_of[head[moved]]
+    similarity[rows[moved]] = similarity[head[moved]]
+    cluster = np.full(n, -1, dtype=np.int64)
+    members = np.flatnonzero(dup_of >= 0)
+    cluster[members] = dup_of[members]
+    cluster[dup_of[members]] = dup_of[members]
+    return dup_of, similarity, cluster
 
-    # 2. Near: LSH over the heads of exact groups that have band keys, then verification.
+
+def find_duplicates(inp: DedupInput, settings: DedupSettings,
+                    candidates: Callable[[np.ndarray], np.ndarray] | None = None) -> Duplicates:
+    """All in memory (tests, benchmarks; the pipeline streams the same steps band by band in
+    tasks/cross_document.py). `candidates`, when given, finds the candidate pairs among the
+    rows it is passed (the representatives) in place of `candidate_pairs`."""
+    n = len(inp.norm_hash)
+    fixed = inp.fixed if inp.fixed is not None else np.zeros(n, dtype=bool)
+    rows, head = exact_groups(inp.norm_hash)
     reps = rows[(head == rows) & inp.has_keys[rows]]
     found = candidates(reps) if candidates is not None else candidate_pairs(inp.band_keys[reps])
     pairs = reps[found]  # reps is sorted: pairs stay (earlier, later)
     n_candidates = len(pairs)
     pairs = pairs[~fixed[pairs[:, 1]]]  # an earlier run's row is never a member
-    sims = exact_jaccard(inp.content, inp.content_offsets, pairs)
-    # Quoted words are not evidence of copying: independent articles quote the same statement.
-    own_sims = sims.copy()
-    quoting = inp.quoted[pairs[:, 0]] | inp.quoted[pairs[:, 1]]
-    own_sims[quoting] = exact_jaccard(inp.own, inp.own_offsets, pairs[quoting])
-    same_doc = inp.doc[pairs[:, 0]] == inp.doc[pairs[:, 1]]
-    needed = np.where(same_doc, settings.same_document_threshold, settings.threshold)
-    ok = (sims >= needed) & (own_sims >= needed)
-    pairs, sims = pairs[ok], sims[ok]
-    canonical_of, sim_of = assign_canonicals(pairs, sims, n)
-    joined = canonical_of >= 0
-    dup_of[joined] = canonical_of[joined]
-    similarity[joined] = sim_of[joined]
-
-    # 3. Exact copies follow their head into its near-duplicate cluster.
-    moved = exact.copy()
-    moved[exact] = dup_of[head[exact]] >= 0
-    dup_of[rows[moved]] = dup_of[head[moved]]
-    similarity[rows[moved]] = similarity[head[moved]]
-
-    cluster = np.full(n, -1, dtype=np.int64)
-    members = np.flatnonzero(dup_of >= 0)
-    cluster[members] = dup_of[members]
-    cluster[dup_of[members]] = dup_of[members]
-    return Duplicates(dup_of, similarity, cluster, n_candidates, len(pairs))
+    sims, own_sims = pair_similarities(pairs, inp.content, inp.content_offsets, inp.own,
+                                       inp.own_offsets, inp.quoted)
+    ok = verified(sims, own_sims, inp.doc[pairs[:, 0]] == inp.doc[pairs[:, 1]], settings)
+    dup_of, similarity, cluster = resolve(n, rows, head, pairs[ok], sims[ok], fixed)
+    return Duplicates(dup_of, similarity, cluster, n_candidates, int(ok.sum()))

@@ -3,27 +3,30 @@ earlier run without reading the earlier runs' output.
 
     _index/meta.json                 how the index was built; a run with other settings is refused
     _index/entries/<run_id>.parquet  one row per indexed paragraph: para_id, doc_id, run_seq,
-                                     order, norm_hash, band_keys, content, own_content
-    _index/bands/<run_id>.parquet    (code, entry): LSH band keys as band << 32 | key, sorted
+                                     order, norm_hash, content, own_content
+    _index/bands/<run_id>.parquet    (key, entry) per LSH band, sorted by key: row group b holds
+                                     band b, so a lookup reads one band at a time
     _index/exact/<run_id>.parquet    (norm_hash, entry): exact-copy keys, sorted
+    _index/superseded/<run_id>.parquet, _index/templates/<run_id>.parquet: see supersede.py and
+                                     template_index.py
 
 A run indexes its canonical and unique content paragraphs (a member is within the threshold of
 its canonical, so matching the canonical is enough). It keeps a paragraph's LSH band keys, not
 its full MinHash signature: candidates need only the keys and verification is exact on the
-content-word sets, so the signature would add 768 bytes per paragraph for no use. Files are per run: they are staged and
-moved into place with the run's tables, and removed with them if the run never committed.
+content-word sets, so the signature would add 768 bytes per paragraph for no use. Files are per
+run: they are staged and switched in with the run's tables (tasks/store.py).
 
-Cost of a lookup: the new run's keys are binary-searched in each earlier run's sorted key
-column, and only the row groups of matched entries are read, so the computation grows with the
-new data (times the log of the history); what grows with the history is reading the key
-columns (8 bytes per indexed paragraph and band, a sequential read).
+Cost of a lookup: per band, the new run's keys are binary-searched in each earlier run's sorted
+keys of that band, and only the row groups of matched entries are read, so the computation
+grows with the new data (times the log of the history) and memory with one band; what grows
+with the history is reading the key columns (4 bytes per indexed paragraph and band,
+sequentially).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +34,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.dedup import sorted_unique
-from tasks.minhash import HASH_SCHEME, content_csr, list_matrix
+from tasks.minhash import HASH_SCHEME
 from tasks.normalize import NORMALIZER_VERSION
 from tasks.settings import DedupSettings
 from tasks.stopwords import STOPWORDS
 
-INDEX_FORMAT = 2
+INDEX_FORMAT = 3
 _ENTRY_ROW_GROUP = 16_384
+ENTRY_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "content", "own_content")
 
 
 class IndexMismatchError(RuntimeError):
@@ -60,7 +63,7 @@ def index_meta(settings: DedupSettings) -> dict:
 
 
 def check_meta(root: Path, settings: DedupSettings) -> None:
-    """Refuse an index built another way: its signatures and keys would not match ours."""
+    """Refuse an index built another way: its keys would not match ours."""
     path = root / "_index" / "meta.json"
     if not path.is_file():
         return
@@ -76,77 +79,84 @@ def check_meta(root: Path, settings: DedupSettings) -> None:
         )
 
 
-@dataclass
-class HistoryRows:
-    """Earlier runs' paragraphs that share a band key or an exact key with the new run."""
+class History:
+    """The earlier runs' index, opened for lookups band by band."""
 
-    para_id: list[str]
-    doc_id: list[str]
-    norm_hash: np.ndarray
-    band_keys: np.ndarray
-    has_keys: np.ndarray
-    content: np.ndarray
-    content_offsets: np.ndarray
-    own: np.ndarray
-    own_offsets: np.ndarray
-    quoted: np.ndarray
+    def __init__(self, root: Path, settings: DedupSettings, exclude_doc_ids=frozenset()):
+        check_meta(root, settings)
+        self.root = root
+        self.runs = [p.stem for p in _committed(root, "entries")]
+        self.excluded = set(exclude_doc_ids)
+        for path in _committed(root, "superseded"):
+            self.excluded.update(pq.read_table(path, columns=["doc_id"])["doc_id"].to_pylist())
 
-    def __len__(self) -> int:
-        return len(self.para_id)
+    def band_matches(self, band: int, keys: np.ndarray, max_per_key: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """(history id, key) of earlier entries whose key in `band` is one of `keys` (sorted,
+        distinct), at most `max_per_key` per key and run (the earliest). History id =
+        run number << 32 | entry."""
+        found_ids, found_keys = [], []
+        for run_number, run in enumerate(self.runs):
+            part = pq.ParquetFile(self.root / "_index" / "bands" / f"{run}.parquet")
+            if band >= part.num_row_groups:
+                continue
+            group = part.read_row_group(band)
+            hk, he = group["key"].to_numpy(), group["entry"].to_numpy()
+            lo = np.searchsorted(hk, keys, side="left")
+            hi = np.minimum(np.searchsorted(hk, keys, side="right"), lo + max_per_key)
+            counts = hi - lo
+            positions = _ranges(lo, counts)
+            found_ids.append((np.uint64(run_number) << np.uint64(32)) | he[positions].astype(np.uint64))
+            found_keys.append(hk[positions])
+        if not found_ids:
+            return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
+        return np.concatenate(found_ids), np.concatenate(found_keys)
+
+    def exact_matches(self, norm_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(history id, norm_hash) of earlier entries with one of these exact keys (sorted)."""
+        found_ids, found_hashes = [], []
+        for run_number, run in enumerate(self.runs):
+            table = pq.read_table(self.root / "_index" / "exact" / f"{run}.parquet")
+            hn, he = table["norm_hash"].to_numpy(), table["entry"].to_numpy()
+            lo = np.searchsorted(hn, norm_hashes, side="left")
+            hi = np.minimum(np.searchsorted(hn, norm_hashes, side="right"), lo + 1)
+            positions = _ranges(lo, hi - lo)
+            found_ids.append((np.uint64(run_number) << np.uint64(32)) | he[positions].astype(np.uint64))
+            found_hashes.append(hn[positions])
+        if not found_ids:
+            return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
+        return np.concatenate(found_ids), np.concatenate(found_hashes)
+
+    def entries(self, history_ids: np.ndarray) -> pa.Table:
+        """The entries of `history_ids` (sorted, distinct) with a `history_id` column, in
+        canonical order (earlier run first, then input order), superseded documents left out."""
+        tables = []
+        runs = (history_ids >> np.uint64(32)).astype(np.int64)
+        for run_number in np.unique(runs):
+            wanted = history_ids[runs == run_number]
+            rows = (wanted & np.uint64(0xFFFFFFFF)).astype(np.int64)
+            table = _read_entries(self.root / "_index" / "entries" /
+                                  f"{self.runs[run_number]}.parquet", rows)
+            tables.append(table.append_column("history_id", pa.array(wanted)))
+        if not tables:
+            return pa.table({name: [] for name in (*ENTRY_FIELDS, "history_id")})
+        table = pa.concat_tables(tables)
+        if self.excluded:
+            table = table.filter(pc.invert(pc.is_in(table["doc_id"], value_set=pa.array(
+                sorted(self.excluded), type=pa.string()))))
+        order = np.lexsort((table["order"].to_numpy(), table["run_seq"].to_numpy()))
+        return table.take(pa.array(order))
 
 
-def _committed_runs(root: Path, kind: str) -> list[Path]:
+def _committed(root: Path, kind: str) -> list[Path]:
     folder = root / "_index" / kind
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-def lookup(root: Path, band_keys: np.ndarray, norm_hash: np.ndarray,
-           settings: DedupSettings, exclude_doc_ids: set[str] = frozenset()) -> HistoryRows:
-    """History rows matching any of the new rows' band keys (n x bands uint32) or exact keys,
-    in canonical order (earlier run first, then input order). Paragraphs of superseded
-    documents (earlier runs' `superseded` lists, and `exclude_doc_ids`) are left out."""
-    check_meta(root, settings)
-    excluded = set(exclude_doc_ids)
-    for path in _committed_runs(root, "superseded"):
-        excluded.update(pq.read_table(path, columns=["doc_id"])["doc_id"].to_pylist())
-    wanted_bands = sorted_unique(_band_codes(band_keys))
-    wanted_exact = sorted_unique(norm_hash[norm_hash != 0])
-    tables = []
-    for entries_path in _committed_runs(root, "entries"):
-        run = entries_path.stem
-        bands = pq.read_table(root / "_index" / "bands" / f"{run}.parquet")
-        exact = pq.read_table(root / "_index" / "exact" / f"{run}.parquet")
-        hits = sorted_unique(np.concatenate([
-            _matches(bands["code"].to_numpy(), bands["entry"].to_numpy(), wanted_bands),
-            _matches(exact["norm_hash"].to_numpy(), exact["entry"].to_numpy(), wanted_exact),
-        ]).astype(np.int64))
-        if len(hits):
-            tables.append(_read_entries(entries_path, hits))
-    if not tables:
-        return _empty_history(settings.bands)
-    table = pa.concat_tables(tables)
-    if excluded:
-        table = table.filter(pc.invert(pc.is_in(table["doc_id"], value_set=pa.array(
-            sorted(excluded), type=pa.string()))))
-    order = np.lexsort((table["order"].to_numpy(), table["run_seq"].to_numpy()))
-    table = table.take(pa.array(order))
-    keys, has = list_matrix(table["band_keys"], settings.bands)
-    values, offsets = content_csr(table["content"])
-    own, own_offsets = content_csr(table["own_content"], fallback=table["content"])
-    return HistoryRows(table["para_id"].to_pylist(), table["doc_id"].to_pylist(),
-                       table["norm_hash"].to_numpy(), keys, has, values, offsets, own,
-                       own_offsets, table["own_content"].is_valid().to_numpy(zero_copy_only=False))
-
-
-def _matches(sorted_keys: np.ndarray, entries: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Entries whose key is in `wanted`: a binary search per wanted key, not a scan."""
-    lo = np.searchsorted(sorted_keys, wanted, side="left")
-    hi = np.searchsorted(sorted_keys, wanted, side="right")
-    counts = hi - lo
+def _ranges(lo: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
-    positions = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
-                                                                         counts))
-    return entries[positions]
+    return np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
+                                                                  counts))
 
 
 def _read_entries(path: Path, rows: np.ndarray) -> pa.Table:
@@ -156,54 +166,58 @@ def _read_entries(path: Path, rows: np.ndarray) -> pa.Table:
     starts = np.concatenate(([0], np.cumsum(sizes)))
     group_of_row = np.searchsorted(starts, rows, side="right") - 1
     groups = np.unique(group_of_row)
-    table = pf.read_row_groups(groups.tolist())
+    table = pf.read_row_groups(groups.tolist(), columns=list(ENTRY_FIELDS))
     read_start = np.concatenate(([0], np.cumsum(sizes[groups])))
     local = rows - starts[group_of_row] + read_start[np.searchsorted(groups, group_of_row)]
     return table.take(pa.array(local))
 
 
-def _band_codes(band_keys: np.ndarray) -> np.ndarray:
-    n, bands = band_keys.shape
-    band = np.broadcast_to(np.arange(bands, dtype=np.uint64), (n, bands))
-    return ((band << np.uint64(32)) | band_keys.astype(np.uint64)).ravel()
+class RunIndexWriter:
+    """Stage this run's index files. Entries come in canonical order, shard by shard; band keys
+    band by band (each band's keys of all entries at once, so a band is one row group)."""
 
+    def __init__(self, staging: Path, run_id: str, run_seq: int, settings: DedupSettings):
+        self.out = staging / "index"
+        for kind in ("entries", "bands", "exact"):
+            (self.out / kind).mkdir(parents=True, exist_ok=True)
+        self.run_id, self.run_seq, self.settings = run_id, run_seq, settings
+        self._entries = pq.ParquetWriter(self.out / "entries" / f"{run_id}.parquet",
+                                         _ENTRY_SCHEMA, compression="zstd")
+        self._norm: list[np.ndarray] = []
+        self.count = 0
 
-def _empty_history(bands: int) -> HistoryRows:
-    return HistoryRows([], [], np.zeros(0, np.uint64), np.zeros((0, bands), np.uint32),
-                       np.zeros(0, bool), np.zeros(0, np.uint32), np.zeros(1, np.int64),
-                       np.zeros(0, np.uint32), np.zeros(1, np.int64), np.zeros(0, bool))
-
-
-ENTRY_SCHEMA_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "band_keys",
-                       "content", "own_content")
-
-
-def write_run(staging: Path, run_id: str, run_seq: int, entries: pa.Table,
-              settings: DedupSettings) -> None:
-    """Stage this run's index files from `entries` (columns para_id, doc_id, order, norm_hash,
-    band_keys, content, own_content, in canonical order)."""
-    out = staging / "index"
-    for kind in ("entries", "bands", "exact"):
-        (out / kind).mkdir(parents=True, exist_ok=True)
-    entries = entries.append_column("run_seq", pa.array(np.full(entries.num_rows, run_seq),
+    def add_entries(self, table: pa.Table) -> None:
+        """Columns para_id, doc_id, order, norm_hash, content, own_content."""
+        table = table.append_column("run_seq", pa.array(np.full(table.num_rows, self.run_seq),
                                                         type=pa.int32()))
-    entries = entries.select(list(ENTRY_SCHEMA_FIELDS))
-    pq.write_table(entries, out / "entries" / f"{run_id}.parquet", compression="zstd",
-                   row_group_size=_ENTRY_ROW_GROUP)
+        table = table.select(list(ENTRY_FIELDS)).cast(_ENTRY_SCHEMA)
+        self._entries.write_table(table, row_group_size=_ENTRY_ROW_GROUP)
+        self._norm.append(table["norm_hash"].to_numpy())
+        self.count += table.num_rows
 
-    keys, has = list_matrix(entries["band_keys"], settings.bands)
-    rows_with = np.flatnonzero(has)
-    codes = _band_codes(keys[has])
-    entry = np.repeat(rows_with, settings.bands)
-    order = np.argsort(codes, kind="stable")
-    bands = pa.table({"code": pa.array(codes[order]),
-                      "entry": pa.array(entry[order].astype(np.uint32))})
-    pq.write_table(bands, out / "bands" / f"{run_id}.parquet", compression="zstd")
+    def finish(self, band_keys) -> None:
+        """`band_keys(band)` -> (entry numbers, keys) of the entries that have band keys."""
+        self._entries.close()
+        with pq.ParquetWriter(self.out / "bands" / f"{self.run_id}.parquet", _BANDS_SCHEMA,
+                              compression="zstd") as writer:
+            for band in range(self.settings.bands):
+                entries, keys = band_keys(band)
+                order = np.lexsort((entries, keys))
+                writer.write_table(pa.table({"key": pa.array(keys[order], type=pa.uint32()),
+                                             "entry": pa.array(entries[order], type=pa.uint32())},
+                                            schema=_BANDS_SCHEMA), row_group_size=1 << 40)
+        norm = np.concatenate(self._norm) if self._norm else np.zeros(0, np.uint64)
+        order = np.argsort(norm, kind="stable")
+        pq.write_table(pa.table({"norm_hash": pa.array(norm[order], type=pa.uint64()),
+                                 "entry": pa.array(order.astype(np.uint32))}),
+                       self.out / "exact" / f"{self.run_id}.parquet", compression="zstd")
+        (self.out / "meta.json").write_text(
+            json.dumps(index_meta(self.settings), indent=2, sort_keys=True), encoding="utf-8")
 
-    norm = entries["norm_hash"].to_numpy()
-    order = np.argsort(norm, kind="stable")
-    pq.write_table(pa.table({"norm_hash": pa.array(norm[order]),
-                             "entry": pa.array(order.astype(np.uint32))}),
-                   out / "exact" / f"{run_id}.parquet", compression="zstd")
-    (out / "meta.json").write_text(json.dumps(index_meta(settings), indent=2, sort_keys=True),
-                                   encoding="utf-8")
+
+_ENTRY_SCHEMA = pa.schema([("para_id", pa.string()), ("doc_id", pa.string()),
+                           ("run_seq", pa.int32()), ("order", pa.int64()),
+                           ("norm_hash", pa.uint64()), ("content", pa.list_(pa.uint32())),
+                           ("own_content", pa.list_(pa.uint32()))])
+_BANDS_SCHEMA = pa.schema([("key", pa.uint32()), ("entry", pa.uint32())])
+

@@ -16,13 +16,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.boilerplate import flag_boilerplate, site_of
 from tasks.faults import checkpoint
 from tasks.language import detect_language
-from tasks.minhash import minhash
+from tasks.minhash import list_matrix, minhash
 from tasks.mojibake import fix_mojibake
 from tasks.paragraphs import split_paragraphs
 from tasks.plan import RunPlan
@@ -46,6 +47,11 @@ class ShardResult:
 
     def path(self, table: str) -> Path:
         return Path(self.directory) / f"{table}.parquet"
+
+    def band_keys(self) -> np.ndarray:
+        """The paragraphs' LSH band keys, (bands x paragraphs) uint32, memory-mapped: one band
+        is one contiguous read (zeros where a paragraph has none: see `has_keys`)."""
+        return np.load(Path(self.directory) / "band_keys.npy", mmap_mode="r")
 
     @classmethod
     def load(cls, staging: str, shard: int, inputs: list[str]) -> ShardResult | None:
@@ -97,6 +103,10 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir(parents=True)
         documents = _staged_documents(docs, doc_mt)
+        keys, has_keys = list_matrix(paragraphs["band_keys"], settings.dedup.bands)
+        np.save(building / "band_keys.npy", np.ascontiguousarray(keys.T))
+        paragraphs = paragraphs.drop_columns(["band_keys"]).append_column(
+            "has_keys", pa.array(has_keys, type=pa.bool_()))
         for table, name in ((paragraphs, "paragraphs"), (documents, "documents"),
                             (rejects, "rejects")):
             pq.write_table(table, building / f"{name}.parquet", compression=STAGING_COMPRESSION)
