@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.boilerplate import flag_boilerplate, site_of
@@ -83,39 +84,96 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
     with timer.stage("read"):
         docs, rejects, per_source = read_inputs(plan.shard_inputs(shard), settings.read)
     with timer.stage("split_paragraphs"):
-        paragraphs = split_paragraphs(docs, settings.split)
-    with timer.stage("fix_mojibake"):
-        paragraphs = fix_mojibake(paragraphs, settings.mojibake)
-    with timer.stage("flag_boilerplate"):
-        paragraphs = flag_boilerplate(paragraphs, settings.boilerplate)
-    with timer.stage("detect_language"):
-        paragraphs = detect_language(paragraphs, settings.language)
-    with timer.stage("flag_translation"):
-        paragraphs, doc_mt = flag_translation(paragraphs, settings.translation)
-    with timer.stage("minhash"):
-        paragraphs = minhash(paragraphs, settings.dedup)
+        split = split_paragraphs(docs, settings.split)
+        docs = docs.drop_columns(["text"])  # the paragraphs carry it from here on
+
+    # Written under a temporary name and renamed when complete: a shard folder is whole or
+    # absent, so a rerun after a crash can trust the ones it finds.
+    directory = Path(staging) / f"shard-{shard:05d}"
+    building = directory.with_name(directory.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+
+    # The stages look at one document at a time, so they run on chunks of whole documents and
+    # each chunk is written out before the next: memory is bounded by the chunk, not the shard.
+    band_keys = np.zeros((settings.dedup.bands, split.num_rows), dtype=np.uint32)
+    doc_parts, done, writer = [], 0, None
+    for chunk in document_chunks(split, CHUNK_PARAGRAPHS):
+        with timer.stage("fix_mojibake"):
+            chunk = fix_mojibake(chunk, settings.mojibake)
+        with timer.stage("flag_boilerplate"):
+            chunk = flag_boilerplate(chunk, settings.boilerplate)
+        with timer.stage("detect_language"):
+            chunk = detect_language(chunk, settings.language)
+        with timer.stage("flag_translation"):
+            chunk, chunk_mt = flag_translation(chunk, settings.translation)
+        with timer.stage("minhash"):
+            chunk = minhash(chunk, settings.dedup)
+        with timer.stage("stage_write"):
+            keys, has_keys = list_matrix(chunk["band_keys"], settings.dedup.bands)
+            band_keys[:, done:done + chunk.num_rows] = keys.T
+            chunk = chunk.drop_columns(["band_keys"]).append_column(
+                "has_keys", pa.array(has_keys, type=pa.bool_()))
+            if writer is None:
+                writer = pq.ParquetWriter(building / "paragraphs.parquet", chunk.schema,
+                                          compression=STAGING_COMPRESSION)
+            writer.write_table(chunk)
+            doc_parts.append(chunk_mt)
+            done += chunk.num_rows
+    del split
 
     with timer.stage("stage_write"):
-        # Written under a temporary name and renamed when complete: a shard folder is whole or
-        # absent, so a rerun after a crash can trust the ones it finds.
-        directory = Path(staging) / f"shard-{shard:05d}"
-        building = directory.with_name(directory.name + ".building")
-        shutil.rmtree(building, ignore_errors=True)
-        building.mkdir(parents=True)
-        documents = _staged_documents(docs, doc_mt)
-        keys, has_keys = list_matrix(paragraphs["band_keys"], settings.dedup.bands)
-        np.save(building / "band_keys.npy", np.ascontiguousarray(keys.T))
-        paragraphs = paragraphs.drop_columns(["band_keys"]).append_column(
-            "has_keys", pa.array(has_keys, type=pa.bool_()))
-        for table, name in ((paragraphs, "paragraphs"), (documents, "documents"),
-                            (rejects, "rejects")):
+        if writer is None:  # no paragraphs at all (every record rejected)
+            empty = _empty_stage_output(settings)
+            pq.write_table(empty.drop_columns(["band_keys"]).append_column(
+                "has_keys", pa.array([], type=pa.bool_())), building / "paragraphs.parquet",
+                compression=STAGING_COMPRESSION)
+            doc_parts.append(flag_translation(empty, settings.translation)[1])
+        else:
+            writer.close()
+        np.save(building / "band_keys.npy", band_keys)
+        documents = _staged_documents(docs, pa.concat_tables(doc_parts))
+        for table, name in ((documents, "documents"), (rejects, "rejects")):
             pq.write_table(table, building / f"{name}.parquet", compression=STAGING_COMPRESSION)
-    result = ShardResult(shard, str(directory), docs.num_rows, paragraphs.num_rows,
-                         rejects.num_rows, per_source, timer.seconds, plan.shard_keys(shard))
+    result = ShardResult(shard, str(directory), docs.num_rows, done, rejects.num_rows,
+                         per_source, timer.seconds, plan.shard_keys(shard))
     (building / "result.json").write_text(json.dumps(asdict(result)), encoding="utf-8")
     os.rename(building, directory)
     checkpoint("shard:staged")
     return result
+
+
+CHUNK_PARAGRAPHS = 32_768
+
+
+def document_chunks(paragraphs: pa.Table, size: int):
+    """Slices of `paragraphs` of about `size` rows that never cut a document (its rows are
+    contiguous)."""
+    n = paragraphs.num_rows
+    if n <= size:
+        if n:
+            yield paragraphs
+        return
+    doc = pc.dictionary_encode(paragraphs["doc_id"]).combine_chunks().indices.to_numpy()
+    boundaries = np.flatnonzero(np.diff(doc)) + 1  # rows where a new document starts
+    start = 0
+    while start < n:
+        cut = int(np.searchsorted(boundaries, start + size))
+        end = int(boundaries[cut]) if cut < len(boundaries) else n
+        if end <= start:
+            end = n
+        yield paragraphs.slice(start, end - start)
+        start = end
+
+
+def _empty_stage_output(settings: Settings) -> pa.Table:
+    """The stages' columns for a shard without paragraphs (only rejects)."""
+    from tasks.paragraphs import PARAGRAPHS
+
+    empty = PARAGRAPHS.empty_table()
+    chunk = detect_language(flag_boilerplate(fix_mojibake(empty, settings.mojibake),
+                                             settings.boilerplate), settings.language)
+    return minhash(flag_translation(chunk, settings.translation)[0], settings.dedup)
 
 
 def _staged_documents(docs: pa.Table, doc_mt: pa.Table) -> pa.Table:
@@ -127,7 +185,7 @@ def _staged_documents(docs: pa.Table, doc_mt: pa.Table) -> pa.Table:
     ids = docs["doc_id"].to_pylist()
     sites = [site_of(src, url) for src, url in zip(docs["source"].to_pylist(),
                                                    docs["url"].to_pylist())]
-    out = docs.drop_columns(["text"])
+    out = docs.drop_columns([c for c in ("text",) if c in docs.column_names])
     return (out.append_column("site", pa.array(sites, type=pa.string()))
             .append_column("mt_score", pa.array([mt.get(d, (0.0, []))[0] for d in ids],
                                                 type=pa.float32()))
