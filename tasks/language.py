@@ -69,6 +69,7 @@ _models: dict[str, object] = {}
 _models_lock = threading.Lock()
 
 
+@lru_cache(maxsize=1024)
 def to_code(label: str) -> str:
     """A backend's label (with or without fastText's __label__ prefix) as textwash's code."""
     label = label.removeprefix("__label__")
@@ -135,7 +136,7 @@ def _top(predictions) -> dict[str, float]:
     out: dict[str, float] = {}
     for prob, label in predictions:
         code = to_code(label)
-        out[code] = out.get(code, 0.0) + min(float(prob), 1.0)
+        out[code] = out.get(code, 0.0) + (prob if prob < 1.0 else 1.0)
     return out
 
 
