@@ -16,9 +16,21 @@ takes about five; its fastText rows need the full fastText trainer, which fastte
         && /tmp/mt-train/bin/pip install fasttext-numpy2-wheel scikit-learn wordsegment lemminflect
     /tmp/mt-train/bin/python benchmarks/mt_alternatives.py ../shared/eval --round 2
 
-(without it those rows print as skipped). The n-gram model and the case table are counted from
-English lines of corpus/web_fulltext.jsonl.gz and from PAN13 source documents that belong to no
-translation-chain case, so no evaluated passage is in them.
+(without it those rows print as skipped). --slow adds two sets of rows that need Debian packages
+(each prints as skipped without them): Apertium round trips (apt-get install apertium
+apertium-eng-spa apertium-eng-cat apertium-eo-en) and Link Grammar parses (apt-get install
+python3-link-grammar link-grammar-dictionaries-en; the bindings are found in
+/usr/lib/python3/dist-packages from any Python of the version they are built for, so also from
+the venv when its Python is the system's version). --only link-grammar runs just the shipped
+features' baseline and the Link Grammar rows (about 17 minutes on one core: ~4,500 sentences,
+up to 2 s each, sentences over 60 words not parsed):
+
+    taskset -c 1 .venv/bin/python benchmarks/mt_alternatives.py ../shared/eval --round 2 \
+        --only link-grammar
+
+The n-gram model and the case table are counted from English lines of
+corpus/web_fulltext.jsonl.gz and from PAN13 source documents that belong to no translation-chain
+case, so no evaluated passage is in them.
 """
 
 from __future__ import annotations
@@ -216,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--round", choices=("1", "2", "all"), default="all",
                         help="1: the first attempt's table; 2: the second attempt's")
+    parser.add_argument("--slow", action="store_true",
+                        help="round 2 also: Apertium round trips and Link Grammar parses "
+                             "(Debian packages; the Link Grammar parses alone take ~17 minutes)")
+    parser.add_argument("--only", choices=("link-grammar",),
+                        help="round 2: only the shipped-features baseline and the Link Grammar "
+                             "rows (~17 minutes on one core)")
     args = parser.parse_args(argv)
     require(args.data_dir, "pan13/cases.jsonl", "pan13/documents.jsonl.gz")
     pan13 = load_pan13(args.data_dir)
@@ -224,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.round in ("2", "all"):
         from mt_alternatives_round2 import round_two
 
-        round_two(args.data_dir, pan13)
+        round_two(args.data_dir, pan13, slow=args.slow, only=args.only)
     return 0
 
 

@@ -158,7 +158,38 @@ def ascii_folded(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
-def round_two(data_dir: Path, pan13) -> None:
+def _bootstrap_draws(hold, n: int = 1000, seed: int = 0) -> list[np.ndarray]:
+    """Resamples of the holdout passages, whole cases at a time."""
+    groups = np.array([e.group for e in hold])
+    unique = np.unique(groups)
+    members = {g: np.flatnonzero(groups == g) for g in unique}
+    rng = np.random.default_rng(seed)
+    return [np.concatenate([members[g] for g in rng.choice(unique, len(unique))])
+            for _ in range(n)]
+
+
+def _draw_aucs(draws, labels, scores) -> np.ndarray:
+    scores = np.asarray(scores, dtype=float)
+    return np.array([roc_auc(scores[d][labels[d] == 1], scores[d][labels[d] == 0])
+                     for d in draws])
+
+
+def bootstrap_auc_ci(hold, labels, scores) -> tuple[float, float]:
+    """95% interval of the holdout AUC of scores, resampling cases."""
+    aucs = _draw_aucs(_bootstrap_draws(hold), labels, scores)
+    return float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))
+
+
+def bootstrap_gain_ci(hold, labels, base, scores) -> tuple[float, float]:
+    """95% interval of the holdout AUC gain of scores over base, same resamples for both."""
+    draws = _bootstrap_draws(hold)
+    gains = _draw_aucs(draws, labels, scores) - _draw_aucs(draws, labels, base)
+    return float(np.percentile(gains, 2.5)), float(np.percentile(gains, 97.5))
+
+
+def round_two(data_dir: Path, pan13, slow: bool = False, only: str | None = None) -> None:
+    """Print round 2's tables; slow adds the Apertium and Link Grammar rows, only="link-grammar"
+    prints just the shipped-features baseline and the Link Grammar rows."""
     warnings.filterwarnings("ignore")
     from scipy import sparse
     from scipy.stats import rankdata
@@ -214,6 +245,12 @@ def round_two(data_dir: Path, pan13) -> None:
         return cv, model.fit(a, yt).decision_function(b)
 
     print("\n## Round 2\n\n| approach | tune CV | holdout |\n|---|---:|---:|")
+    if only == "link-grammar":
+        base_cv, base_h = tfidf_lr(3.0, analyzer=sym12)
+        row("shipped features (symbol 1-2-grams), L2, C 3.0", base_cv, base_h)
+        _link_grammar_rows(xt, yt, xh, base_cv, base_h, row, dense_lr,
+                           lambda h: bootstrap_gain_ci(hold, yh, base_h, h))
+        return
     views = {}
     for c in (0.3, 1.0, 3.0, 10.0):
         views[f"sym12 C{c}"] = tfidf_lr(c, analyzer=sym12)
@@ -336,20 +373,13 @@ def round_two(data_dir: Path, pan13) -> None:
             ([base_cv, views["char"][0], case_t, extra_t, *lm_columns["tune"]],
              [base_h, views["char"][1], case_h, extra_h, *lm_columns["holdout"]]),
     }
-    hold_groups = np.array([e.group for e in hold])
-    unique_groups = np.unique(hold_groups)
-    members = {g: np.flatnonzero(hold_groups == g) for g in unique_groups}
-    rng = np.random.default_rng(0)
-    draws = [np.concatenate([members[g] for g in rng.choice(unique_groups, len(unique_groups))])
-             for _ in range(1000)]
-    base_draws = np.array([auc(base_h[d], yh[d]) for d in draws])
     for name, (train_columns, holdout_columns) in stacks.items():
         cv, h = dense_lr(train_columns, holdout_columns)
-        gains = np.array([auc(h[d], yh[d]) for d in draws]) - base_draws
+        low, high = bootstrap_gain_ci(hold, yh, base_h, h)
         row(f"stacked (logistic regression on tune CV values): {name}; holdout gain 95% CI "
-            f"[{np.percentile(gains, 2.5):+.3f}, {np.percentile(gains, 97.5):+.3f}]", cv, h)
-    print(f"shipped features' holdout AUC, 95% CI over cases (bootstrap): "
-          f"[{np.percentile(base_draws, 2.5):.3f}, {np.percentile(base_draws, 97.5):.3f}]")
+            f"[{low:+.3f}, {high:+.3f}]", cv, h)
+    low, high = bootstrap_auc_ci(hold, yh, base_h)
+    print(f"shipped features' holdout AUC, 95% CI over cases (bootstrap): [{low:.3f}, {high:.3f}]")
 
     # Remove the genre from the score: predict a human passage's z from its topic words.
     content_words = TfidfVectorizer(sublinear_tf=True, min_df=2, analyzer=lambda t: [
@@ -363,6 +393,10 @@ def round_two(data_dir: Path, pan13) -> None:
         holdout=base_h - expected)
 
     _extra_negatives(data_dir, xt, yt, xh, sym12, row)
+    if slow:
+        _apertium_rows(data_dir, xt, yt, xh, gt, sym12, base_cv, base_h, row, dense_lr)
+        _link_grammar_rows(xt, yt, xh, base_cv, base_h, row, dense_lr,
+                           lambda h: bootstrap_gain_ci(hold, yh, base_h, h))
     _artifact_checks(tune, hold, xt, xh, yt, yh, shipped, auc, base_h)
 
 
@@ -397,13 +431,13 @@ def _fasttext_rows(xt, yt, xh, yh, shipped, row) -> None:
                             encoding="utf-8")
             results = []
             for seed in (0, 1, 2):
-                try:
+                try:  # "Encountered NaN": training diverged (now and then, at any rate here)
                     model = fasttext.train_supervised(str(path), seed=seed, thread=1, verbose=0,
                                                       bucket=200_000, minCount=1, **params)
-                except RuntimeError:  # "Encountered NaN": the learning rate diverged
+                    results.append([dict(zip(*model.predict(view(t), k=2))).get("__label__1", 0)
+                                    for t in xh])
+                except RuntimeError:
                     continue
-                results.append([dict(zip(*model.predict(view(t), k=2))).get("__label__1", 0.0)
-                                for t in xh])
             if not results:
                 print(f"| fastText supervised on {name} ({params}) | diverged for every seed | |")
                 continue
@@ -444,6 +478,183 @@ def _extra_negatives(data_dir, xt, yt, xh, analyzer, row) -> None:
         scores = model.decision_function(vectorizer.transform(xh))
         row(f"shipped features + {n} pieces of other PAN13 source documents as negatives "
             f"(balanced)", holdout=scores)
+
+
+APERTIUM_ROUND_TRIPS = {"spa": ("eng-spa", "spa-eng_US"), "cat": ("eng-cat", "cat-eng_US"),
+                        "eo": ("en-eo", "eo-en")}
+APERTIUM_CHAINS = [("spa",), ("eo",), ("cat",), ("spa", "cat"), ("spa", "eo"), ("cat", "eo"),
+                   ("spa", "cat", "eo")]
+
+
+def apertium_round_trip(texts: list[str], pair: tuple[str, str]) -> list[str]:
+    """English -> other language -> English with Apertium (rule-based MT, Debian packages), one
+    <p> block per text so that the texts come back aligned."""
+    import html
+    import subprocess
+
+    blocks = "\n".join(f"<p>{html.escape(' '.join(t.split()), quote=False)}</p>" for t in texts)
+    there = subprocess.run(["apertium", "-u", "-f", "html", pair[0]], input=blocks + "\n",
+                           capture_output=True, text=True, check=True).stdout
+    back = subprocess.run(["apertium", "-u", "-f", "html", pair[1]], input=there,
+                          capture_output=True, text=True, check=True).stdout
+    out = [collapse(re.sub(r"[#@*](?=\w)", "", html.unescape(m)))
+           for m in re.findall(r"<p>(.*?)</p>", back, flags=re.DOTALL)]
+    if len(out) != len(texts):
+        raise RuntimeError(f"apertium {pair}: {len(texts)} texts in, {len(out)} out")
+    return out
+
+
+def _apertium_rows(data_dir, xt, yt, xh, gt, analyzer, base_cv, base_h, row, dense_lr) -> None:
+    """Synthetic training pairs: passage-length pieces of PAN13 source documents in no
+    translation-chain case, and their round trip through 1-3 of Spanish, Catalan, Esperanto."""
+    import shutil
+
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    if shutil.which("apertium") is None:
+        print("| Apertium round trips | skipped: apt-get install apertium apertium-eng-spa "
+              "apertium-eng-cat apertium-eo-en | |")
+        return
+    with gzip.open(data_dir / "pan13/documents.jsonl.gz", "rt", encoding="utf-8") as f:
+        documents = {r["id"]: r["text"] for r in map(json.loads, f)}
+    used = set()
+    with open(data_dir / "pan13/cases.jsonl", encoding="utf-8") as f:
+        for case in map(json.loads, f):
+            if case["kind"] == "translation-chain":
+                used |= {case["suspicious"], case["source"]}
+    rng = random.Random(0)
+    human = []
+    for name in sorted(documents):
+        if not name.startswith("source") or name in used:
+            continue
+        sentences = re.split(r"(?<=[.!?])\s+", collapse(documents[name]))
+        i = 0
+        while i < len(sentences):
+            target, piece, words = rng.randint(40, 160), [], 0
+            while i < len(sentences) and words < target:
+                piece.append(sentences[i])
+                words += len(sentences[i].split())
+                i += 1
+            if words >= 30:
+                human.append(" ".join(piece))
+    chains = [rng.choice(APERTIUM_CHAINS) for _ in human]
+    machine = list(human)
+    for step in range(3):
+        for language, pair in APERTIUM_ROUND_TRIPS.items():
+            chosen = [i for i, chain in enumerate(chains) if len(chain) > step
+                      and chain[step] == language]
+            if chosen:
+                for i, text in zip(chosen, apertium_round_trip([machine[i] for i in chosen],
+                                                               pair)):
+                    machine[i] = text
+    keep = [i for i in range(len(human)) if machine[i]]
+    texts = [human[i] for i in keep] + [machine[i] for i in keep]
+    labels = np.r_[np.zeros(len(keep)), np.ones(len(keep))]
+    vectorizer = TfidfVectorizer(analyzer=analyzer, sublinear_tf=True, min_df=2).fit(texts + xt)
+    synthetic, tune, holdout = (vectorizer.transform(t) for t in (texts, xt, xh))
+    only = LogisticRegression(C=1.0, max_iter=5_000).fit(synthetic, labels)
+    row(f"shipped features trained on {len(keep):,} Apertium round trips only", None,
+        only.decision_function(holdout))
+    for weight in (1.0, 10.0):
+        mixed = LogisticRegression(C=3.0, max_iter=5_000).fit(
+            sparse.vstack([synthetic, tune]), np.r_[labels, yt],
+            sample_weight=np.r_[np.ones(len(labels)), np.full(len(yt), weight)])
+        row(f"shipped features, Apertium round trips + PAN13 tune (PAN13 weight {weight:g})",
+            None, mixed.decision_function(holdout))
+    cv, h = dense_lr([base_cv, only.decision_function(tune)],
+                     [base_h, only.decision_function(holdout)])
+    row("stacked: shipped features + the Apertium-trained score", cv, h)
+
+
+LINK_GRAMMAR_MAX_WORDS = 60    # longer sentences are not parsed (counted as not parsed)
+LINK_GRAMMAR_MAX_SECONDS = 2   # per sentence; a sentence that runs out counts as not parsed
+
+
+def import_link_grammar():
+    """Debian's python3-link-grammar, also from a venv of the same Python version (its
+    dist-packages folder is appended to sys.path, after the venv's own packages); None if
+    missing."""
+    import sys
+
+    try:
+        import linkgrammar
+    except ImportError:
+        sys.path.append("/usr/lib/python3/dist-packages")
+        try:
+            import linkgrammar
+        except ImportError:
+            return None
+    return linkgrammar
+
+
+def link_grammar_statistics(text: str, parse) -> list[float]:
+    """[null links per word of the parsed sentences, share of sentences not parsed]; parse(s)
+    returns a sentence's null count, or None when it was not parsed."""
+    nulls = words = skipped = 0
+    sentences = _SENTENCE.split(text)
+    for sentence in sentences:
+        n = len(sentence.split())
+        count = parse(sentence) if n <= LINK_GRAMMAR_MAX_WORDS else None
+        if count is None:
+            skipped += 1
+        else:
+            nulls += count
+            words += n
+    return [nulls / max(words, 1), skipped / max(len(sentences), 1)]
+
+
+def _link_grammar_rows(xt, yt, xh, base_cv, base_h, row, dense_lr, gain_ci) -> None:
+    """Grammaticality: null links per word when Link Grammar (CMU; Debian's python3-link-grammar
+    and link-grammar-dictionaries-en) parses each sentence of LINK_GRAMMAR_MAX_WORDS words or
+    fewer, allowing as many null links as needed (the parser takes the fewest that parse)."""
+    import time
+
+    linkgrammar = import_link_grammar()
+    if linkgrammar is None:
+        print("| Link Grammar | skipped: apt-get install python3-link-grammar "
+              "link-grammar-dictionaries-en, and run with a Python of the version those "
+              "bindings are built for | |")
+        return
+    dictionary = linkgrammar.Dictionary("en")
+    options = linkgrammar.ParseOptions(min_null_count=0, max_null_count=999, linkage_limit=1,
+                                       max_parse_time=LINK_GRAMMAR_MAX_SECONDS, verbosity=0)
+    outcomes = collections.Counter()
+
+    def parse(sentence):
+        parsed = linkgrammar.Sentence(sentence, dictionary, options)
+        try:
+            linkages = parsed.parse()
+        except linkgrammar.LG_TimerExhausted:
+            outcomes["timer"] += 1
+            return None
+        if not linkages or len(linkages) == 0:
+            outcomes["no parse"] += 1
+            return None
+        outcomes["parsed"] += 1
+        return max(parsed.null_count(), 0)
+
+    started = time.perf_counter()
+    tune = np.array([link_grammar_statistics(t, parse) for t in xt])
+    holdout = np.array([link_grammar_statistics(t, parse) for t in xh])
+    long_ = sum(len(s.split()) > LINK_GRAMMAR_MAX_WORDS
+                for t in xt + xh for s in _SENTENCE.split(t))
+    print(f"Link Grammar: {outcomes['parsed']} sentences parsed, {outcomes['timer']} ran out of "
+          f"the {LINK_GRAMMAR_MAX_SECONDS} s per sentence, {outcomes['no parse']} not parsed, "
+          f"{long_} longer than {LINK_GRAMMAR_MAX_WORDS} words not tried; "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    for j, name in enumerate(("null links per word of the parsed sentences",
+                              "share of sentences not parsed")):
+        print(f"  {name}, tune half: mean {tune[yt == 1, j].mean():.4f} translations, "
+              f"{tune[yt == 0, j].mean():.4f} sources", flush=True)
+    row("Link Grammar null links per word (no training; higher = translation)",
+        tune[:, 0], holdout[:, 0])
+    row("Link Grammar share of sentences not parsed (no training)", tune[:, 1], holdout[:, 1])
+    cv, h = dense_lr([base_cv, tune], [base_h, holdout])
+    low, high = gain_ci(h)
+    row(f"stacked: shipped features + null links per word + share of sentences not parsed; "
+        f"holdout gain 95% CI [{low:+.3f}, {high:+.3f}]", cv, h)
 
 
 def _artifact_checks(tune, hold, xt, xh, yt, yh, shipped, auc, base_h) -> None:
