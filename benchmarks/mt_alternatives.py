@@ -1,11 +1,36 @@
 """The approaches tried for the PAN13 AUC target, measured the same way (BENCHMARKS.md).
 
     .venv/bin/python -m pip install scikit-learn wordsegment lemminflect   # this script only
-    .venv/bin/python benchmarks/mt_alternatives.py ../shared/eval
+    .venv/bin/python benchmarks/mt_alternatives.py ../shared/eval [--round 1|2|all]
 
 ROC-AUC of PAN13 translation-chain passages against their sources: single statistics are
 scored on the holdout half as they are (no training); trained models are fitted on the tune
-half and scored on the holdout half. Takes about a minute.
+half and scored on the holdout half; "tune CV" is 5-fold cross-validation grouped by case inside
+the tune half, the figure choices were made on. Round 1 (the first attempt) takes about a minute.
+Round 2 (the second attempt: regularisation, fastText, grammar rules, a human-English n-gram
+model, case statistics, sentence-level training, extra negatives, stacking, artifact checks)
+takes about five; its fastText rows need the full fastText trainer, which fasttext-predict
+(textwash's dependency) is not: run it from a separate environment,
+
+    python3 -m venv /tmp/mt-train && /tmp/mt-train/bin/pip install -e . \
+        && /tmp/mt-train/bin/pip install fasttext-numpy2-wheel scikit-learn wordsegment lemminflect
+    /tmp/mt-train/bin/python benchmarks/mt_alternatives.py ../shared/eval --round 2
+
+(without it those rows print as skipped). --slow adds two sets of rows that need Debian packages
+(each prints as skipped without them): Apertium round trips (apt-get install apertium
+apertium-eng-spa apertium-eng-cat apertium-eo-en) and Link Grammar parses (apt-get install
+python3-link-grammar link-grammar-dictionaries-en; the bindings are found in
+/usr/lib/python3/dist-packages from any Python of the version they are built for, so also from
+the venv when its Python is the system's version). --only link-grammar runs just the shipped
+features' baseline and the Link Grammar rows (about 17 minutes on one core: ~4,500 sentences,
+up to 2 s each, sentences over 60 words not parsed):
+
+    taskset -c 1 .venv/bin/python benchmarks/mt_alternatives.py ../shared/eval --round 2 \
+        --only link-grammar
+
+The n-gram model and the case table are counted from English lines of
+corpus/web_fulltext.jsonl.gz and from PAN13 source documents that belong to no translation-chain
+case, so no evaluated passage is in them.
 """
 
 from __future__ import annotations
@@ -114,18 +139,13 @@ def pos_symbols():
     return analyzer
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data_dir", type=Path)
-    args = parser.parse_args(argv)
-    require(args.data_dir, "pan13/cases.jsonl", "pan13/documents.jsonl.gz")
+def round_one(args, pan13) -> None:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pan13 = load_pan13(args.data_dir)
     tune = [e for e in pan13 if e.half == "tune"]
     hold = [e for e in pan13 if e.half == "holdout"]
     y_tune = np.array([e.label == "translation" for e in tune], dtype=int)
@@ -201,6 +221,28 @@ def main(argv: list[str] | None = None) -> int:
             subset = ([x_tune[i] for i in rows], y_tune[rows])
             scores.append(float(auc(tfidf_lr(shipped_analyzer, train=subset))))
         print(f"  {share:.0%}: {np.mean(scores):.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data_dir", type=Path)
+    parser.add_argument("--round", choices=("1", "2", "all"), default="all",
+                        help="1: the first attempt's table; 2: the second attempt's")
+    parser.add_argument("--slow", action="store_true",
+                        help="round 2 also: Apertium round trips and Link Grammar parses "
+                             "(Debian packages; the Link Grammar parses alone take ~17 minutes)")
+    parser.add_argument("--only", choices=("link-grammar",),
+                        help="round 2: only the shipped-features baseline and the Link Grammar "
+                             "rows (~17 minutes on one core)")
+    args = parser.parse_args(argv)
+    require(args.data_dir, "pan13/cases.jsonl", "pan13/documents.jsonl.gz")
+    pan13 = load_pan13(args.data_dir)
+    if args.round in ("1", "all"):
+        round_one(args, pan13)
+    if args.round in ("2", "all"):
+        from mt_alternatives_round2 import round_two
+
+        round_two(args.data_dir, pan13, slow=args.slow, only=args.only)
     return 0
 
 
