@@ -9,7 +9,7 @@ the human gold text; scored on lines of 5+ words only, shorter ones are too nois
 
 Each page becomes one document whose paragraphs are its blocks/lines in order; the real
 `flag_boilerplate` runs on them (rules only; rules + model without the guard that spares
-article lines the model is not very sure about; rules + model as configured by default), then
+prose lines the model is not very sure about; rules + model as configured by default), then
 `find_site_templates` with one site per data set (the pipeline's choice for input without URLs:
 one site per input file).
 Documents are split in two halves by a hash of their id: the model was trained on the tuning
@@ -209,7 +209,7 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     rules_only = flag_boilerplate(ds.paragraphs, settings.model_copy(update={"model": False}))
     rules_only = rules_only["boilerplate_rule"].to_pylist()
     no_guard = flag_boilerplate(ds.paragraphs, settings.model_copy(
-        update={"model_article_threshold": settings.model_threshold}))
+        update={"model_prose_threshold": settings.model_threshold}))
     no_guard = no_guard["boilerplate_rule"].to_pylist()
 
     keys = flagged["template_key"].fill_null(0).to_numpy().astype(np.uint64)
@@ -226,7 +226,7 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     c4_page = c4_kept & ~c4_page_drops(ds, c4_kept)
     systems = {
         "textwash rules": np.array([r is None for r in rules_only]),
-        "textwash rules + model, no article guard": np.array([r is None for r in no_guard]),
+        "textwash rules + model, no prose guard": np.array([r is None for r in no_guard]),
         "textwash rules + model": ~is_bp,
         "textwash rules + model + templates": np.array([r is None for r in with_templates]),
         "C4 line rules": c4_kept,
@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only L3S-GN1 (lines_gold_match takes about a minute)")
     parser.add_argument("--model", type=Path,
                         help="evaluate another model file (from train_boilerplate_model.py --out)")
+    parser.add_argument("--prose-threshold", type=float, default=None,
+                        help="model_prose_threshold for the default system (explores the prose "
+                             "guard's trade-off; default: the setting's default)")
     parser.add_argument("--speed-docs", type=int, default=1500,
                         help="pages of corpus/web_fulltext.jsonl.gz to time flag_boilerplate on")
     args = parser.parse_args(argv)
@@ -291,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
         other = load_model(str(args.model))
         boilerplate.load_model = lambda: other  # flag_boilerplate looks the model up here
     settings = BoilerplateSettings()
+    if args.prose_threshold is not None:
+        settings = settings.model_copy(update={"model_prose_threshold": args.prose_threshold})
     timing: dict = {}
     for which in ("l3s",) if args.skip_lines_gold else ("l3s", "lines_gold"):
         run(load(args.data_dir, which), settings, timing)

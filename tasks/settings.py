@@ -68,10 +68,10 @@ class BoilerplateSettings(_Section):
         0.4, ge=0, le=1, description="a line is content when the model's P(content) is at "
         "least this; below 0.5 leans towards keeping text"
     )
-    model_article_threshold: float = Field(
-        0.2, ge=0, le=1, description="... and a line of the article (a prose line, any line "
-        "inside the document's main run of prose, the three lines above it) when it is at least "
-        "this: article text is taken out only when the model is very sure"
+    model_prose_threshold: float = Field(
+        0.2, ge=0, le=1, description="... and a prose line (10+ words ending in terminal "
+        "punctuation with function words, or 30+ words) when it is at least this: sentences "
+        "are taken out only when the model is very sure"
     )
 
 
