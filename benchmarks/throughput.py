@@ -19,7 +19,10 @@
    Reported as MB/s per core and as a ratio to textwash.
 4. Fixed cost: `textwash run` on one tiny document, first run (fresh Prefect home: a temporary
    server is started) and warm (same home), and against the running server.
-datatrove is not run: see BENCHMARKS.md for why.
+5. With `--datatrove-python PY`: datatrove's nearest pipeline on the same corpus, run by
+   benchmarks/datatrove_baseline.py under that interpreter (datatrove lives in its own virtual
+   environment: that script's docstring says how to set it up), on one core, as a ratio to
+   textwash. `--datatrove-mb` limits it to the first N MB.
 """
 
 from __future__ import annotations
@@ -242,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="megabytes the straightforward pipeline runs on (default 2)")
     parser.add_argument("--work", help="working folder (default: a temporary one)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--datatrove-python",
+                        help="interpreter of a venv with datatrove (see datatrove_baseline.py)")
+    parser.add_argument("--datatrove-mb", type=float, help="datatrove on the first N MB only")
     args = parser.parse_args(argv)
 
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="textwash-bench-"))
@@ -293,6 +299,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstraightforward pipeline on {b['bytes'] / 1e6:.1f} MB (every k-th document) "
               f"({b['paragraphs']:,} paragraphs): {b['cpu']:.1f} s CPU, {b_rate:.3f} MB/s per core")
         print(f"  textwash is {mb / r['cpu'] / b_rate:.0f} times faster per core")
+
+    if args.datatrove_python:
+        command = [args.datatrove_python, str(REPO / "benchmarks" / "datatrove_baseline.py"),
+                   str(raw), str(work / "datatrove"), "--textwash-mb-per-core",
+                   f"{mb / r['cpu']:.4f}"]
+        if args.datatrove_mb:
+            command += ["--max-mb", str(args.datatrove_mb)]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines or not lines[-1].startswith("{"):
+            print(f"\ndatatrove: could not run ({done.returncode}):\n{done.stdout[-2000:]}"
+                  f"{done.stderr[-2000:]}")
+            return 1
+        d = json.loads(lines[-1])
+        print(f"\ndatatrove {d['versions'].get('datatrove', '?')} nearest pipeline on "
+              f"{d['input_mb']:.1f} MB (one core): {d['cpu_s']:.1f} s CPU, "
+              f"{d['mb_per_s_per_core']:.3f} MB/s per core = {d['ratio_to_textwash']:.2f} x textwash")
+        for part, reason in d["not_run"].items():
+            print(f"  not run: {part}: {reason}")
     return 0
 
 

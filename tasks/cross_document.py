@@ -28,8 +28,8 @@ from tasks import template_index
 from tasks.boilerplate import find_site_templates, template_counts
 from tasks.dedup import (
     MAX_HEADS,
-    decode_pairs,
     exact_groups,
+    merge_sorted_unique,
     pair_similarities,
     pairs_in_groups,
     resolve,
@@ -50,6 +50,7 @@ CROSS = pa.schema(
         ("dup_similarity", pa.float32()),
     ]
 )
+_VERIFY_CHUNK = 4_000_000  # candidate pairs verified at a time
 _COLUMNS = ["doc_id", "para_index", "boilerplate_rule", "template_key", "norm_hash", "has_keys"]
 
 
@@ -149,7 +150,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     # 3. Candidates, band by band, within the run and with earlier runs.
     history = History(Path(settings.clean), settings.dedup, exclude_doc_ids)
     use_dask = bool(dask_address) and len(reps) >= settings.runtime.dask_dedup_min_rows
-    found, with_history = [], []
+    codes, with_history = np.zeros(0, np.int64), []  # codes: i * len(reps) + j, sorted, distinct
     for band in range(bands):
         keys = np.concatenate([shard.band_keys()[band] for shard in shards])[reps] \
             if n else np.zeros(0, np.uint32)
@@ -158,9 +159,10 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         sorted_keys = (packed >> np.uint64(32)).astype(np.uint32)
         positions = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
         if not use_dask:
-            found.append(pairs_in_groups(sorted_keys, positions, len(reps), MAX_HEADS))
-            if len(found) >= 8:  # the same pair shows up in many bands: merge as we go
-                found = [sorted_unique(np.concatenate(found))]
+            # Merged after every band: a pair shows up in many bands, and holding several
+            # bands' pairs at once was the peak of the run on near-duplicate-heavy data.
+            codes = merge_sorted_unique(codes, sorted_unique(
+                pairs_in_groups(sorted_keys, positions, len(reps), MAX_HEADS)))
         if history.runs and len(reps):
             ids, hkeys = history.band_matches(band, sorted_unique(sorted_keys), MAX_HEADS)
             lo = np.searchsorted(sorted_keys, hkeys, side="left")
@@ -171,10 +173,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     if use_dask:
         from tasks.dedup_dask import candidate_pairs_on_dask
 
-        new_pairs = reps[candidate_pairs_on_dask(dask_address, shards, reps, bands, MAX_HEADS)]
-    else:
-        new_pairs = reps[decode_pairs(sorted_unique(np.concatenate(found)) if found
-                                      else np.zeros(0, np.int64), len(reps))]
+        found = candidate_pairs_on_dask(dask_address, shards, reps, bands, MAX_HEADS)
+        codes = sorted_unique(found[:, 0].astype(np.int64) * len(reps) + found[:, 1])
     history_pairs = np.unique(np.concatenate(with_history), axis=0) if with_history else \
         np.zeros((0, 2), np.int64)
     heads = np.unique(head)
@@ -193,19 +193,38 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
                    zip(exact_ids.tolist(), exact_hashes.tolist()) if i in slot]
     near_history = [(slot[i], h + j) for i, j in zip(history_pairs[:, 0].tolist(),
                                                      history_pairs[:, 1].tolist()) if i in slot]
-    candidates = np.concatenate([np.array(near_history, dtype=np.int64).reshape(-1, 2),
-                                 new_pairs + h])
+    near_history = np.array(near_history, dtype=np.int64).reshape(-1, 2)
 
-    # 4. Verification on the content sets of the paragraphs in candidate pairs only.
-    needed = np.unique(candidates[candidates >= h]) - h
+    # 4. Verification on the content sets of the paragraphs in candidate pairs only, a chunk of
+    # candidates at a time; only the verified pairs are kept.
+    m = len(reps)
+    in_pair = np.zeros(m, dtype=bool)
+    for lo in range(0, len(codes), _VERIFY_CHUNK):
+        chunk = codes[lo:lo + _VERIFY_CHUNK]
+        in_pair[chunk // m] = True
+        in_pair[chunk % m] = True
+    needed = np.union1d(reps[in_pair], near_history[:, 1] - h).astype(np.int64)
     sets = _content_sets(shards, r, needed, earlier)
-    compact = np.searchsorted(sets.rows, candidates)
-    sims, own_sims = pair_similarities(compact, sets.content, sets.offsets, sets.own,
-                                       sets.own_offsets, sets.quoted)
     doc_of = np.concatenate([sets.earlier_docs, r.doc[needed]])
-    ok = verified(sims, own_sims, doc_of[compact[:, 0]] == doc_of[compact[:, 1]], settings.dedup)
-    pairs = np.concatenate([np.array(exact_pairs, dtype=np.int64).reshape(-1, 2), candidates[ok]])
-    pair_sims = np.concatenate([np.ones(len(exact_pairs), np.float32), sims[ok]])
+    small = np.int32 if h + n < 2**31 else np.int64
+
+    def verify(candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        compact = np.searchsorted(sets.rows, candidates)
+        sims, own_sims = pair_similarities(compact, sets.content, sets.offsets, sets.own,
+                                           sets.own_offsets, sets.quoted)
+        ok = verified(sims, own_sims, doc_of[compact[:, 0]] == doc_of[compact[:, 1]],
+                      settings.dedup)
+        return candidates[ok].astype(small), sims[ok]
+
+    kept = [(np.array(exact_pairs, dtype=small).reshape(-1, 2),
+             np.ones(len(exact_pairs), np.float32)), verify(near_history)]
+    for lo in range(0, len(codes), _VERIFY_CHUNK):
+        chunk = codes[lo:lo + _VERIFY_CHUNK]
+        kept.append(verify(np.stack([reps[chunk // m], reps[chunk % m]], axis=1) + h))
+    pairs = np.concatenate([p for p, _ in kept])
+    pair_sims = np.concatenate([s for _, s in kept])
+    n_candidates = len(codes) + len(near_history) + len(exact_pairs)
+    del kept, codes
 
     # 5. Canonicals over the combined numbering (earlier runs' rows first, never members).
     fixed = np.zeros(h + n, dtype=bool)
@@ -257,7 +276,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         duplicates=int(members.sum()),
         duplicates_of_earlier_runs=int((dup_of[members] < h).sum()),
         clusters=len(np.unique(cluster[cluster >= 0])),
-        candidate_pairs=len(candidates) + len(exact_pairs),
+        candidate_pairs=n_candidates,
         verified_pairs=len(pairs),
         earlier_paragraphs_matched=h,
         indexed_paragraphs=index.count,

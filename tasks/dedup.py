@@ -110,6 +110,21 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def merge_sorted_unique(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of two sorted, distinct arrays, in time linear in `a` when
+    `b` is small: only b's values not in `a` are added, and numpy's stable sort (a timsort for
+    64-bit integers) merges two sorted runs in one pass."""
+    if not len(a) or not len(b):
+        return b if not len(a) else a
+    at = np.minimum(np.searchsorted(a, b), len(a) - 1)
+    b = b[a[at] != b]
+    if not len(b):
+        return a
+    out = np.concatenate([a, b])
+    out.sort(kind="stable")
+    return out
+
+
 def exact_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
     """Jaccard of the content sets of each pair, in bulk. Each set is sorted, so the elements of
     the second sets tagged with their pair number form one sorted array; the first sets'

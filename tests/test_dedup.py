@@ -1,6 +1,12 @@
 import numpy as np
 
-from tasks.dedup import DedupInput, candidate_pairs, exact_jaccard, find_duplicates
+from tasks.dedup import (
+    DedupInput,
+    candidate_pairs,
+    exact_jaccard,
+    find_duplicates,
+    merge_sorted_unique,
+)
 from tasks.minhash import band_keys, signatures
 from tasks.normalize import normalize
 from tasks.paragraphs import split_text
@@ -131,3 +137,12 @@ def test_vectorised_canonical_assignment_equals_the_greedy():
         sims = rng.random(len(pairs)).astype(np.float32)
         got, _ = assign_canonicals(pairs, sims, n)
         assert got.tolist() == _greedy(pairs, sims, n)
+
+
+def test_merge_sorted_unique_is_the_sorted_union():
+    rng = np.random.default_rng(3)
+    for size_a, size_b in ((0, 5), (5, 0), (1000, 10), (10, 1000), (500, 500)):
+        a = np.unique(rng.integers(0, 2000, size_a))
+        b = np.unique(rng.integers(0, 2000, size_b))
+        merged = merge_sorted_unique(a, b)
+        assert merged.tolist() == np.union1d(a, b).tolist()
