@@ -193,6 +193,8 @@ def straightforward(files: list[Path], out: Path, max_bytes: int) -> dict:
     from langdetect.lang_detect_exception import LangDetectException
 
     DetectorFactory.seed = 0
+    schema = pa.schema([("doc_id", pa.string()), ("text", pa.string()), ("lang", pa.string()),
+                        ("duplicate", pa.bool_())])
     lsh = MinHashLSH(threshold=0.8, num_perm=128)
     writer = None
     used = n_par = 0
@@ -226,9 +228,9 @@ def straightforward(files: list[Path], out: Path, max_bytes: int) -> dict:
                     for name, value in (("doc_id", doc["id"]), ("text", para), ("lang", lang),
                                         ("duplicate", duplicate)):
                         rows[name].append(value)
-                table = pa.table(rows)
+                table = pa.table(rows, schema=schema)
                 if writer is None:
-                    writer = pq.ParquetWriter(out, table.schema)
+                    writer = pq.ParquetWriter(out, schema)
                 writer.write_table(table)
     if writer is not None:
         writer.close()
