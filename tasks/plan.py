@@ -102,6 +102,9 @@ def scan_file(path: str, cut_every: int | None = None) -> tuple[str | None, list
     return digest.hexdigest(), [c for c in cuts if c[0] < offset]
 
 
+MIN_SHARD_BYTES = 8_000_000  # below this, a second process costs more than it saves
+
+
 def _parts(inputs: list[PlannedInput]) -> list[Part]:
     parts = []
     for i, item in enumerate(inputs):
@@ -150,6 +153,21 @@ def plan_run(settings: Settings) -> RunPlan:
         planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts)))
         if sha is not None and held is not None:
             supersedes.append((f.source, held[0]))
+
+    # A run smaller than `workers` full shards is cut into `workers` shards (of at least
+    # MIN_SHARD_BYTES), so that a 15 MB run keeps both cores busy too. The files that must be
+    # cut finer are read again for their cut points: they are small, as the whole run is.
+    total = sum(item.size or 0 for item in planned)
+    even = max(MIN_SHARD_BYTES, -(-total // settings.runtime.workers))
+    if even < shard_bytes:
+        shard_bytes = even
+        for k, item in enumerate(planned):
+            if item.kind == "jsonl" and not item.path.lower().endswith(".gz") and \
+                    (item.size or 0) > shard_bytes:
+                sha, cuts = scan_file(item.path, shard_bytes)
+                if sha == item.sha256:  # else the file changed under us: keep the first plan
+                    planned[k] = PlannedInput(item.path, item.source, item.size, item.kind, sha,
+                                              tuple(cuts))
 
     sequence = (history[-1]["sequence"] + 1) if history else 1
     digest = hashlib.sha256()
