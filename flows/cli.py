@@ -57,7 +57,7 @@ def _add_settings_flags(run: argparse.ArgumentParser) -> None:
                      help="fail (exit 3, publish nothing) if any input record is rejected")
     run.add_argument("--workers", type=int, help="parallel shard tasks (default 2)")
     run.add_argument("--shard-mb", dest="shard_bytes", type=lambda mb: max(1, int(float(mb) * 1e6)),
-                     help="input megabytes per shard task (default 32)")
+                     help="input megabytes per shard task (default 16)")
     run.add_argument("--task-runner", choices=["auto", "thread", "process", "dask"])
     run.add_argument("--dask-address", help="Dask scheduler for --task-runner dask "
                      "(default: a local cluster)")

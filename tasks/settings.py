@@ -153,7 +153,7 @@ class RuntimeSettings(_Section):
     )
     workers: int = Field(2, ge=1, le=256, description="parallel shard tasks")
     shard_bytes: int = Field(
-        32_000_000, ge=1, description="inputs are grouped into shards of about this many bytes"
+        16_000_000, ge=1, description="inputs are grouped into shards of about this many bytes"
     )
     dask_address: str | None = Field(
         None, description="an existing Dask scheduler (tcp://host:8786); None starts a "

@@ -8,6 +8,7 @@ hand each other paths, not tables, so a shard can run in another process or on a
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -140,10 +141,22 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
     (building / "result.json").write_text(json.dumps(asdict(result)), encoding="utf-8")
     os.rename(building, directory)
     checkpoint("shard:staged")
+    _return_memory()
     return result
 
 
-CHUNK_PARAGRAPHS = 32_768
+def _return_memory() -> None:
+    """Hand the shard's freed memory back to the system: a process-pool worker lives on, idle,
+    while the flow runs the cross-document step (Arrow's allocator and glibc's keep freed
+    memory otherwise: about 110 MB of a 16 MB shard)."""
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+CHUNK_PARAGRAPHS = 16_384
 
 
 def document_chunks(paragraphs: pa.Table, size: int):
