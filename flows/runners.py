@@ -11,9 +11,38 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
+import time
+
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from tasks.settings import RuntimeSettings
+
+_watching = threading.Lock()
+_watched: set[int] = set()
+
+
+def exit_with_parent(poll_seconds: float = 1.0) -> None:
+    """In a process-pool worker: exit as soon as the process that started it is gone. A flow
+    process killed with SIGKILL does not shut its pool down, and an idle worker would otherwise
+    live on with its models loaded (~250 MB each). A no-op in the flow's own process; one
+    watcher thread per worker."""
+    if multiprocessing.parent_process() is None:
+        return
+    with _watching:
+        if os.getpid() in _watched:
+            return
+        _watched.add(os.getpid())
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="textwash-exit-with-parent", daemon=True).start()
 
 
 def make_task_runner(runtime: RuntimeSettings, n_shards: int):

@@ -106,3 +106,32 @@ def test_two_runs_at_once_one_stops_with_a_clear_message(prefect_server, tmp_pat
     assert first.returncode == 0, err.decode()[-2000:]
     assert len(list((clean / "_runs").glob("*.json"))) == 1
     assert ds.dataset(clean / "documents", format="parquet").to_table().num_rows == 1
+
+
+def test_process_workers_exit_when_the_run_is_killed(prefect_server, tmp_path):
+    """kill -9 of `textwash run` leaves no process-pool worker behind (each holds its models)."""
+    import psutil
+    from prefect.settings import PREFECT_API_URL
+
+    make_inputs(tmp_path / "raw", ["a.txt", "b.txt"])
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
+           "TEXTWASH_STALL_AT": "shard:staged:60"}  # the workers wait inside their shard
+    env.pop("TEXTWASH_CRASH_AT", None)
+    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(tmp_path / "raw"),
+                             str(tmp_path / "clean"), "--task-runner", "process", "--workers",
+                             "2", "--shard-mb", "0.000001"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    workers = []
+    while time.time() < deadline and len(workers) < 2:
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "flows.cli" not in " ".join(p.cmdline())]
+        time.sleep(0.5)
+    assert workers, "no worker process started"
+    time.sleep(3)  # let the workers reach their shard
+    proc.kill()
+    proc.wait()
+    _, alive = psutil.wait_procs(workers, timeout=15)
+    for p in alive:
+        p.kill()
+    assert not alive, f"workers outlived the killed run: {[p.pid for p in alive]}"
