@@ -39,7 +39,7 @@ from tasks.dedup import (
 from tasks.dedup_index import History, RunIndexWriter
 from tasks.minhash import content_csr
 from tasks.settings import Settings
-from tasks.shard import STAGING_COMPRESSION, ShardResult
+from tasks.shard import STAGING_COMPRESSION, ShardResult, return_freed_memory
 
 CROSS = pa.schema(
     [
@@ -50,7 +50,7 @@ CROSS = pa.schema(
         ("dup_similarity", pa.float32()),
     ]
 )
-_VERIFY_CHUNK = 4_000_000  # candidate pairs verified at a time
+_VERIFY_CHUNK = 1_000_000  # candidate pairs verified at a time (~75 MB of temporaries)
 _COLUMNS = ["doc_id", "para_index", "boilerplate_rule", "template_key", "norm_hash", "has_keys"]
 
 
@@ -119,6 +119,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     paragraphs with band keys, the candidate search among this run's paragraphs runs there
     (tasks/dedup_dask.py)."""
     r, site_of_doc = _load(shards)
+    return_freed_memory()  # the Arrow tables _load read whole
     n = len(r.doc)
     bands = settings.dedup.bands
 
@@ -205,6 +206,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         in_pair[chunk % m] = True
     needed = np.union1d(reps[in_pair], near_history[:, 1] - h).astype(np.int64)
     sets = _content_sets(shards, r, needed, earlier)
+    return_freed_memory()  # the shards' whole content columns it read
     doc_of = np.concatenate([sets.earlier_docs, r.doc[needed]])
     small = np.int32 if h + n < 2**31 else np.int64
 
