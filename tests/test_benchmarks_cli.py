@@ -1,7 +1,7 @@
-"""benchmarks/datatrove_baseline.py fails clearly without its inputs or without datatrove.
-
-datatrove is not a textwash dependency, so these tests never import it: a stand-in module that
-raises ImportError shadows any installed copy."""
+"""Benchmark scripts fail clearly without their inputs: datatrove_baseline.py (also without
+datatrove, which is not a textwash dependency: these tests never import it, a stand-in module
+that raises ImportError shadows any installed copy), and hot_paths.py, which also runs on the
+sample in raw/."""
 
 from __future__ import annotations
 
@@ -36,3 +36,22 @@ def test_without_datatrove_exit_2_with_setup(tmp_path):
     assert r.returncode == 2
     assert "datatrove is not importable" in r.stderr
     assert "pip install 'datatrove[processing,io]==0.10.1'" in r.stderr
+
+
+HOT_PATHS = SCRIPT.parent / "hot_paths.py"
+
+
+def test_hot_paths_measures_one_shard_of_the_sample(tmp_path):
+    raw = SCRIPT.parent.parent / "raw"
+    r = subprocess.run([sys.executable, str(HOT_PATHS), str(raw)], check=False,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "shard 1 of 1: 3 documents" in r.stdout
+    assert "bare lid.176 predict loop" in r.stdout
+
+
+def test_hot_paths_missing_dir_exit_2(tmp_path):
+    r = subprocess.run([sys.executable, str(HOT_PATHS), str(tmp_path / "nope")], check=False,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "not found" in r.stderr
