@@ -2,7 +2,10 @@
 
 Works from the staged shards with memory that grows slowly with the run: per paragraph it holds
 a few numbers (document, position, exact-copy hash, flags, about 40 bytes), and the LSH band
-keys are read one band at a time (each shard stages them band-major, `band_keys.npy`). Steps:
+keys are read one band at a time (each shard stages them band-major, `band_keys.npy`). What
+grows with the duplicates is the pairs: 8 bytes per candidate pair, 12 per verified pair, and
+the sort that chooses canonicals (data where every paragraph has many near copies makes many
+pairs: BENCHMARKS.md, "Throughput"). Steps:
 1. site templates among the lines no phrase rule took (this run's and earlier runs' counts);
 2. exact copies by hash; the first paragraph of each normalised text represents it;
 3. band by band: candidate pairs among the representatives (sorting the band's keys) and with
