@@ -46,13 +46,8 @@ GRAMMAR_RULES = {
 }
 
 
-def human_english(data_dir: Path) -> list[str]:
-    """Human English text no evaluated passage is in: English lines (a third of their words among
-    the 100 most common) of the web corpus, and paragraphs of PAN13 source documents that belong
-    to no translation-chain case."""
-    from wordfreq import top_n_list
-
-    common = set(top_n_list("en", 100))
+def _pan13_documents(data_dir: Path) -> tuple[dict[str, str], set[str]]:
+    """PAN13's documents by id, and the ids of those in a translation-chain case (evaluated)."""
     with gzip.open(data_dir / "pan13/documents.jsonl.gz", "rt", encoding="utf-8") as f:
         documents = {r["id"]: r["text"] for r in map(json.loads, f)}
     used = set()
@@ -60,6 +55,17 @@ def human_english(data_dir: Path) -> list[str]:
         for case in map(json.loads, f):
             if case["kind"] == "translation-chain":
                 used |= {case["suspicious"], case["source"]}
+    return documents, used
+
+
+def human_english(data_dir: Path) -> list[str]:
+    """Human English text no evaluated passage is in: English lines (a third of their words among
+    the 100 most common) of the web corpus, and paragraphs of PAN13 source documents that belong
+    to no translation-chain case."""
+    from wordfreq import top_n_list
+
+    common = set(top_n_list("en", 100))
+    documents, used = _pan13_documents(data_dir)
     out = []
     for name, text in documents.items():
         if name.startswith("source") and name not in used:
@@ -517,13 +523,7 @@ def _apertium_rows(data_dir, xt, yt, xh, gt, analyzer, base_cv, base_h, row, den
         print("| Apertium round trips | skipped: apt-get install apertium apertium-eng-spa "
               "apertium-eng-cat apertium-eo-en | |")
         return
-    with gzip.open(data_dir / "pan13/documents.jsonl.gz", "rt", encoding="utf-8") as f:
-        documents = {r["id"]: r["text"] for r in map(json.loads, f)}
-    used = set()
-    with open(data_dir / "pan13/cases.jsonl", encoding="utf-8") as f:
-        for case in map(json.loads, f):
-            if case["kind"] == "translation-chain":
-                used |= {case["suspicious"], case["source"]}
+    documents, used = _pan13_documents(data_dir)
     rng = random.Random(0)
     human = []
     for name in sorted(documents):
