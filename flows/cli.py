@@ -107,6 +107,15 @@ def settings_from_args(args: argparse.Namespace):
     return Settings.from_dict({}, **overrides)
 
 
+def _valid_settings(args: argparse.Namespace):
+    """The settings from flags and --config, or None after saying what is invalid."""
+    try:
+        return settings_from_args(args)
+    except (ValidationError, ValueError) as exc:
+        print(f"textwash: invalid settings:\n{exc}", file=sys.stderr)
+        return None
+
+
 def _print_summary(manifest: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -122,10 +131,8 @@ def _print_summary(manifest: dict) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_from_args(args)
-    except (ValidationError, ValueError) as exc:
-        print(f"textwash: invalid settings:\n{exc}", file=sys.stderr)
+    settings = _valid_settings(args)
+    if settings is None:
         return 2
     if not Path(settings.raw).is_dir():
         print(f"textwash: input folder {settings.raw} does not exist", file=sys.stderr)
@@ -162,10 +169,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    try:
-        settings = settings_from_args(args)
-    except (ValidationError, ValueError) as exc:
-        print(f"textwash: invalid settings:\n{exc}", file=sys.stderr)
+    settings = _valid_settings(args)
+    if settings is None:
         return 2
     for key, value in _PREFECT_DEFAULTS.items():
         os.environ.setdefault(key, value)
