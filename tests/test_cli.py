@@ -9,6 +9,9 @@ from flows.cli import main
 def test_invalid_settings_exit_2(tmp_path, capsys):
     assert main(["run", str(RAW), str(tmp_path / "c"), "--dedup-threshold", "1.5"]) == 2
     assert "invalid settings" in capsys.readouterr().err
+    assert main(["serve", "--cron", "0 * * * *", str(RAW), str(tmp_path / "c"),
+                 "--dedup-threshold", "1.5"]) == 2
+    assert "invalid settings" in capsys.readouterr().err
 
 
 def test_missing_input_folder_exit_2(tmp_path, capsys):
