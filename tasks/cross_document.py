@@ -1,19 +1,21 @@
 """The stages that need the whole run at once: site templates, then duplicates.
 
 Works from the staged shards with memory that grows slowly with the run: per paragraph it holds
-a few numbers (document, position, exact-copy hash, flags, about 40 bytes), and the LSH band
-keys are read one band at a time (each shard stages them band-major, `band_keys.npy`). What
-grows with the duplicates is the pairs: 8 bytes per candidate pair, 12 per verified pair, and
-the sort that chooses canonicals (data where every paragraph has many near copies makes many
-pairs: BENCHMARKS.md, "Throughput"). Steps:
+a few numbers (document, position, exact-copy hash, flags, the chosen canonical: about 45
+bytes). Everything that grows with the duplicates is staged on disk and worked through range of
+members by range of members, each range holding at most `_RANGE_PAIRS` candidate pairs per band:
+- the LSH band tables, sorted once per band (tasks/band_tables.py);
+- the content-word sets of the paragraphs that can be near copies (tasks/staged_sets.py).
+Steps:
 1. site templates among the lines no phrase rule took (this run's and earlier runs' counts);
 2. exact copies by hash; the first paragraph of each normalised text represents it;
-3. band by band: candidate pairs among the representatives (sorting the band's keys) and with
-   earlier runs' indexed paragraphs (binary search in the index's sorted keys of that band);
-   exact matches with earlier runs by hash;
-4. verification: content-word sets are read only for paragraphs that are in a candidate pair;
-5. canonicals (no chaining, earliest first, earlier runs' paragraphs never members);
-6. per shard, a table aligned row for row with its paragraphs: `repeated_id`,
+3. band by band: the band table of the representatives, and candidates with earlier runs'
+   indexed paragraphs (binary search in the index's sorted keys of that band); exact matches
+   with earlier runs by hash;
+4. range by range of members (every pair has its earlier row first, so ranges in order see
+   every earlier row decided): candidate pairs, verification on the content sets the range
+   needs, canonicals (no chaining, earliest first, earlier runs' paragraphs never members);
+5. per shard, a table aligned row for row with its paragraphs: `repeated_id`,
    `site_template`, `dup_of`, `dup_cluster`, `dup_similarity`; and this run's index files.
 """
 
@@ -28,21 +30,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks import template_index
+from tasks.band_tables import BandTables
 from tasks.boilerplate import find_site_templates, template_counts
 from tasks.dedup import (
+    CANONICAL,
     MAX_HEADS,
+    assign_sorted,
     exact_groups,
-    merge_sorted_unique,
-    pair_similarities,
-    pairs_in_groups,
-    resolve,
+    resolve_assigned,
+    similarities_between,
     sorted_unique,
     verified,
 )
 from tasks.dedup_index import History, RunIndexWriter
-from tasks.minhash import content_csr
 from tasks.settings import Settings
 from tasks.shard import STAGING_COMPRESSION, ShardResult, return_freed_memory
+from tasks.staged_sets import StagedSets, sets_of_table
 
 CROSS = pa.schema(
     [
@@ -53,7 +56,9 @@ CROSS = pa.schema(
         ("dup_similarity", pa.float32()),
     ]
 )
-_VERIFY_CHUNK = 1_000_000  # candidate pairs verified at a time (~75 MB of temporaries)
+# Candidate pairs per band and range of members: bounds the step's working memory (a range
+# holds its distinct pairs, ~40 bytes each while verified, and the sets of their paragraphs).
+_RANGE_PAIRS = 4_000_000
 _COLUMNS = ["doc_id", "para_index", "boilerplate_rule", "template_key", "norm_hash", "has_keys"]
 
 
@@ -74,13 +79,13 @@ class CrossDocumentResult:
 class _Rows:
     """Per paragraph of the run, in canonical order: what the cross-document steps need."""
 
-    doc: np.ndarray  # int64 document code
+    doc: np.ndarray  # int32 document code
     doc_names: list[str]
     para_index: np.ndarray  # int32
-    shard: np.ndarray  # int64 shard number
-    local: np.ndarray  # int64 row inside its shard
+    shard: np.ndarray  # int32 shard number
+    starts: np.ndarray  # int64 first row of each shard (+ the total)
     boilerplate: np.ndarray  # bool: a phrase, shape, position or model rule took it
-    template_key: np.ndarray  # uint64, 0 = none
+    template_key: np.ndarray | None  # uint64, 0 = none (dropped once templates are found)
     norm_hash: np.ndarray  # uint64, 0 = no words
     has_keys: np.ndarray  # bool
 
@@ -91,26 +96,41 @@ class _Rows:
 
 
 def _load(shards: list[ShardResult]) -> tuple[_Rows, dict[str, str]]:
-    tables, site_of_doc = [], {}
+    """Shard by shard, straight into numpy columns (no whole-run Arrow table)."""
+    columns: dict[str, list[np.ndarray]] = {k: [] for k in
+                                            ("doc", "para_index", "boilerplate", "template_key",
+                                             "norm_hash", "has_keys")}
+    doc_code: dict[str, int] = {}
+    site_of_doc = {}
     for shard in shards:
-        tables.append(pq.read_table(shard.path("paragraphs"), columns=_COLUMNS))
+        table = pq.read_table(shard.path("paragraphs"), columns=_COLUMNS)
+        codes = pc.dictionary_encode(table["doc_id"]).combine_chunks()
+        to_run = np.array([doc_code.setdefault(name, len(doc_code))
+                           for name in codes.dictionary.to_pylist()], dtype=np.int32)
+        columns["doc"].append(to_run[codes.indices.to_numpy()] if len(to_run) else
+                              np.zeros(0, np.int32))
+        columns["para_index"].append(table["para_index"].to_numpy().astype(np.int32))
+        columns["boilerplate"].append(
+            pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False))
+        columns["template_key"].append(
+            table["template_key"].fill_null(0).to_numpy().astype(np.uint64))
+        columns["norm_hash"].append(table["norm_hash"].to_numpy().astype(np.uint64))
+        columns["has_keys"].append(table["has_keys"].to_numpy(zero_copy_only=False))
+        del table, codes
         d = pq.read_table(shard.path("documents"), columns=["doc_id", "site"])
         site_of_doc.update(zip(d["doc_id"].to_pylist(), d["site"].to_pylist()))
-    table = pa.concat_tables(tables)
-    codes = pc.dictionary_encode(table["doc_id"]).combine_chunks()
     sizes = [shard.paragraphs for shard in shards]
-    starts = np.cumsum([0] + sizes)[:-1]
-    shard = np.repeat(np.arange(len(shards)), sizes)
+    joined = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in columns.items()}
     rows = _Rows(
-        doc=codes.indices.to_numpy().astype(np.int64),
-        doc_names=codes.dictionary.to_pylist(),
-        para_index=table["para_index"].to_numpy(),
-        shard=shard,
-        local=np.arange(table.num_rows) - starts[shard] if table.num_rows else shard,
-        boilerplate=pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False),
-        template_key=table["template_key"].fill_null(0).to_numpy().astype(np.uint64),
-        norm_hash=table["norm_hash"].to_numpy().copy(),
-        has_keys=table["has_keys"].to_numpy(zero_copy_only=False).copy(),
+        doc=joined["doc"].astype(np.int32, copy=False),
+        doc_names=list(doc_code),
+        para_index=joined["para_index"].astype(np.int32, copy=False),
+        shard=np.repeat(np.arange(len(shards), dtype=np.int32), sizes),
+        starts=np.cumsum([0] + sizes).astype(np.int64),
+        boilerplate=joined["boilerplate"].astype(bool, copy=False),
+        template_key=joined["template_key"].astype(np.uint64, copy=False),
+        norm_hash=joined["norm_hash"].astype(np.uint64, copy=False),
+        has_keys=joined["has_keys"].astype(bool, copy=False),
     )
     return rows, site_of_doc
 
@@ -122,66 +142,74 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     paragraphs with band keys, the candidate search among this run's paragraphs runs there
     (tasks/dedup_dask.py)."""
     r, site_of_doc = _load(shards)
-    return_freed_memory()  # the Arrow tables _load read whole
+    return_freed_memory()  # the Arrow tables _load read
     n = len(r.doc)
     bands = settings.dedup.bands
 
     # A record id repeated in one file is rejected by the reader; when a large file is read in
     # parts, the repeat can sit in a later shard: those rows take no part here, and publish
     # turns their documents into rejects.
-    first_shard = np.full(len(r.doc_names), len(shards), dtype=np.int64)
+    first_shard = np.full(len(r.doc_names), len(shards), dtype=np.int32)
     np.minimum.at(first_shard, r.doc, r.shard)
     repeated = r.shard > first_shard[r.doc]
+    del first_shard
 
     # 1. Site templates among the lines no phrase rule took.
     site_names: dict[str, int] = {}
     doc_site = np.array([site_names.setdefault(site_of_doc[d], len(site_names))
                          for d in r.doc_names], dtype=np.int64)
     template_keys = r.template_key
+    r.template_key = None
     template_keys[r.boilerplate | repeated] = 0
     history_counts = template_index.load_history(Path(settings.clean), dict(site_names))
-    templates = find_site_templates(doc_site[r.doc], r.doc, template_keys, settings.boilerplate,
+    site_of_row = doc_site[r.doc]
+    templates = find_site_templates(site_of_row, r.doc, template_keys, settings.boilerplate,
                                     history_counts)
-    template_index.stage_run(staging, run_id, template_counts(doc_site[r.doc], r.doc,
+    template_index.stage_run(staging, run_id, template_counts(site_of_row, r.doc,
                                                               template_keys), list(site_names))
+    del template_keys, site_of_row
 
     # 2. Exact copies; boilerplate is never a copy of content.
     norm_hash = r.norm_hash
     norm_hash[r.boilerplate | templates | repeated] = 0
     rows, head = exact_groups(norm_hash)
-    reps = rows[(head == rows) & r.has_keys[rows]]
+    index_type = np.int32 if n < 2**31 else np.int64
+    reps = rows[(head == rows) & r.has_keys[rows]].astype(index_type)
+    heads = np.unique(head)  # the exact groups: their first rows
+    copies = head != rows  # only the other copies of a group are kept for the end
+    rows, head = rows[copies].astype(index_type), head[copies].astype(index_type)
+    del copies
+    m = len(reps)
 
-    # 3. Candidates, band by band, within the run and with earlier runs.
+    # 3. Band by band: this run's band tables, and candidates with earlier runs.
+    work = staging / "dedup"
     history = History(Path(settings.clean), settings.dedup, exclude_doc_ids)
-    use_dask = bool(dask_address) and len(reps) >= settings.runtime.dask_dedup_min_rows
-    codes, with_history = np.zeros(0, np.int64), []  # codes: i * len(reps) + j, sorted, distinct
-    for band in range(bands):
+    use_dask = bool(dask_address) and m >= settings.runtime.dask_dedup_min_rows
+    tables = BandTables(work, m, MAX_HEADS)
+    with_history = []
+    for band in range(bands if (m and not use_dask) or history.runs else 0):
         keys = np.concatenate([shard.band_keys()[band] for shard in shards])[reps] \
             if n else np.zeros(0, np.uint32)
-        packed = np.sort((keys.astype(np.uint64) << np.uint64(32)) |
-                         np.arange(len(reps), dtype=np.uint64))
-        sorted_keys = (packed >> np.uint64(32)).astype(np.uint32)
-        positions = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
-        if not use_dask:
-            # Merged after every band: a pair shows up in many bands, and holding several
-            # bands' pairs at once was the peak of the run on near-duplicate-heavy data.
-            codes = merge_sorted_unique(codes, sorted_unique(
-                pairs_in_groups(sorted_keys, positions, len(reps), MAX_HEADS)))
-        if history.runs and len(reps):
+        sorted_keys, positions = tables.add_band(keys)
+        del keys
+        if history.runs and m:
             ids, hkeys = history.band_matches(band, sorted_unique(sorted_keys), MAX_HEADS)
             lo = np.searchsorted(sorted_keys, hkeys, side="left")
             hi = np.searchsorted(sorted_keys, hkeys, side="right")
             counts = hi - lo
             with_history.append(np.stack([np.repeat(ids.astype(np.int64), counts),
                                           reps[positions[_ranges(lo, counts)]]], axis=1))
+        del sorted_keys, positions
+    dask_codes = None
     if use_dask:
         from tasks.dedup_dask import candidate_pairs_on_dask
 
         found = candidate_pairs_on_dask(dask_address, shards, reps, bands, MAX_HEADS)
-        codes = sorted_unique(found[:, 0].astype(np.int64) * len(reps) + found[:, 1])
+        dask_codes = sorted_unique(found[:, 1].astype(np.int64) * m + found[:, 0])
+        del found
     history_pairs = np.unique(np.concatenate(with_history), axis=0) if with_history else \
         np.zeros((0, 2), np.int64)
-    heads = np.unique(head)
+    del with_history
     exact_ids, exact_hashes = history.exact_matches(np.sort(norm_hash[heads])) \
         if history.runs else (np.zeros(0, np.uint64), np.zeros(0, np.uint64))
 
@@ -190,59 +218,99 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     earlier = history.entries(involved)
     h = earlier.num_rows
     slot = {hid: i for i, hid in enumerate(earlier["history_id"].to_pylist())}
+    earlier_sets = sets_of_table(earlier) if h else None
+    doc_code = {name: i for i, name in enumerate(r.doc_names)}
+    earlier_docs = np.array([doc_code.get(d, -1 - i) for i, d in
+                             enumerate(earlier["doc_id"].to_pylist())], dtype=np.int64)
+    del doc_code
 
-    # Exact matches with earlier runs: the head of each exact group joins the earlier entry.
+    # Pairs with earlier runs, as (earlier slot, row of this run), sorted by row: exact matches
+    # (the head of each exact group joins the earlier entry) and near candidates.
     head_of_hash = dict(zip(norm_hash[heads].tolist(), heads.tolist()))
-    exact_pairs = [(slot[i], h + head_of_hash[x]) for i, x in
-                   zip(exact_ids.tolist(), exact_hashes.tolist()) if i in slot]
-    near_history = [(slot[i], h + j) for i, j in zip(history_pairs[:, 0].tolist(),
-                                                     history_pairs[:, 1].tolist()) if i in slot]
-    near_history = np.array(near_history, dtype=np.int64).reshape(-1, 2)
+    exact_pairs = _by_row([(slot[i], head_of_hash[x]) for i, x in
+                           zip(exact_ids.tolist(), exact_hashes.tolist()) if i in slot])
+    near_history = _by_row([(slot[i], j) for i, j in zip(history_pairs[:, 0].tolist(),
+                                                        history_pairs[:, 1].tolist())
+                            if i in slot])
+    del heads, head_of_hash, history_pairs
 
-    # 4. Verification on the content sets of the paragraphs in candidate pairs only, a chunk of
-    # candidates at a time; only the verified pairs are kept.
-    m = len(reps)
-    in_pair = np.zeros(m, dtype=bool)
-    for lo in range(0, len(codes), _VERIFY_CHUNK):
-        chunk = codes[lo:lo + _VERIFY_CHUNK]
-        in_pair[chunk // m] = True
-        in_pair[chunk % m] = True
-    needed = np.union1d(reps[in_pair], near_history[:, 1] - h).astype(np.int64)
-    sets = _content_sets(shards, r, needed, earlier)
-    return_freed_memory()  # the shards' whole content columns it read
-    doc_of = np.concatenate([sets.earlier_docs, r.doc[needed]])
-    small = np.int32 if h + n < 2**31 else np.int64
+    # The content sets of the representatives, staged for the ranges to read what they need.
+    sets = StagedSets(work)
+    for number, shard in enumerate(shards):
+        lo, hi = np.searchsorted(reps, r.starts[number:number + 2])
+        if hi > lo:
+            sets.append(pq.read_table(shard.path("paragraphs"), columns=["content", "own_content"])
+                        .take(pa.array(reps[lo:hi] - r.starts[number])))
+    sets.finish()
+    return_freed_memory()  # the shards' content columns it read
 
-    def verify(candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        compact = np.searchsorted(sets.rows, candidates)
-        sims, own_sims = pair_similarities(compact, sets.content, sets.offsets, sets.own,
-                                           sets.own_offsets, sets.quoted)
-        ok = verified(sims, own_sims, doc_of[compact[:, 0]] == doc_of[compact[:, 1]],
-                      settings.dedup)
-        return candidates[ok].astype(small), sims[ok]
+    # 4. Range by range of members: candidates, verification, canonicals.
+    total = h + n
+    index_type = np.int32 if total < 2**31 else np.int64
+    reps = reps.astype(index_type)
+    status = np.full(total, CANONICAL, dtype=np.int8)
+    canonical_of = np.full(total, -1, dtype=index_type)
+    sim_of = np.full(total, np.nan, dtype=np.float32)
+    n_candidates = n_verified = 0
+    ranges = tables.ranges(_RANGE_PAIRS)
+    for number, (a0, a1) in enumerate(ranges):
+        # The rows of this run the range decides: from its first member to the next range's.
+        row_lo = 0 if number == 0 else int(reps[a0])
+        row_hi = n if number == len(ranges) - 1 else int(reps[a1])
+        if dask_codes is not None:
+            lo, hi = np.searchsorted(dask_codes, [a0 * m, a1 * m])
+            codes = dask_codes[lo:hi]
+        else:
+            codes = tables.pairs(a0, a1)
+        j_rep, i_rep = codes // max(m, 1), codes % max(m, 1)
+        del codes
+        hist = near_history[slice(*np.searchsorted(near_history[:, 1], [row_lo, row_hi]))]
+        exact = exact_pairs[slice(*np.searchsorted(exact_pairs[:, 1], [row_lo, row_hi]))]
+        hist_rep = np.searchsorted(reps, hist[:, 1])
+        needed = sorted_unique(np.concatenate([i_rep, j_rep, hist_rep]))
+        mine = sets.gather(needed)
+        a, b = np.searchsorted(needed, i_rep), np.searchsorted(needed, j_rep)
+        sims, own_sims = similarities_between(mine, a, mine, b)
+        same_doc = r.doc[reps[i_rep]] == r.doc[reps[j_rep]]
+        ok = verified(sims, own_sims, same_doc, settings.dedup)
+        near_i, near_j, near_s = reps[i_rep[ok]] + h, reps[j_rep[ok]] + h, sims[ok]
+        del a, b, sims, own_sims, same_doc, i_rep, j_rep
+        if len(hist):
+            sims, own_sims = similarities_between(earlier_sets, hist[:, 0], mine,
+                                                  np.searchsorted(needed, hist_rep))
+            ok_h = verified(sims, own_sims, earlier_docs[hist[:, 0]] == r.doc[hist[:, 1]],
+                            settings.dedup)
+            hist_s = sims[ok_h]
+            hist = hist[ok_h]
+        else:
+            hist_s = np.zeros(0, np.float32)
+        n_candidates += len(ok) + len(hist_rep) + len(exact)
+        del mine, needed, ok
+        i = np.concatenate([exact[:, 0], hist[:, 0], near_i]).astype(index_type)
+        j = np.concatenate([exact[:, 1] + h, hist[:, 1] + h, near_j]).astype(index_type)
+        s = np.concatenate([np.ones(len(exact), np.float32), hist_s, near_s])
+        del near_i, near_j, near_s
+        order = np.lexsort((i, j))
+        assign_sorted(i[order], j[order], s[order], status, canonical_of, sim_of)
+        n_verified += len(i)
+    tables.remove()
+    sets.remove()
+    del status, tables, sets
 
-    kept = [(np.array(exact_pairs, dtype=small).reshape(-1, 2),
-             np.ones(len(exact_pairs), np.float32)), verify(near_history)]
-    for lo in range(0, len(codes), _VERIFY_CHUNK):
-        chunk = codes[lo:lo + _VERIFY_CHUNK]
-        kept.append(verify(np.stack([reps[chunk // m], reps[chunk % m]], axis=1) + h))
-    pairs = np.concatenate([p for p, _ in kept])
-    pair_sims = np.concatenate([s for _, s in kept])
-    n_candidates = len(codes) + len(near_history) + len(exact_pairs)
-    del kept, codes
-
-    # 5. Canonicals over the combined numbering (earlier runs' rows first, never members).
-    fixed = np.zeros(h + n, dtype=bool)
-    fixed[:h] = True
-    dup_of, similarity, cluster = resolve(h + n, rows + h, head + h, pairs, pair_sims, fixed)
+    # The other copies of each exact group (never earlier runs' rows: fixed is all False).
+    dup_of, similarity, cluster = resolve_assigned(rows.astype(index_type) + h,
+                                                   head.astype(index_type) + h,
+                                                   np.zeros(total, dtype=bool), canonical_of,
+                                                   sim_of)
     dup_of, similarity, cluster = dup_of[h:], similarity[h:], cluster[h:]
+    del rows, head
 
-    # 6. Per shard: the cross table; this run's index.
+    # 5. Per shard: the cross table; this run's index.
     earlier_ids = earlier["para_id"].to_pylist()
     index = RunIndexWriter(staging, run_id, run_seq, settings.dedup)
     indexed_parts = []
     for number, shard in enumerate(shards):
-        sl = np.flatnonzero(r.shard == number)
+        sl = slice(int(r.starts[number]), int(r.starts[number + 1]))
         part = pa.Table.from_pydict(
             {
                 "repeated_id": repeated[sl],
@@ -255,11 +323,12 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
             schema=CROSS,
         )
         pq.write_table(part, shard.path("cross"), compression=STAGING_COMPRESSION)
-        indexed = sl[(norm_hash[sl] != 0) & (dup_of[sl] < 0)]
-        indexed_parts.append((shard, r.local[indexed], indexed))
+        local = np.flatnonzero((norm_hash[sl] != 0) & (dup_of[sl] < 0))
+        indexed = local + sl.start
+        indexed_parts.append((shard, local, indexed))
         entries = pq.read_table(shard.path("paragraphs"),
                                 columns=["para_id", "doc_id", "norm_hash", "content",
-                                         "own_content"]).take(pa.array(r.local[indexed]))
+                                         "own_content"]).take(pa.array(local))
         index.add_entries(entries.append_column("order", pa.array(indexed, type=pa.int64())))
 
     def band_keys_of_entries(band: int) -> tuple[np.ndarray, np.ndarray]:
@@ -282,11 +351,17 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         duplicates_of_earlier_runs=int((dup_of[members] < h).sum()),
         clusters=len(np.unique(cluster[cluster >= 0])),
         candidate_pairs=n_candidates,
-        verified_pairs=len(pairs),
+        verified_pairs=n_verified,
         earlier_paragraphs_matched=h,
         indexed_paragraphs=index.count,
         candidate_search="dask" if use_dask else "local",
     )
+
+
+def _by_row(pairs: list[tuple[int, int]]) -> np.ndarray:
+    """(earlier slot, row) pairs as an (k x 2) int64 array sorted by row, then slot."""
+    out = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return out[np.lexsort((out[:, 0], out[:, 1]))]
 
 
 def _ranges(lo: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -309,42 +384,3 @@ def _names(targets: np.ndarray, h: int, earlier_ids: list[str], r: _Rows) -> pa.
             out[i] = name
     return pa.array(out, type=pa.string())
 
-
-@dataclass
-class _Sets:
-    rows: np.ndarray  # combined row numbers these sets belong to (sorted)
-    content: np.ndarray
-    offsets: np.ndarray
-    own: np.ndarray
-    own_offsets: np.ndarray
-    quoted: np.ndarray
-    earlier_docs: np.ndarray  # document codes of the earlier runs' rows
-
-
-def _content_sets(shards: list[ShardResult], r: _Rows, needed: np.ndarray,
-                  earlier: pa.Table) -> _Sets:
-    """Content sets of the earlier runs' rows and of this run's `needed` rows (sorted), compact
-    and in combined numbering order."""
-    h = earlier.num_rows
-    tables = [pa.table({"content": earlier["content"], "own_content": earlier["own_content"]})] \
-        if h else []
-    for number, shard in enumerate(shards):
-        mine = needed[r.shard[needed] == number]
-        if len(mine):
-            tables.append(pq.read_table(shard.path("paragraphs"),
-                                        columns=["content", "own_content"])
-                          .take(pa.array(r.local[mine])))
-    if tables:
-        table = pa.concat_tables([t.cast(tables[-1].schema) for t in tables])
-        content, offsets = content_csr(table["content"])
-        own, own_offsets = content_csr(table["own_content"], fallback=table["content"])
-        quoted = table["own_content"].is_valid().to_numpy(zero_copy_only=False)
-    else:
-        content = own = np.zeros(0, np.uint32)
-        offsets = own_offsets = np.zeros(1, np.int64)
-        quoted = np.zeros(0, bool)
-    doc_code = {name: i for i, name in enumerate(r.doc_names)}
-    earlier_docs = np.array([doc_code.get(d, -1 - i) for i, d in
-                             enumerate(earlier["doc_id"].to_pylist())], dtype=np.int64)
-    return _Sets(np.concatenate([np.arange(h), needed + h]), content, offsets, own, own_offsets,
-                 quoted, earlier_docs)

@@ -125,21 +125,49 @@ def merge_sorted_unique(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+@dataclass
+class ContentSets:
+    """Content-word sets of some rows, as CSR: all words and the words outside quotations."""
+
+    content: np.ndarray  # sorted distinct content-word hashes (uint32) per row
+    offsets: np.ndarray  # int64, rows + 1
+    own: np.ndarray  # the same for the words outside quotations (= content when none)
+    own_offsets: np.ndarray
+    quoted: np.ndarray  # bool: the row quotes something (own differs from content)
+
+
+def take_rows(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR rows `rows` of (values, offsets), as a compact CSR in that order."""
+    lengths = np.diff(offsets)[rows]
+    new_offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_offsets[1:])
+    starts = np.repeat(offsets[rows] - new_offsets[:-1], lengths)
+    return values[starts + np.arange(int(new_offsets[-1]))], new_offsets
+
+
 def exact_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Jaccard of the content sets of each pair, in bulk. Each set is sorted, so the elements of
-    the second sets tagged with their pair number form one sorted array; the first sets'
-    elements, tagged the same way, are looked up in it by binary search."""
-    out = np.empty(len(pairs), dtype=np.float32)
-    sizes = np.diff(offsets)
-    for lo in range(0, len(pairs), _PAIR_CHUNK):
-        p = pairs[lo:lo + _PAIR_CHUNK]
-        a = _tagged_elements(values, offsets, sizes, p[:, 0])
-        b = _tagged_elements(values, offsets, sizes, p[:, 1])
+    """Jaccard of the content sets of each pair (rows of one CSR)."""
+    return jaccard_between(values, offsets, pairs[:, 0], values, offsets, pairs[:, 1])
+
+
+def jaccard_between(a_values: np.ndarray, a_offsets: np.ndarray, a_rows: np.ndarray,
+                    b_values: np.ndarray, b_offsets: np.ndarray, b_rows: np.ndarray) -> np.ndarray:
+    """Jaccard of set a_rows[k] of CSR a and set b_rows[k] of CSR b, in bulk. Each set is
+    sorted, so the elements of the second sets tagged with their pair number form one sorted
+    array; the first sets' elements, tagged the same way, are looked up in it by binary
+    search."""
+    out = np.empty(len(a_rows), dtype=np.float32)
+    a_sizes, b_sizes = np.diff(a_offsets), np.diff(b_offsets)
+    for lo in range(0, len(a_rows), _PAIR_CHUNK):
+        ra, rb = a_rows[lo:lo + _PAIR_CHUNK], b_rows[lo:lo + _PAIR_CHUNK]
+        a = _tagged_elements(a_values, a_offsets, a_sizes, ra)
+        b = _tagged_elements(b_values, b_offsets, b_sizes, rb)
         at = np.minimum(np.searchsorted(b, a), max(len(b) - 1, 0))
         hit = b[at] == a if len(b) else np.zeros(len(a), dtype=bool)
-        inter = np.bincount((a[hit] >> np.uint64(32)).astype(np.int64), minlength=len(p))
-        union = sizes[p[:, 0]] + sizes[p[:, 1]] - inter
-        out[lo:lo + len(p)] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+        inter = np.bincount((a[hit] >> np.uint64(32)).astype(np.int64), minlength=len(ra))
+        union = a_sizes[ra] + b_sizes[rb] - inter
+        out[lo:lo + len(ra)] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
     return out
 
 
@@ -151,39 +179,49 @@ def _tagged_elements(values, offsets, sizes, rows) -> np.ndarray:
     return (tags << np.uint64(32)) | elements.astype(np.uint64)
 
 
+UNDECIDED, CANONICAL, MEMBER = 0, 1, 2
+
+
 def assign_canonicals(pairs: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """For verified pairs (i, j), i < j: each row j joins the earliest i it is paired with that
-    is not itself a member; a row that no canonical takes is a canonical.
-
-    This is the greedy pass over the pairs in (i, j) order, computed in rounds of array
-    operations: a row is decided once all its partners are, and the earliest undecided row
-    always is (its partners all come before it), so every round makes progress; in practice a
-    few rounds decide everything."""
+    is not itself a member; a row that no canonical takes is a canonical."""
     canonical_of = np.full(n, -1, dtype=np.int64)
     sim_of = np.full(n, np.nan, dtype=np.float32)
-    if not len(pairs):
-        return canonical_of, sim_of
+    status = np.full(n, CANONICAL, dtype=np.int8)
     order = np.lexsort((pairs[:, 0], pairs[:, 1]))  # grouped by member, candidates rising
-    i, j, s = pairs[order, 0], pairs[order, 1], sims[order]
-    undecided, canonical, member = 0, 1, 2
-    status = np.full(n, canonical, dtype=np.int8)
-    status[j] = undecided
+    assign_sorted(pairs[order, 0], pairs[order, 1], sims[order], status, canonical_of, sim_of)
+    return canonical_of, sim_of
+
+
+def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarray,
+                  canonical_of: np.ndarray, sim_of: np.ndarray) -> None:
+    """The greedy pass over verified pairs (i, j), i < j, sorted by (j, i), in place: `status`
+    of every row before the smallest j must be decided (CANONICAL or MEMBER), so the pairs can
+    come range of members by range of members, in order (tasks/cross_document.py).
+
+    Computed in rounds of array operations: a row is decided once all its partners are, and the
+    earliest undecided row always is (its partners all come before it), so every round makes
+    progress; in practice a few rounds decide everything."""
+    if not len(i):
+        return
+    status[j] = UNDECIDED
+    usable_mark = np.zeros(len(status), dtype=bool)
     active = np.ones(len(i), dtype=bool)
     while active.any():
         ai, aj, a_sim = i[active], j[active], s[active]
-        usable = status[ai] != member
+        usable = status[ai] != MEMBER
         ui, uj, u_sim = ai[usable], aj[usable], a_sim[usable]
         first = np.concatenate(([True], uj[1:] != uj[:-1])) if len(uj) else np.zeros(0, bool)
         fi, fj, f_sim = ui[first], uj[first], u_sim[first]
-        take = status[fi] == canonical  # the first usable partner is decided: join it
+        take = status[fi] == CANONICAL  # the first usable partner is decided: join it
         canonical_of[fj[take]] = fi[take]
         sim_of[fj[take]] = f_sim[take]
-        status[fj[take]] = member
-        has_usable = np.zeros(n, dtype=bool)
-        has_usable[uj] = True
-        status[aj[~has_usable[aj]]] = canonical  # every partner is a member: stays alone
-        active = status[j] == undecided
-    return canonical_of, sim_of
+        status[fj[take]] = MEMBER
+        usable_mark[uj] = True
+        alone = aj[~usable_mark[aj]]
+        status[alone] = CANONICAL  # every partner is a member: stays alone
+        usable_mark[uj] = False
+        active = status[j] == UNDECIDED
 
 
 def exact_groups(norm_hash: np.ndarray, fixed: np.ndarray | None = None
@@ -210,31 +248,44 @@ def pair_similarities(pairs: np.ndarray, content: np.ndarray, offsets: np.ndarra
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Exact content-word Jaccard of each pair, over all words and over the words outside
     quotations (the same where neither paragraph quotes anything)."""
-    sims = exact_jaccard(content, offsets, pairs)
+    sets = ContentSets(content, offsets, own, own_offsets, quoted)
+    return similarities_between(sets, pairs[:, 0], sets, pairs[:, 1])
+
+
+def similarities_between(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_rows: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """`pair_similarities` for pairs whose two sides are rows of two sets."""
+    sims = jaccard_between(a.content, a.offsets, a_rows, b.content, b.offsets, b_rows)
     own_sims = sims.copy()
-    quoting = quoted[pairs[:, 0]] | quoted[pairs[:, 1]]
-    own_sims[quoting] = exact_jaccard(own, own_offsets, pairs[quoting])
+    quoting = a.quoted[a_rows] | b.quoted[b_rows]
+    own_sims[quoting] = jaccard_between(a.own, a.own_offsets, a_rows[quoting],
+                                        b.own, b.own_offsets, b_rows[quoting])
     return sims, own_sims
 
 
 def resolve(n: int, rows: np.ndarray, head: np.ndarray, pairs: np.ndarray, sims: np.ndarray,
             fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """From exact groups and verified near pairs to (dup_of, similarity, cluster) per row."""
-    dup_of = np.full(n, -1, dtype=np.int64)
-    similarity = np.full(n, np.nan, dtype=np.float32)
+    canonical_of, sim_of = assign_canonicals(pairs, sims, n)
+    return resolve_assigned(rows, head, fixed, canonical_of, sim_of)
+
+
+def resolve_assigned(rows: np.ndarray, head: np.ndarray, fixed: np.ndarray,
+                     canonical_of: np.ndarray, sim_of: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact groups joined with the canonicals chosen among near pairs: (dup_of, similarity,
+    cluster) per row. `canonical_of` and `sim_of` become dup_of and similarity (in place):
+    the rows they name are exact-group heads, never the other copies set here."""
+    dup_of, similarity = canonical_of, sim_of
     exact = (head != rows) & ~fixed[rows]
     dup_of[rows[exact]] = head[exact]
     similarity[rows[exact]] = 1.0
-    canonical_of, sim_of = assign_canonicals(pairs, sims, n)
-    joined = canonical_of >= 0
-    dup_of[joined] = canonical_of[joined]
-    similarity[joined] = sim_of[joined]
     # Exact copies follow their head into its near-duplicate cluster.
     moved = exact.copy()
     moved[exact] = dup_of[head[exact]] >= 0
     dup_of[rows[moved]] = dup_of[head[moved]]
     similarity[rows[moved]] = similarity[head[moved]]
-    cluster = np.full(n, -1, dtype=np.int64)
+    cluster = np.full(len(dup_of), -1, dtype=dup_of.dtype)
     members = np.flatnonzero(dup_of >= 0)
     cluster[members] = dup_of[members]
     cluster[dup_of[members]] = dup_of[members]

@@ -289,3 +289,34 @@ def test_large_jsonl_is_read_in_parts_and_a_repeated_id_across_parts_is_a_reject
     run(tmp_path / "raw", tmp_path / "single")  # one part: the same rows
     assert tables(tmp_path / "single")["documents"].sort_by("position").equals(
         t["documents"].sort_by("position"))
+
+
+def test_duplicates_chosen_range_by_range_give_the_same_output(prefect_server, tmp_path,
+                                                               monkeypatch):
+    """The duplicate step works through ranges of paragraphs sized by a pair budget; a budget of
+    one pair (a range per paragraph) must give the output of the default, with earlier runs."""
+    from tasks import cross_document
+
+    para = ("The regional council voted on Tuesday to extend the night bus network to the "
+            "northern suburbs, after a two-year campaign by residents and shift workers.")
+    spun = ("On Tuesday the regional council decided to extend its night bus network into the "
+            "northern suburbs following a campaign of two years by residents and shift workers.")
+    other = ("Shift workers and residents campaigned for two years before the regional council "
+             "voted to extend the night bus network to the northern suburbs on Tuesday.")
+    for i in range(5):
+        text = (para, spun, other, para.replace("Tuesday", "Monday"), spun)[i]
+        write(tmp_path / "first" / f"{i}.txt", f"Article {i} headline\n\n{text}\n\n{para}")
+        write(tmp_path / "second" / f"later-{i}.txt", f"Later article {i}\n\n{spun}\n\n{text}")
+    outputs = {}
+    for budget in (None, 1):
+        if budget:
+            monkeypatch.setattr(cross_document, "_RANGE_PAIRS", budget)
+        clean = tmp_path / f"clean-{budget}"
+        first = run(tmp_path / "first", clean, runtime={"task_runner": "thread"})
+        second = run(tmp_path / "second", clean, runtime={"task_runner": "thread"})
+        outputs[budget] = (first["counts"], second["counts"], tables(clean))
+    (first_a, second_a, a), (first_b, second_b, b) = outputs[None], outputs[1]
+    assert second_a["duplicates_of_earlier_runs"] > 0 and first_a["duplicates"] > 0
+    assert (first_a, second_a) == (first_b, second_b)
+    for name in a:
+        assert a[name].sort_by("run_id").equals(b[name].sort_by("run_id")), name
