@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
@@ -185,7 +186,8 @@ def clean_corpus(settings: Settings | None = None) -> dict:
         start = time.perf_counter()
         runner = make_task_runner(settings.runtime, len(plan.shards))
         logger.info("%d shards on %s", len(plan.shards), describe(runner))
-        with runner:
+        with ExitStack() as pool:
+            pool.enter_context(runner)
             futures = [runner.submit(shard_task, {"plan": plan, "shard": shard,
                                                   "settings": settings,
                                                   "staging": str(staging)})
@@ -197,9 +199,12 @@ def clean_corpus(settings: Settings | None = None) -> dict:
                 _strict_check(shards)
             superseded = superseded_doc_ids(store, plan.supersedes)
             stage_index_exclusions(staging, plan.run_id, superseded)
+            dask_address = dask_scheduler(runner)
+            if dask_address is None:
+                pool.close()  # the shard workers (~250 MB each, idle) are not needed any more
             start = time.perf_counter()
             cross = cross_document_task(shards, settings, plan, str(staging), superseded,
-                                        dask_scheduler(runner))
+                                        dask_address)
             wall["cross_document"] = time.perf_counter() - start
         checkpoint("flow:cross_document")
         context = get_run_context()
