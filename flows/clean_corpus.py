@@ -75,10 +75,11 @@ def cross_document_task(shards: list[ShardResult], settings: Settings, plan: Run
                             excluded, dask_address)
     get_run_logger().info(
         "site templates: %d lines; duplicates: %d paragraphs (%d of earlier runs' paragraphs) "
-        "in %d clusters; %d candidate pairs, %d verified; %d earlier paragraphs matched the "
-        "index", result.site_template_lines, result.duplicates,
-        result.duplicates_of_earlier_runs, result.clusters, result.candidate_pairs,
-        result.verified_pairs, result.earlier_paragraphs_matched,
+        "in %d clusters; %d candidate pairs, %d compared (the others' earlier paragraph was "
+        "a duplicate already), %d verified; %d earlier paragraphs matched the index",
+        result.site_template_lines, result.duplicates, result.duplicates_of_earlier_runs,
+        result.clusters, result.candidate_pairs, result.compared_pairs, result.verified_pairs,
+        result.earlier_paragraphs_matched,
     )
     return result
 

@@ -13,8 +13,9 @@ Steps:
    indexed paragraphs (binary search in the index's sorted keys of that band); exact matches
    with earlier runs by hash;
 4. range by range of members (every pair has its earlier row first, so ranges in order see
-   every earlier row decided): candidate pairs, verification on the content sets the range
-   needs, canonicals (no chaining, earliest first, earlier runs' paragraphs never members);
+   every earlier row decided): candidate pairs, less those whose earlier row is already a
+   duplicate (they cannot decide anything), verification on the content sets the range needs,
+   canonicals (no chaining, earliest first, earlier runs' paragraphs never members);
 5. per shard, a table aligned row for row with its paragraphs: `repeated_id`,
    `site_template`, `dup_of`, `dup_cluster`, `dup_similarity`; and this run's index files.
 """
@@ -35,6 +36,7 @@ from tasks.boilerplate import find_site_templates, template_counts
 from tasks.dedup import (
     CANONICAL,
     MAX_HEADS,
+    MEMBER,
     assign_sorted,
     exact_groups,
     resolve_assigned,
@@ -68,8 +70,9 @@ class CrossDocumentResult:
     duplicates: int
     duplicates_of_earlier_runs: int
     clusters: int
-    candidate_pairs: int
-    verified_pairs: int
+    candidate_pairs: int  # distinct LSH candidate pairs (+ exact matches with earlier runs)
+    compared_pairs: int  # of the near candidates, those whose content sets were compared
+    verified_pairs: int  # exact matches with earlier runs, and compared pairs that passed
     earlier_paragraphs_matched: int
     indexed_paragraphs: int
     candidate_search: str  # "local" or "dask"
@@ -251,7 +254,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     status = np.full(total, CANONICAL, dtype=np.int8)
     canonical_of = np.full(total, -1, dtype=index_type)
     sim_of = np.full(total, np.nan, dtype=np.float32)
-    n_candidates = n_verified = 0
+    n_candidates = n_compared = n_verified = 0
+    rep_member = np.zeros(m, dtype=bool)  # final for the ranges done
     ranges = tables.ranges(_RANGE_PAIRS)
     for number, (a0, a1) in enumerate(ranges):
         # The rows of this run the range decides: from its first member to the next range's.
@@ -263,7 +267,14 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         else:
             codes = tables.pairs(a0, a1)
         j_rep, i_rep = codes // max(m, 1), codes % max(m, 1)
+        n_candidates += len(codes)
         del codes
+        # A pair whose earlier paragraph is already a duplicate cannot decide anything (no
+        # chaining): it is not compared. On near-copy-dense data this is most pairs.
+        live = ~rep_member[i_rep]
+        i_rep, j_rep = i_rep[live], j_rep[live]
+        n_compared += len(i_rep)
+        del live
         hist = near_history[slice(*np.searchsorted(near_history[:, 1], [row_lo, row_hi]))]
         exact = exact_pairs[slice(*np.searchsorted(exact_pairs[:, 1], [row_lo, row_hi]))]
         hist_rep = np.searchsorted(reps, hist[:, 1])
@@ -284,7 +295,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
             hist = hist[ok_h]
         else:
             hist_s = np.zeros(0, np.float32)
-        n_candidates += len(ok) + len(hist_rep) + len(exact)
+        n_candidates += len(hist_rep) + len(exact)
+        n_compared += len(hist_rep)
         del mine, needed, ok
         i = np.concatenate([exact[:, 0], hist[:, 0], near_i]).astype(index_type)
         j = np.concatenate([exact[:, 1] + h, hist[:, 1] + h, near_j]).astype(index_type)
@@ -293,6 +305,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         order = np.lexsort((i, j))
         assign_sorted(i[order], j[order], s[order], status, canonical_of, sim_of)
         n_verified += len(i)
+        rep_member[a0:a1] = status[reps[a0:a1] + h] == MEMBER
     tables.remove()
     sets.remove()
     del status, tables, sets
@@ -351,6 +364,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         duplicates_of_earlier_runs=int((dup_of[members] < h).sum()),
         clusters=len(np.unique(cluster[cluster >= 0])),
         candidate_pairs=n_candidates,
+        compared_pairs=n_compared,
         verified_pairs=n_verified,
         earlier_paragraphs_matched=h,
         indexed_paragraphs=index.count,

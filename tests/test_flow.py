@@ -317,6 +317,12 @@ def test_duplicates_chosen_range_by_range_give_the_same_output(prefect_server, t
         outputs[budget] = (first["counts"], second["counts"], tables(clean))
     (first_a, second_a, a), (first_b, second_b, b) = outputs[None], outputs[1]
     assert second_a["duplicates_of_earlier_runs"] > 0 and first_a["duplicates"] > 0
-    assert (first_a, second_a) == (first_b, second_b)
+    # Only the pairs compared (and so verified) differ: with smaller ranges, more earlier
+    # paragraphs are known to be duplicates already when a pair comes up, and such pairs are not
+    # compared.
+    for counts_a, counts_b in ((first_a, first_b), (second_a, second_b)):
+        for name in ("compared_pairs", "verified_pairs"):
+            assert counts_b.pop(name) <= counts_a.pop(name)
+        assert counts_a == counts_b
     for name in a:
         assert a[name].sort_by("run_id").equals(b[name].sort_by("run_id")), name
