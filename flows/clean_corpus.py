@@ -111,6 +111,8 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
     for source, moved in counts.repeated_ids.items():  # repeats found across parts of a file
         per_source[source]["documents"] -= moved
         per_source[source]["rejects"] += moved
+    cross_counts = asdict(cross)
+    cross_seconds = cross_counts.pop("seconds")
     manifest = {
         "run_id": plan.run_id,
         "sequence": plan.sequence,
@@ -129,8 +131,9 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
         ],
         "skipped_inputs": plan.skipped,
         "superseded": [],  # filled in by the commit, which removes the rows
-        "counts": {**counts.to_dict(), **asdict(cross)},
+        "counts": {**counts.to_dict(), **cross_counts},
         "seconds": wall,  # wall clock per step of the flow
+        "cross_document_seconds": cross_seconds,  # wall clock per part of that step
         "stage_seconds": stage_seconds,  # per shard stage, summed over shards (CPU seconds)
     }
     checkpoint("publish:staged")

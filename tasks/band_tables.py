@@ -49,7 +49,8 @@ class BandTables:
         # taken apart in place: this runs on every row of the run, 64 times.
         packed = keys.astype(np.uint64)
         packed <<= np.uint64(32)
-        packed |= np.arange(m, dtype=np.uint64)
+        for lo in range(0, m, _STEP):  # (a whole-length arange would double the peak)
+            packed[lo:lo + _STEP] |= np.arange(lo, min(lo + _STEP, m), dtype=np.uint64)
         packed.sort()
         rows = packed.astype(np.uint32).astype(np.int32)  # the low 32 bits
         packed >>= np.uint64(32)

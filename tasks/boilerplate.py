@@ -313,20 +313,37 @@ def template_counts(sites: np.ndarray, doc_index: np.ndarray, keys: np.ndarray) 
     pairs, pair_docs = np.unique(triples[:, :2], axis=0, return_counts=True)
     if not len(pairs):
         pairs = np.zeros((0, 2), np.int64)
-    site_codes, site_docs = np.unique(
-        np.unique(np.stack([sites, doc_index], axis=1), axis=0)[:, 0], return_counts=True)
+    site_codes, site_docs = np.unique(_site_of_each_document(sites, doc_index),
+                                      return_counts=True)
     return TemplateCounts(pairs[:, 0], pairs[:, 1].view(np.uint64), pair_docs.astype(np.int64),
                           site_codes.astype(np.int64), site_docs.astype(np.int64))
 
 
+def _site_of_each_document(sites: np.ndarray, doc_index: np.ndarray) -> np.ndarray:
+    """The site of each distinct document (a document's paragraphs share one site). Document
+    numbers are usually codes 0..n-1: then a table indexed by them, in linear time and small
+    memory (this runs over every paragraph of a run); else by sorting."""
+    if len(doc_index) and doc_index.min() >= 0 and doc_index.max() < 4 * len(doc_index) + 1024:
+        size = int(doc_index.max()) + 1
+        present = np.zeros(size, dtype=bool)
+        present[doc_index] = True
+        site_of = np.zeros(size, dtype=np.int64)
+        site_of[doc_index] = sites
+        return site_of[present]
+    _, first = np.unique(doc_index, return_index=True)
+    return sites[first]
+
+
 def find_site_templates(sites: np.ndarray, doc_index: np.ndarray, keys: np.ndarray,
                         settings: BoilerplateSettings,
-                        history: TemplateCounts | None = None) -> np.ndarray:
+                        history: TemplateCounts | None = None,
+                        counts: TemplateCounts | None = None) -> np.ndarray:
     """Which paragraphs are site template lines (a boolean mask over the paragraphs).
 
     sites: site code per paragraph (int); doc_index: document number per paragraph (int, unique
     across the run); keys: template_key per paragraph (uint64, 0 = none); history: the counts of
-    earlier runs in the same site codes, if any. A key is a template of a site when it occurs in
+    earlier runs in the same site codes, if any; counts: this run's `template_counts`, when the
+    caller has them already. A key is a template of a site when it occurs in
     >= template_min_docs documents of the site and in >= template_min_share of the site's
     documents, counting this run's documents and the earlier runs' together: a line repeated
     across runs counts even when this run has few documents of the site.
@@ -336,7 +353,8 @@ def find_site_templates(sites: np.ndarray, doc_index: np.ndarray, keys: np.ndarr
     has_key = keys != 0
     if not has_key.any():
         return mask
-    counts = template_counts(sites, doc_index, keys)
+    if counts is None:
+        counts = template_counts(sites, doc_index, keys)
     if history is not None:
         counts = counts + history
     docs_in_site = dict(zip(counts.site_codes.tolist(), counts.site_docs.tolist()))

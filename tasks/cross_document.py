@@ -22,7 +22,8 @@ Steps:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,7 @@ class CrossDocumentResult:
     earlier_paragraphs_matched: int
     indexed_paragraphs: int
     candidate_search: str  # "local" or "dask"
+    seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per sub-step
 
 
 @dataclass
@@ -85,7 +87,7 @@ class _Rows:
     doc: np.ndarray  # int32 document code
     doc_names: list[str]
     para_index: np.ndarray  # int32
-    shard: np.ndarray  # int32 shard number
+    shard: np.ndarray | None  # int32 shard number (dropped once repeated ids are found)
     starts: np.ndarray  # int64 first row of each shard (+ the total)
     boilerplate: np.ndarray  # bool: a phrase, shape, position or model rule took it
     template_key: np.ndarray | None  # uint64, 0 = none (dropped once templates are found)
@@ -99,43 +101,37 @@ class _Rows:
 
 
 def _load(shards: list[ShardResult]) -> tuple[_Rows, dict[str, str]]:
-    """Shard by shard, straight into numpy columns (no whole-run Arrow table)."""
-    columns: dict[str, list[np.ndarray]] = {k: [] for k in
-                                            ("doc", "para_index", "boilerplate", "template_key",
-                                             "norm_hash", "has_keys")}
+    """Shard by shard, straight into preallocated numpy columns (no whole-run Arrow table)."""
+    sizes = [shard.paragraphs for shard in shards]
+    starts = np.cumsum([0] + sizes).astype(np.int64)
+    n = int(starts[-1])
+    r = _Rows(doc=np.empty(n, np.int32), doc_names=[], para_index=np.empty(n, np.int32),
+              shard=np.repeat(np.arange(len(shards), dtype=np.int32), sizes), starts=starts,
+              boilerplate=np.empty(n, bool), template_key=np.empty(n, np.uint64),
+              norm_hash=np.empty(n, np.uint64), has_keys=np.empty(n, bool))
     doc_code: dict[str, int] = {}
     site_of_doc = {}
-    for shard in shards:
+    for number, shard in enumerate(shards):
         table = pq.read_table(shard.path("paragraphs"), columns=_COLUMNS)
+        at = slice(int(starts[number]), int(starts[number + 1]))
+        if table.num_rows != at.stop - at.start:
+            raise RuntimeError(f"staged shard {shard.directory} has {table.num_rows} paragraphs, "
+                               f"its result says {shard.paragraphs}")
         codes = pc.dictionary_encode(table["doc_id"]).combine_chunks()
         to_run = np.array([doc_code.setdefault(name, len(doc_code))
                            for name in codes.dictionary.to_pylist()], dtype=np.int32)
-        columns["doc"].append(to_run[codes.indices.to_numpy()] if len(to_run) else
-                              np.zeros(0, np.int32))
-        columns["para_index"].append(table["para_index"].to_numpy().astype(np.int32))
-        columns["boilerplate"].append(
-            pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False))
-        columns["template_key"].append(
-            table["template_key"].fill_null(0).to_numpy().astype(np.uint64))
-        columns["norm_hash"].append(table["norm_hash"].to_numpy().astype(np.uint64))
-        columns["has_keys"].append(table["has_keys"].to_numpy(zero_copy_only=False))
+        if len(to_run):
+            r.doc[at] = to_run[codes.indices.to_numpy()]
+        r.para_index[at] = table["para_index"].to_numpy()
+        r.boilerplate[at] = pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False)
+        r.template_key[at] = table["template_key"].fill_null(0).to_numpy()
+        r.norm_hash[at] = table["norm_hash"].to_numpy()
+        r.has_keys[at] = table["has_keys"].to_numpy(zero_copy_only=False)
         del table, codes
         d = pq.read_table(shard.path("documents"), columns=["doc_id", "site"])
         site_of_doc.update(zip(d["doc_id"].to_pylist(), d["site"].to_pylist()))
-    sizes = [shard.paragraphs for shard in shards]
-    joined = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in columns.items()}
-    rows = _Rows(
-        doc=joined["doc"].astype(np.int32, copy=False),
-        doc_names=list(doc_code),
-        para_index=joined["para_index"].astype(np.int32, copy=False),
-        shard=np.repeat(np.arange(len(shards), dtype=np.int32), sizes),
-        starts=np.cumsum([0] + sizes).astype(np.int64),
-        boilerplate=joined["boilerplate"].astype(bool, copy=False),
-        template_key=joined["template_key"].astype(np.uint64, copy=False),
-        norm_hash=joined["norm_hash"].astype(np.uint64, copy=False),
-        has_keys=joined["has_keys"].astype(bool, copy=False),
-    )
-    return rows, site_of_doc
+    r.doc_names = list(doc_code)
+    return r, site_of_doc
 
 
 def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, run_seq: int,
@@ -144,8 +140,17 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     """`dask_address`: a Dask scheduler; with it, and at least runtime.dask_dedup_min_rows
     paragraphs with band keys, the candidate search among this run's paragraphs runs there
     (tasks/dedup_dask.py)."""
+    seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def _lap() -> float:
+        now = time.perf_counter()
+        lap, clock[0] = round(now - clock[0], 3), now
+        return lap
+
     r, site_of_doc = _load(shards)
     return_freed_memory()  # the Arrow tables _load read
+    seconds["load"] = _lap()
     n = len(r.doc)
     bands = settings.dedup.bands
 
@@ -156,6 +161,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     np.minimum.at(first_shard, r.doc, r.shard)
     repeated = r.shard > first_shard[r.doc]
     del first_shard
+    r.shard = None  # not needed any more (rows of shard k: starts[k] to starts[k + 1])
 
     # 1. Site templates among the lines no phrase rule took.
     site_names: dict[str, int] = {}
@@ -166,33 +172,40 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     template_keys[r.boilerplate | repeated] = 0
     history_counts = template_index.load_history(Path(settings.clean), dict(site_names))
     site_of_row = doc_site[r.doc]
+    counts = template_counts(site_of_row, r.doc, template_keys)
     templates = find_site_templates(site_of_row, r.doc, template_keys, settings.boilerplate,
-                                    history_counts)
-    template_index.stage_run(staging, run_id, template_counts(site_of_row, r.doc,
-                                                              template_keys), list(site_names))
-    del template_keys, site_of_row
+                                    history_counts, counts)
+    template_index.stage_run(staging, run_id, counts, list(site_names))
+    del template_keys, site_of_row, counts
+    seconds["site_templates"] = _lap()
 
     # 2. Exact copies; boilerplate is never a copy of content.
     norm_hash = r.norm_hash
     norm_hash[r.boilerplate | templates | repeated] = 0
+    r.boilerplate = None
     rows, head = exact_groups(norm_hash)
     index_type = np.int32 if n < 2**31 else np.int64
     reps = rows[(head == rows) & r.has_keys[rows]].astype(index_type)
-    heads = np.unique(head)  # the exact groups: their first rows
+    history = History(Path(settings.clean), settings.dedup, exclude_doc_ids)
+    # The first row of each exact group, by hash: for exact matches with earlier runs.
+    heads = np.unique(head) if history.runs else np.zeros(0, np.int64)
     copies = head != rows  # only the other copies of a group are kept for the end
     rows, head = rows[copies].astype(index_type), head[copies].astype(index_type)
     del copies
     m = len(reps)
+    seconds["exact"] = _lap()
 
     # 3. Band by band: this run's band tables, and candidates with earlier runs.
     work = staging / "dedup"
-    history = History(Path(settings.clean), settings.dedup, exclude_doc_ids)
     use_dask = bool(dask_address) and m >= settings.runtime.dask_dedup_min_rows
     tables = BandTables(work, m, MAX_HEADS)
     with_history = []
     for band in range(bands if (m and not use_dask) or history.runs else 0):
-        keys = np.concatenate([shard.band_keys()[band] for shard in shards])[reps] \
-            if n else np.zeros(0, np.uint32)
+        keys = np.empty(m, dtype=np.uint32)  # the band's keys of the representatives
+        for number, shard in enumerate(shards):
+            lo, hi = np.searchsorted(reps, r.starts[number:number + 2])
+            if hi > lo:
+                keys[lo:hi] = np.asarray(shard.band_keys()[band])[reps[lo:hi] - r.starts[number]]
         sorted_keys, positions = tables.add_band(keys)
         del keys
         if history.runs and m:
@@ -213,8 +226,11 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     history_pairs = np.unique(np.concatenate(with_history), axis=0) if with_history else \
         np.zeros((0, 2), np.int64)
     del with_history
-    exact_ids, exact_hashes = history.exact_matches(np.sort(norm_hash[heads])) \
+    head_hashes = norm_hash[heads]
+    by_hash = np.argsort(head_hashes, kind="stable")
+    exact_ids, exact_hashes = history.exact_matches(head_hashes[by_hash]) \
         if history.runs else (np.zeros(0, np.uint64), np.zeros(0, np.uint64))
+    seconds["band_tables"] = _lap()
 
     # The earlier paragraphs involved come first in the combined numbering, in canonical order.
     involved = np.unique(np.concatenate([history_pairs[:, 0].astype(np.uint64), exact_ids]))
@@ -229,13 +245,16 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
 
     # Pairs with earlier runs, as (earlier slot, row of this run), sorted by row: exact matches
     # (the head of each exact group joins the earlier entry) and near candidates.
-    head_of_hash = dict(zip(norm_hash[heads].tolist(), heads.tolist()))
-    exact_pairs = _by_row([(slot[i], head_of_hash[x]) for i, x in
-                           zip(exact_ids.tolist(), exact_hashes.tolist()) if i in slot])
+    head_of = heads[by_hash[np.searchsorted(head_hashes[by_hash], exact_hashes)]] \
+        if len(exact_hashes) else np.zeros(0, np.int64)
+    exact_pairs = _by_row([(slot[i], x) for i, x in zip(exact_ids.tolist(), head_of.tolist())
+                           if i in slot])
     near_history = _by_row([(slot[i], j) for i, j in zip(history_pairs[:, 0].tolist(),
                                                         history_pairs[:, 1].tolist())
                             if i in slot])
-    del heads, head_of_hash, history_pairs
+    del heads, head_hashes, by_hash, head_of, history_pairs
+    eligible = norm_hash != 0  # all the rest needs of the hashes
+    r.norm_hash = norm_hash = None
 
     # The content sets of the representatives, staged for the ranges to read what they need.
     sets = StagedSets(work)
@@ -246,6 +265,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
                         .take(pa.array(reps[lo:hi] - r.starts[number])))
     sets.finish()
     return_freed_memory()  # the shards' content columns it read
+    seconds["stage_sets"] = _lap()
 
     # 4. Range by range of members: candidates, verification, canonicals.
     total = h + n
@@ -309,6 +329,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     tables.remove()
     sets.remove()
     del status, tables, sets
+    seconds["ranges"] = _lap()
 
     # The other copies of each exact group (never earlier runs' rows: fixed is all False).
     dup_of, similarity, cluster = resolve_assigned(rows.astype(index_type) + h,
@@ -336,7 +357,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
             schema=CROSS,
         )
         pq.write_table(part, shard.path("cross"), compression=STAGING_COMPRESSION)
-        local = np.flatnonzero((norm_hash[sl] != 0) & (dup_of[sl] < 0))
+        local = np.flatnonzero(eligible[sl] & (dup_of[sl] < 0))
         indexed = local + sl.start
         indexed_parts.append((shard, local, indexed))
         entries = pq.read_table(shard.path("paragraphs"),
@@ -356,6 +377,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         return np.concatenate(entries), np.concatenate(keys)
 
     index.finish(band_keys_of_entries)
+    seconds["tables_and_index"] = _lap()
 
     members = dup_of >= 0
     return CrossDocumentResult(
@@ -369,6 +391,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         earlier_paragraphs_matched=h,
         indexed_paragraphs=index.count,
         candidate_search="dask" if use_dask else "local",
+        seconds=seconds,
     )
 
 

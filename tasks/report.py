@@ -76,6 +76,9 @@ def markdown_report(manifest: dict) -> str:
     lines += [f"| {k} | {v:.2f} |" for k, v in manifest["seconds"].items()]
     lines += ["", "| shard stage | seconds (summed over shards) |", "|---|---:|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in manifest["stage_seconds"].items()]
+    if manifest.get("cross_document_seconds"):  # absent from manifests of earlier versions
+        lines += ["", "| cross_document part | wall seconds |", "|---|---:|"]
+        lines += [f"| {k} | {v:.2f} |" for k, v in manifest["cross_document_seconds"].items()]
     lines += ["", "## Paragraphs dropped", "", "| reason | paragraphs |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in c["drop_reasons"].items()] or ["| none | 0 |"]
     if c["boilerplate_rules"]:

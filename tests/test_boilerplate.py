@@ -325,3 +325,14 @@ def test_main_run_matches_a_brute_force_search():
         assert s <= i <= j < s + n
         assert score[i:j + 1].sum() == best
         assert (got_start[s:s + n] == i).all() and (got_end[s:s + n] == j).all()
+
+
+def test_documents_per_site_with_dense_and_sparse_document_numbers():
+    # Paragraphs of 3 documents in site 0 and 2 in site 4 (one document has no template key).
+    sites = np.array([0, 0, 0, 0, 4, 4, 4])
+    keys = np.array([7, 7, 0, 7, 9, 9, 8], dtype=np.uint64)
+    for docs in ([0, 0, 1, 2, 3, 3, 4], [10**12, 10**12, 5, 99, 2**40, 2**40, 7]):
+        counts = template_counts(sites, np.array(docs), keys)
+        assert dict(zip(counts.site_codes.tolist(), counts.site_docs.tolist())) == {0: 3, 4: 2}
+        assert dict(zip(zip(counts.sites.tolist(), counts.keys.tolist()),
+                        counts.docs.tolist())) == {(0, 7): 2, (4, 9): 1, (4, 8): 1}
