@@ -27,7 +27,7 @@ import numpy as np
 
 from tasks.dedup import merge_sorted_unique
 
-_STEP = 1 << 18  # members expanded at a time (bounds the temporaries of one band)
+_STEP = 1 << 16  # members expanded at a time (bounds the temporaries of one band)
 
 
 class BandTables:

@@ -216,6 +216,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
             with_history.append(np.stack([np.repeat(ids.astype(np.int64), counts),
                                           reps[positions[_ranges(lo, counts)]]], axis=1))
         del sorted_keys, positions
+    return_freed_memory()  # the sorts' temporaries
     dask_codes = None
     if use_dask:
         from tasks.dedup_dask import candidate_pairs_on_dask
@@ -326,6 +327,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         assign_sorted(i[order], j[order], s[order], status, canonical_of, sim_of)
         n_verified += len(i)
         rep_member[a0:a1] = status[reps[a0:a1] + h] == MEMBER
+        del i, j, s, order
+        return_freed_memory()  # the range's temporaries, before the next range's
     tables.remove()
     sets.remove()
     del status, tables, sets

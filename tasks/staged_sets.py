@@ -52,21 +52,35 @@ class StagedSets:
         return self
 
     def gather(self, rows: np.ndarray) -> ContentSets:
-        """The sets of `rows` (sorted, distinct), compact and in that order."""
-        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"content": [], "own": []}
+        """The sets of `rows` (sorted, distinct), compact and in that order. The output arrays
+        are sized first (offsets only) and filled block by block: no list of parts to join,
+        which would hold everything twice."""
         blocks = rows // _BLOCK_ROWS
-        for block in np.unique(blocks).tolist():
-            wanted = rows[blocks == block] - block * _BLOCK_ROWS
-            first = block * _BLOCK_ROWS
-            count = min(_BLOCK_ROWS, self.rows - first)
-            for name in ("content", "own"):
-                offs = _read(self._path(name, "off"), np.int64, first, count + 1)
-                values = _read(self._path(name, "u32"), np.uint32, int(offs[0]),
-                               int(offs[-1] - offs[0]))
-                parts[name].append(take_rows(values, offs - offs[0], wanted))
-        content, offsets = _concat(parts["content"])
-        own, own_offsets = _concat(parts["own"])
-        return ContentSets(content, offsets, own, own_offsets, self.quoted[rows])
+        starts = np.searchsorted(blocks, np.unique(blocks))
+        bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), len(rows)]))
+        out = {}
+        for name in ("content", "own"):
+            offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+            for lo, hi in bounds:  # the lengths, from the offsets files only
+                block_offsets = self._block_offsets(name, int(blocks[lo]))
+                local = rows[lo:hi] - int(blocks[lo]) * _BLOCK_ROWS
+                offsets[lo + 1:hi + 1] = block_offsets[local + 1] - block_offsets[local]
+            np.cumsum(offsets, out=offsets)
+            values = np.empty(int(offsets[-1]), dtype=np.uint32)
+            for lo, hi in bounds:
+                block_offsets = self._block_offsets(name, int(blocks[lo]))
+                local = rows[lo:hi] - int(blocks[lo]) * _BLOCK_ROWS
+                block_values = _read(self._path(name, "u32"), np.uint32, int(block_offsets[0]),
+                                     int(block_offsets[-1] - block_offsets[0]))
+                taken, _ = take_rows(block_values, block_offsets - block_offsets[0], local)
+                values[offsets[lo]:offsets[hi]] = taken
+            out[name] = (values, offsets)
+        return ContentSets(*out["content"], *out["own"], self.quoted[rows])
+
+    def _block_offsets(self, name: str, block: int) -> np.ndarray:
+        first = block * _BLOCK_ROWS
+        return _read(self._path(name, "off"), np.int64, first,
+                     min(_BLOCK_ROWS, self.rows - first) + 1)
 
     def remove(self) -> None:
         for name in ("content", "own"):
@@ -83,14 +97,4 @@ def sets_of_table(table: pa.Table) -> ContentSets:
     own, own_offsets = content_csr(table["own_content"], fallback=table["content"])
     return ContentSets(content, offsets, own, own_offsets,
                        table["own_content"].is_valid().to_numpy(zero_copy_only=False))
-
-
-def _concat(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    if not parts:
-        return np.zeros(0, np.uint32), np.zeros(1, np.int64)
-    values = np.concatenate([v for v, _ in parts])
-    lengths = np.concatenate([np.diff(o) for _, o in parts])
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return values, offsets
 
