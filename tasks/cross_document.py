@@ -47,7 +47,12 @@ from tasks.dedup import (
 )
 from tasks.dedup_index import History, RunIndexWriter
 from tasks.settings import Settings
-from tasks.shard import STAGING_COMPRESSION, ShardResult, return_freed_memory
+from tasks.shard import (
+    STAGING_COMPRESSION,
+    ShardResult,
+    map_large_allocations,
+    return_freed_memory,
+)
 from tasks.staged_sets import StagedSets, sets_of_table
 
 CROSS = pa.schema(
@@ -148,6 +153,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
         lap, clock[0] = round(now - clock[0], 3), now
         return lap
 
+    map_large_allocations()
     r, site_of_doc = _load(shards)
     return_freed_memory()  # the Arrow tables _load read
     seconds["load"] = _lap()
