@@ -31,9 +31,15 @@ _STEP = 1 << 16  # members expanded at a time (bounds the temporaries of one ban
 
 
 class BandTables:
+    """The band tables of `m` rows (rows are numbered 0..m-1, fewer than 2**31: positions are
+    int32), staged in `directory`: `add_band` once per band, in order, then `pairs` per range."""
+
     def __init__(self, directory: Path, m: int, max_heads: int):
         if max_heads > 255:
             raise ValueError("max_heads must fit in a byte")
+        if m >= 2**31:
+            raise ValueError(f"{m:,} paragraphs with band keys in one run: at most 2**31 - 1 "
+                             "(split the input over several runs)")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.m = m
