@@ -36,3 +36,15 @@ def write(path: Path, data: bytes | str) -> Path:
         data = data.encode("utf-8")
     path.write_bytes(data)
     return path
+
+
+def random_pairs(rng, max_rows: int, max_pairs: int):
+    """(n, pairs, sims): distinct pairs (i, j), i < j, of n rows with random similarities, for
+    checking the canonical choice against a reference."""
+    import numpy as np
+
+    n = int(rng.integers(2, max_rows))
+    raw = rng.integers(0, n, size=(int(rng.integers(1, max_pairs)), 2))
+    raw = raw[raw[:, 0] != raw[:, 1]]
+    pairs = np.unique(np.sort(raw, axis=1), axis=0)
+    return n, pairs, rng.random(len(pairs)).astype(np.float32)

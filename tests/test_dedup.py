@@ -1,4 +1,5 @@
 import numpy as np
+from conftest import random_pairs
 
 from tasks.dedup import (
     DedupInput,
@@ -130,11 +131,7 @@ def test_vectorised_canonical_assignment_equals_the_greedy():
 
     rng = np.random.default_rng(3)
     for _ in range(50):
-        n = int(rng.integers(2, 40))
-        raw = rng.integers(0, n, size=(int(rng.integers(1, 120)), 2))
-        raw = raw[raw[:, 0] != raw[:, 1]]
-        pairs = np.unique(np.sort(raw, axis=1), axis=0)
-        sims = rng.random(len(pairs)).astype(np.float32)
+        n, pairs, sims = random_pairs(rng, 40, 120)
         got, _ = assign_canonicals(pairs, sims, n)
         assert got.tolist() == _greedy(pairs, sims, n)
 

@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pyarrow as pa
+from conftest import random_pairs
 
 from tasks import staged_sets
 from tasks.band_tables import BandTables
@@ -78,11 +79,7 @@ def test_staged_sets_gather_across_blocks(tmp_path, monkeypatch):
 def test_canonicals_range_by_range_equal_all_at_once():
     rng = np.random.default_rng(8)
     for _ in range(40):
-        n = int(rng.integers(2, 50))
-        raw = rng.integers(0, n, size=(int(rng.integers(1, 150)), 2))
-        raw = raw[raw[:, 0] != raw[:, 1]]
-        pairs = np.unique(np.sort(raw, axis=1), axis=0)
-        sims = rng.random(len(pairs)).astype(np.float32)
+        n, pairs, sims = random_pairs(rng, 50, 150)
         want, want_sims = assign_canonicals(pairs, sims, n)
         status = np.full(n, CANONICAL, dtype=np.int8)
         got = np.full(n, -1, dtype=np.int64)
