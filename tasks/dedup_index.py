@@ -105,7 +105,7 @@ class History:
             lo = np.searchsorted(hk, keys, side="left")
             hi = np.minimum(np.searchsorted(hk, keys, side="right"), lo + max_per_key)
             counts = hi - lo
-            positions = _ranges(lo, counts)
+            positions = expand_ranges(lo, counts)
             found_ids.append((np.uint64(run_number) << np.uint64(32)) | he[positions].astype(np.uint64))
             found_keys.append(hk[positions])
         if not found_ids:
@@ -120,7 +120,7 @@ class History:
             hn, he = table["norm_hash"].to_numpy(), table["entry"].to_numpy()
             lo = np.searchsorted(hn, norm_hashes, side="left")
             hi = np.minimum(np.searchsorted(hn, norm_hashes, side="right"), lo + 1)
-            positions = _ranges(lo, hi - lo)
+            positions = expand_ranges(lo, hi - lo)
             found_ids.append((np.uint64(run_number) << np.uint64(32)) | he[positions].astype(np.uint64))
             found_hashes.append(hn[positions])
         if not found_ids:
@@ -153,7 +153,8 @@ def _committed(root: Path, kind: str) -> list[Path]:
     return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
-def _ranges(lo: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def expand_ranges(lo: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The positions lo[k], lo[k] + 1, ..., lo[k] + counts[k] - 1 of every k, concatenated."""
     total = int(counts.sum())
     return np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
                                                                   counts))
