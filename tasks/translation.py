@@ -25,9 +25,13 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import defaultdict
+from collections.abc import Callable
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tasks.settings import TranslationSettings
 from tasks.translation_style import WordPatterns, default_word_patterns, load_model
@@ -81,7 +85,6 @@ _NOT_MERGED_TAIL = frozenset(
      "xls", "xlsx", "zip", "js", "css", "io", "biz", "co", "uk", "de", "fr", "es", "it", "nl",
      "ru", "cn", "jp", "py", "exe"]
 )
-_LOWER_DOT_LOWER = re.compile(r"[a-z]\.\s*[a-z]")  # cheap test before the next two
 _LOWER_START = re.compile(r"\b([a-z]{2,})\.\s+([a-z]{2,})\b")
 _ABBREVIATIONS = frozenset(
     ["etc", "inc", "ltd", "co", "corp", "approx", "vs", "al", "jr", "sr", "dr", "mr", "mrs", "ms",
@@ -92,32 +95,50 @@ _ABBREVIATIONS = frozenset(
 )
 _ACRONYM = re.compile(r"\b[A-Z]{3,5}\b")
 _WORD = re.compile(r"\w+")
-_QUOTE_CHARS = frozenset("“”‘’")
+
+def _count(pattern: re.Pattern) -> Callable[[str], int]:
+    return lambda text: len(pattern.findall(text))
+
+
+def _merged_words(text: str) -> int:
+    return sum(1 for _, tail in _MERGED.findall(text) if tail not in _NOT_MERGED_TAIL)
+
+
+def _lowercase_starts(text: str) -> int:
+    return sum(1 for word, _ in _LOWER_START.findall(text) if word not in _ABBREVIATIONS)
+
+
+def _said_that(text: str) -> int:
+    return len(_SAID_THAT.findall(text)) if "aid " in text else 0
+
+
+# Python's Unicode \s spelled out for RE2 (Arrow's regex engine), whose \s is ASCII only.
+_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in range(sys.maxunicode + 1) if chr(c).isspace()) + "]"
+
+# Each rule: its name, a necessary condition for a hit in RE2 (implied by the rule's regex:
+# a paragraph that does not match it has no hit), and the count of hits in one text.
+# rule_hits runs the conditions over a whole column in one pass each and the Python regexes
+# only where they match (a few percent of web paragraphs).
+_RULES: list[tuple[str, str, Callable[[str], int]]] = [
+    ("currency_space", r"[$€£¥₹]", _count(_CURRENCY_SPACE)),
+    ("doubled_punct", r"[.,;:!?]" + _SPACE + r"+[.,;:]", _count(_DOUBLED_PUNCT)),
+    ("space_before_punct", _SPACE + r"[,.]", _count(_SPACE_BEFORE_PUNCT)),
+    ("quote_glued", _SPACE + "”", _count(_QUOTE_GLUED)),
+    ("quote_spacing", r"[.,!?]" + _SPACE + "+”|“" + _SPACE, _count(_QUOTE_SPACING)),
+    # a mismatch needs a ‘ before a ” or ’ (see _quotes_mismatched)
+    ("quote_mismatch", r"(?s)‘.*[”’]", lambda text: int(_quotes_mismatched(text))),
+    ("said_that", r"[Ss]aid" + _SPACE + r"+[A-Z]", _said_that),
+    ("semicolon_capital", ";" + _SPACE, _count(_SEMICOLON_CAPITAL)),
+    ("merged_words", r"[a-z]\.[a-z]", _merged_words),
+    ("lowercase_sentence_start", r"[a-z]\." + _SPACE + r"+[a-z]", _lowercase_starts),
+]
+_MAY_HIT = "|".join(f"(?:{condition})" for _, condition, _ in _RULES)
+_MAY_HAVE_ACRONYM = r"[A-Z]{3}"
 
 
 def paragraph_signals(text: str) -> list[str]:
     """Names of the rule signals in `text`, one entry per hit."""
-    hits: list[str] = []
-    hits += ["currency_space"] * len(_CURRENCY_SPACE.findall(text))
-    hits += ["doubled_punct"] * len(_DOUBLED_PUNCT.findall(text))
-    hits += ["space_before_punct"] * len(_SPACE_BEFORE_PUNCT.findall(text))
-    if not _QUOTE_CHARS.isdisjoint(text):
-        hits += ["quote_glued"] * len(_QUOTE_GLUED.findall(text))
-        hits += ["quote_spacing"] * len(_QUOTE_SPACING.findall(text))
-        if _quotes_mismatched(text):
-            hits.append("quote_mismatch")
-    if "aid " in text:
-        hits += ["said_that"] * len(_SAID_THAT.findall(text))
-    if ";" in text:
-        hits += ["semicolon_capital"] * len(_SEMICOLON_CAPITAL.findall(text))
-    if _LOWER_DOT_LOWER.search(text):
-        hits += ["merged_words"] * sum(
-            1 for _, tail in _MERGED.findall(text) if tail not in _NOT_MERGED_TAIL
-        )
-        hits += ["lowercase_sentence_start"] * sum(
-            1 for word, _ in _LOWER_START.findall(text) if word not in _ABBREVIATIONS
-        )
-    return hits
+    return [name for name, _, count in _RULES for _ in range(count(text))]
 
 
 def _quotes_mismatched(text: str) -> bool:
@@ -210,64 +231,122 @@ def document_logit(patterns: WordPatterns | None, english: list[tuple[int, float
     return pattern_logodds + rules - offset
 
 
+def rule_hits(texts: pa.Array) -> list[list[str]]:
+    """paragraph_signals of every text: each rule's regex runs only on the texts that meet its
+    necessary condition (`_RULES`)."""
+    hits: list[list[str]] = [[] for _ in range(len(texts))]
+    maybe = np.flatnonzero(_matches(texts, _MAY_HIT))
+    if not len(maybe):
+        return hits
+    candidates = texts.take(pa.array(maybe))
+    strings = candidates.to_pylist()
+    for name, condition, count in _RULES:
+        for i in np.flatnonzero(_matches(candidates, condition)).tolist():
+            hits[maybe[i]] += [name] * count(strings[i])
+    return hits
+
+
+def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
+    return pc.fill_null(pc.match_substring_regex(texts, pattern), False).to_numpy(
+        zero_copy_only=False)
+
+
 def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
                      patterns: WordPatterns | None = None) -> tuple[pa.Table, pa.Table]:
     """Add `mt_score` and `mt_signals` to paragraphs; return them with a per-document table
     (doc_id, mt_score, mt_signals) aggregated over each document's content paragraphs
     (boilerplate excluded when `boilerplate_rule` is present). Word patterns apply to English
-    paragraphs (`lang` == "en"; all paragraphs when there is no `lang` column)."""
-    texts = paragraphs["text"].to_pylist()
-    doc_ids = paragraphs["doc_id"].to_pylist()
-    n = len(texts)
+    paragraphs (`lang` == "en"; all paragraphs when there is no `lang` column).
+
+    Column-wise: rules only where a prefilter says they may fire, word patterns for all English
+    paragraphs at once (WordPatterns.score_many), documents aggregated with bincount in row
+    order; every float is computed as the one-paragraph functions compute it."""
+    n = paragraphs.num_rows
+    texts = paragraphs["text"].combine_chunks().fill_null("")
     names = paragraphs.column_names
-    rules = paragraphs["boilerplate_rule"].to_pylist() if "boilerplate_rule" in names else [None] * n
-    if not settings.word_patterns:
-        english = [False] * n
-    elif "lang" in names:
-        english = [lang == "en" for lang in paragraphs["lang"].to_pylist()]
+    if "boilerplate_rule" in names:
+        content = pc.is_null(paragraphs["boilerplate_rule"]).to_numpy(zero_copy_only=False)
     else:
-        english = [True] * n
-    if patterns is None and any(english):
+        content = np.ones(n, dtype=bool)
+    if not settings.word_patterns:
+        english = np.zeros(n, dtype=bool)
+    elif "lang" in names:
+        english = pc.fill_null(pc.equal(paragraphs["lang"], "en"), False).to_numpy(
+            zero_copy_only=False)
+    else:
+        english = np.ones(n, dtype=bool)
+    if patterns is None and english.any():
         patterns = default_word_patterns()
     offset = (patterns.model if patterns is not None else load_model()).offset
     flag_logit = logit(settings.flag_threshold)
 
-    hits = [paragraph_signals(t) for t in texts]
-    scored: list[tuple[int, float] | None] = [
-        patterns.score(t) if is_en else None for t, is_en in zip(texts, english)
-    ]
+    hits = rule_hits(texts)
+    doc_codes = pc.dictionary_encode(paragraphs["doc_id"].combine_chunks())
+    doc = doc_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_docs = len(doc_codes.dictionary)
 
-    # Document-level signal, attributed to paragraphs.
-    by_doc: dict[str, list[int]] = defaultdict(list)
-    for row, doc_id in enumerate(doc_ids):
-        by_doc[doc_id].append(row)
-    for rows in by_doc.values():
-        content = [r for r in rows if rules[r] is None]
-        for local, count in _acronym_anagrams([texts[r] for r in content]).items():
-            hits[content[local]] += ["acronym_anagram"] * count
+    # Document-level signal, attributed to paragraphs: only content paragraphs with a run of
+    # three capitals can hold an acronym.
+    acronym_rows: dict[int, list[int]] = defaultdict(list)
+    for row in np.flatnonzero(content & _matches(texts, _MAY_HAVE_ACRONYM)).tolist():
+        acronym_rows[int(doc[row])].append(row)
+    for rows in acronym_rows.values():
+        for local, count in _acronym_anagrams([texts[r].as_py() for r in rows]).items():
+            hits[rows[local]] += ["acronym_anagram"] * count
 
-    scores, signals = [], []
-    for row in range(n):
-        evidence = rule_evidence(hits[row])
-        names_here = set(hits[row])
-        if scored[row] is not None:
-            word_evidence = patterns.evidence(*scored[row])
-            evidence += word_evidence
-            if word_evidence - offset >= flag_logit:
-                names_here.add(WORD_PATTERNS)
-        scores.append(sigmoid(evidence - offset))
-        signals.append(sorted(names_here))
+    evidence = np.zeros(n)
+    with_hits = [row for row in range(n) if hits[row]]
+    for row in with_hits:
+        evidence[row] = rule_evidence(hits[row])
+    words = np.zeros(n, dtype=np.int64)
+    z = np.zeros(n)
+    word_flag = np.zeros(n, dtype=bool)
+    en_rows = np.flatnonzero(english)
+    if len(en_rows):
+        en_texts = texts.take(pa.array(en_rows)).to_pylist()
+        words[en_rows], z[en_rows] = patterns.score_many(en_texts)
+        m = patterns.model
+        # evidence(): scale * z * words / (words + shrink_words), 0 for no words
+        word_evidence = np.where(words[en_rows] > 0, m.scale * z[en_rows] * words[en_rows]
+                                 / (words[en_rows] + m.shrink_words), 0.0)
+        evidence[en_rows] += word_evidence
+        word_flag[en_rows] = word_evidence - offset >= flag_logit
+    scores = [sigmoid(x) for x in (evidence - offset).tolist()]
+    signals: list[list[str]] = [[]] * n  # shared empty list: rows are only read
+    for row in sorted(set(with_hits) | set(np.flatnonzero(word_flag).tolist())):
+        signals[row] = sorted(set(hits[row]) | ({WORD_PATTERNS} if word_flag[row] else set()))
 
-    doc_rows: dict[str, list] = {"doc_id": [], "mt_score": [], "mt_signals": []}
-    for doc_id, rows in by_doc.items():
-        content = [r for r in rows if rules[r] is None]
-        words = sum(count_words(texts[r]) for r in content)
-        english_scores = [scored[r] for r in content if scored[r] is not None]
-        rule_sum = rule_evidence([name for r in content for name in hits[r]])
-        doc_rows["doc_id"].append(doc_id)
-        doc_rows["mt_score"].append(sigmoid(document_logit(patterns, english_scores, rule_sum,
-                                                           words, offset)))
-        doc_rows["mt_signals"].append(sorted({name for r in content for name in signals[r]}))
+    # Documents, from their content paragraphs, sums taken in row order as document_logit does.
+    content_rows = np.flatnonzero(content)
+    content_texts = texts.take(pa.array(content_rows)).to_pylist()
+    doc_words = np.bincount(doc[content_rows], minlength=n_docs,
+                            weights=[count_words(t) for t in content_texts])
+    en_content = np.flatnonzero(content & english)
+    en_words = np.bincount(doc[en_content], weights=words[en_content], minlength=n_docs)
+    en_weighted = np.bincount(doc[en_content], weights=words[en_content] * z[en_content],
+                              minlength=n_docs)
+    doc_hits: dict[int, list[str]] = defaultdict(list)
+    doc_signals: dict[int, set[str]] = defaultdict(set)
+    for row in sorted(set(with_hits) | set(np.flatnonzero(word_flag).tolist())):
+        if content[row]:
+            doc_hits[int(doc[row])] += hits[row]
+            doc_signals[int(doc[row])].update(signals[row])
+    doc_scores = []
+    for d in range(n_docs):
+        english_words = int(en_words[d])
+        pattern_logodds = 0.0
+        if patterns is not None and english_words:
+            pattern_logodds = patterns.document_evidence(english_words,
+                                                         en_weighted[d] / english_words)
+        rules = (rule_evidence(doc_hits[d]) if d in doc_hits else 0.0) * _DOC_RULE_RATE / (
+            int(doc_words[d]) + _DOC_PRIOR_WORDS)
+        doc_scores.append(sigmoid(pattern_logodds + rules - offset))
+    doc_rows = {
+        "doc_id": doc_codes.dictionary,
+        "mt_score": pa.array(doc_scores, type=pa.float32()),
+        "mt_signals": pa.array([sorted(doc_signals.get(d, ())) for d in range(n_docs)],
+                               type=pa.list_(pa.string())),
+    }
     paragraphs = (paragraphs.append_column("mt_score", pa.array(scores, type=pa.float32()))
                   .append_column("mt_signals", pa.array(signals, type=pa.list_(pa.string()))))
     documents = pa.Table.from_pydict(doc_rows, schema=pa.schema([

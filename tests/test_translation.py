@@ -273,3 +273,60 @@ def test_link_grammar_statistics_count_null_links_and_sentences_not_parsed():
     assert per_word == pytest.approx(3 / 10)
     assert not_parsed == pytest.approx(2 / 4)
     assert long_sentence not in tried
+
+
+def _rule_heavy_texts(n: int, seed: int) -> list[str]:
+    """Random strings made of the characters and words the rules look at, plus the examples
+    above: many hit, many nearly hit."""
+    import random
+
+    pieces = list("aB $€£ .,;:!?“”‘’„'\n\t\u00a0\u2009\x1c_1é") + [
+        "said ", "Said ", "; Stating", "; however", "www.", ".com", "own.two", "etc. the",
+        "media. other", "IBM", "IMB", " , ", ". .", "the ", "The ", "of ", "30 "]
+    rnd = random.Random(seed)
+    return ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 30))) for _ in range(n)]
+
+
+def test_rules_run_over_a_column_find_what_they_find_text_by_text():
+    from tasks.translation import rule_hits
+
+    texts = _rule_heavy_texts(3000, seed=1) + [
+        "The firm raised $ 1 million last year.", "without the consent of users. .",
+        "He called it ‘a historic day” for the city.", "a “quoted’ ‘word’ here",
+        "Said Arvind Krishna, CEO of IBM, that the company would stop.", "", "plain text"]
+    found = rule_hits(pa.array(texts))
+    expected = [paragraph_signals(t) for t in texts]
+    assert found == expected
+    assert sum(map(bool, expected)) > 1000  # the column path was exercised on many hits
+
+
+def test_word_patterns_scored_together_equal_scored_one_by_one():
+    patterns = default_word_patterns()
+    texts = _rule_heavy_texts(500, seed=2) + [
+        "", "   ", "2024", "don’t ‘quote’ “this” „that“ it's ’twas rock’n’roll",
+        "x² and ½ of Ⅳ_under", "the " * 80, "Over the years, he won 30 “gold” bracelets."]
+    words, z = patterns.score_many(texts)
+    one_by_one = [patterns.score(t) for t in texts]
+    assert words.tolist() == [w for w, _ in one_by_one]
+    assert z.tolist() == [s for _, s in one_by_one]  # the same floats, not only close
+    assert patterns.score_many([])[0].tolist() == []
+
+
+def test_paragraph_scores_are_the_one_paragraph_evidence():
+    patterns = default_word_patterns()
+    texts = _rule_heavy_texts(400, seed=3)
+    langs = ["en" if i % 3 else "de" for i in range(len(texts))]
+    table = pa.table({"doc_id": [f"d{i // 7}" for i in range(len(texts))], "text": texts,
+                      "lang": langs})
+    paragraphs, documents = flag_translation(table, TranslationSettings())
+    offset = patterns.model.offset
+    for text, lang, score, signals in zip(texts, langs, paragraphs["mt_score"].to_pylist(),
+                                          paragraphs["mt_signals"].to_pylist()):
+        if "acronym_anagram" in signals:
+            continue  # a document-level signal
+        evidence = rule_evidence(paragraph_signals(text))
+        if lang == "en":
+            evidence += patterns.evidence(*patterns.score(text))
+        assert score == pytest.approx(np.float32(sigmoid(evidence - offset)), abs=0)
+    assert documents["doc_id"].to_pylist() == sorted(set(table["doc_id"].to_pylist()),
+                                                     key=lambda d: int(d[1:]))
