@@ -46,17 +46,24 @@ class TreeModel:
             raise ValueError("boilerplate model was trained on other features; retrain it with "
                              "benchmarks/train_boilerplate_model.py")
 
-    def content_probability(self, x: np.ndarray, chunk: int = 4096) -> np.ndarray:
+    def content_probability(self, x: np.ndarray, chunk: int = 1024) -> np.ndarray:
         """P(content) per row of the feature matrix x (rows x features). All trees are walked
-        together, one level per step, for a chunk of rows at a time."""
+        together, one level per step, for a chunk of rows at a time (small enough that the
+        per-step arrays stay in cache). The first level reads one column per tree; the others
+        look up each row's node."""
         raw = np.full(len(x), self.baseline)
         n_features = x.shape[1] if x.ndim == 2 else 0
+        root_feature, root_threshold = self.feature[self.roots], self.threshold[self.roots]
+        root_left, root_right = self.left[self.roots], self.right[self.roots]
         for lo in range(0, len(x), chunk):
-            flat = np.ascontiguousarray(x[lo:lo + chunk], dtype=np.float64).ravel()
-            n = len(flat) // max(n_features, 1)
+            block = np.ascontiguousarray(x[lo:lo + chunk], dtype=np.float64)
+            flat = block.ravel()
+            n = len(block)
             row_base = (np.arange(n, dtype=np.int32) * n_features)[:, None]
-            node = np.broadcast_to(self.roots, (n, len(self.roots)))
-            for _ in range(self.depth):
+            # C order throughout: the sum over trees below must add in the same order always
+            go_left = np.ascontiguousarray(block[:, root_feature]) <= root_threshold
+            node = np.where(go_left, root_left, root_right)
+            for _ in range(self.depth - 1):
                 go_left = flat[row_base + self.feature[node]] <= self.threshold[node]
                 node = np.where(go_left, self.left[node], self.right[node])
             raw[lo:lo + chunk] += self.value[node].sum(axis=1)
