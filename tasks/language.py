@@ -246,32 +246,35 @@ def detect_languages(texts: list[str], settings: LanguageSettings) -> tuple[list
     return langs, scores
 
 
-def borrow_document_language(langs: list[str], scores: list[float], texts: list[str],
-                             doc_ids: list[str], is_content: list[bool],
-                             max_chars: int) -> list[str]:
+def borrow_document_language(langs: np.ndarray, scores: np.ndarray, lengths: np.ndarray,
+                             texts: list[str], doc_ids: pa.Array, is_content: np.ndarray,
+                             max_chars: int) -> np.ndarray:
     """Short `und` paragraphs take their document's language (from its content paragraphs,
-    weighted by length). Rows of one document are contiguous, as in a shard table."""
-    if max_chars <= 0 or not langs:
+    weighted by length). Rows of one document are contiguous, as in a shard table: a document
+    is a run of equal doc_ids. `langs` is an object array, `texts[i]` row i's text (only the
+    short `und` rows are read)."""
+    if max_chars <= 0 or not len(langs):
         return langs
-    out = list(langs)
-    start = 0
-    n = len(langs)
-    while start < n:
-        end = start
-        while end < n and doc_ids[end] == doc_ids[start]:
-            end += 1
-        rows = range(start, end)
-        todo = [r for r in rows if langs[r] == UNDETERMINED and len(texts[r]) <= max_chars
-                and _LETTER.search(texts[r])]
-        if todo:
-            basis = [r for r in rows if is_content[r]] or list(rows)
-            doc_lang, _ = document_language([langs[r] for r in basis],
-                                            [scores[r] for r in basis],
-                                            [len(texts[r]) for r in basis])
-            if doc_lang != UNDETERMINED:
-                for r in todo:
-                    out[r] = doc_lang
-        start = end
+    short_und = np.flatnonzero((langs == UNDETERMINED) & (lengths <= max_chars))
+    todo = [r for r in short_und.tolist() if _LETTER.search(texts[r])]
+    if not todo:
+        return langs
+    codes = pc.dictionary_encode(doc_ids).indices.to_numpy(zero_copy_only=False)
+    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
+    ends = np.append(starts[1:], len(codes))
+    out = langs.copy()
+    todo_rows = np.asarray(todo)
+    run_of = np.searchsorted(starts, todo_rows, side="right") - 1  # nondecreasing
+    runs, first = np.unique(run_of, return_index=True)
+    for run, rows in zip(runs.tolist(), np.split(todo_rows, first[1:])):
+        start, end = int(starts[run]), int(ends[run])
+        basis = np.flatnonzero(is_content[start:end]) + start
+        if not len(basis):
+            basis = np.arange(start, end)
+        doc_lang, _ = document_language(langs[basis].tolist(), scores[basis].tolist(),
+                                        lengths[basis].tolist())
+        if doc_lang != UNDETERMINED:
+            out[rows] = doc_lang
     return out
 
 
@@ -279,20 +282,33 @@ def detect_language(paragraphs: pa.Table, settings: LanguageSettings) -> pa.Tabl
     """Add `lang` and `lang_score` to every paragraph. Each distinct text is identified once
     (scraped pages repeat their navigation lines page after page)."""
     encoded = pc.dictionary_encode(paragraphs["text"].combine_chunks())
-    distinct_langs, distinct_scores = detect_languages(encoded.dictionary.to_pylist(), settings)
+    distinct = encoded.dictionary.to_pylist()
+    distinct_langs, distinct_scores = detect_languages(distinct, settings)
     rows = encoded.indices.to_numpy(zero_copy_only=False)
-    langs = np.array(distinct_langs, dtype=object)[rows].tolist() if len(rows) else []
-    scores = np.array(distinct_scores, dtype=np.float64)[rows].tolist() if len(rows) else []
-    texts = paragraphs["text"].to_pylist()
+    langs = np.array(distinct_langs, dtype=object)[rows] if len(rows) else np.array([], object)
+    scores = np.array(distinct_scores, dtype=np.float64)[rows] if len(rows) else np.zeros(0)
     if settings.borrow_max_chars and "doc_id" in paragraphs.column_names:
         if "boilerplate_rule" in paragraphs.column_names:
-            is_content = [r is None for r in paragraphs["boilerplate_rule"].to_pylist()]
+            is_content = pc.is_null(paragraphs["boilerplate_rule"]).to_numpy(zero_copy_only=False)
         else:
-            is_content = [True] * len(texts)
-        langs = borrow_document_language(langs, scores, texts, paragraphs["doc_id"].to_pylist(),
-                                         is_content, settings.borrow_max_chars)
-    return (paragraphs.append_column("lang", pa.array(langs, type=pa.string()))
+            is_content = np.ones(len(rows), dtype=bool)
+        lengths = pc.utf8_length(encoded.dictionary).to_numpy(zero_copy_only=False)[rows]
+        langs = borrow_document_language(langs, scores, lengths,
+                                         _RowTexts(distinct, rows),
+                                         paragraphs["doc_id"].combine_chunks(), is_content,
+                                         settings.borrow_max_chars)
+    return (paragraphs.append_column("lang", pa.array(langs.tolist(), type=pa.string()))
             .append_column("lang_score", pa.array(scores, type=pa.float32())))
+
+
+class _RowTexts:
+    """Row i's text, from the distinct texts and each row's index into them."""
+
+    def __init__(self, distinct: list[str], rows: np.ndarray) -> None:
+        self.distinct, self.rows = distinct, rows
+
+    def __getitem__(self, row: int) -> str:
+        return self.distinct[self.rows[row]]
 
 
 def document_language(langs: list[str], scores: list[float], lengths: list[int]) -> tuple[str, float]:

@@ -123,3 +123,12 @@ def test_short_und_paragraphs_borrow_the_document_language():
     assert on["lang_score"].to_pylist() == off["lang_score"].to_pylist()  # scores stay their own
     assert langs[0] == "de" and langs[4] == "en"
     assert langs[2] in ("de", UNDETERMINED)  # boilerplate borrows too, but never votes
+
+
+def test_a_document_without_content_borrows_from_all_its_lines():
+    long_en = "The council approved next year's budget on Tuesday evening after a long debate."
+    table = _document([("c", long_en, "site_template"), ("c", "Archiv", "site_template"),
+                       ("d", "Archiv", None)])
+    langs = detect_language(table, LanguageSettings(borrow_max_chars=40))["lang"].to_pylist()
+    assert langs[:2] == ["en", "en"]
+    assert langs[2] == UNDETERMINED  # its own document has nothing to borrow from
