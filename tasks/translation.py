@@ -303,8 +303,7 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     word_flag = np.zeros(n, dtype=bool)
     en_rows = np.flatnonzero(english)
     if len(en_rows):
-        en_texts = texts.take(pa.array(en_rows)).to_pylist()
-        words[en_rows], z[en_rows] = patterns.score_many(en_texts)
+        words[en_rows], z[en_rows] = patterns.score_many(texts.take(pa.array(en_rows)))
         m = patterns.model
         # evidence(): scale * z * words / (words + shrink_words), 0 for no words
         word_evidence = np.where(words[en_rows] > 0, m.scale * z[en_rows] * words[en_rows]

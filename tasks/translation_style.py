@@ -36,6 +36,10 @@ from itertools import chain, pairwise
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.ascii_tokens import ascii_tokens
 
 MODEL_PATH = Path(__file__).parent / "models" / "mt_word_patterns.json"
 
@@ -148,19 +152,41 @@ class WordPatterns:
             return words, 0.0
         return words, self.model.intercept + dot / math.sqrt(norm)
 
-    def score_many(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def score_many(self, texts: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """`score` for many texts at once: (words, z) as arrays, the same numbers as `score`
-        gives text by text (its sums are taken in the same order). Tokenising stays one regex
-        call per text; symbols, counts and the dot product are array operations."""
+        gives text by text (its sums are taken in the same order). ASCII texts are tokenised
+        on their bytes (tasks/ascii_tokens.py), the others with the regex, text by text;
+        symbols, counts and the dot product are array operations."""
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        if not isinstance(texts, pa.Array):
+            texts = pa.array(list(texts), pa.string())
+        texts = texts.cast(pa.string()).fill_null("")
         n = len(texts)
-        token_lists = [_TOKEN_CURLY.findall(t) for t in texts]
-        lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=n)
-        symbol = self._symbol_numbers(list(chain.from_iterable(token_lists)))
+        is_ascii = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
+        ascii_rows, other_rows = np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii)
+        symbols, owners = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        if len(ascii_rows):
+            part = texts if not len(other_rows) else texts.take(pa.array(ascii_rows))
+            distinct, codes, owner = ascii_tokens(part)
+            used = np.unique(codes)  # the dictionary also holds the gaps between tokens
+            number = np.zeros(len(distinct), dtype=np.int64)
+            number[used] = self._symbol_numbers(distinct.take(pa.array(used)).to_pylist())
+            symbols.append(number[codes])
+            owners.append(ascii_rows[owner])
+        if len(other_rows):
+            token_lists = [_TOKEN_CURLY.findall(t)
+                           for t in texts.take(pa.array(other_rows)).to_pylist()]
+            lengths = np.fromiter(map(len, token_lists), dtype=np.int64, count=len(token_lists))
+            symbols.append(self._symbol_numbers(list(chain.from_iterable(token_lists))))
+            owners.append(np.repeat(other_rows, lengths))
+        owner = np.concatenate(owners)
+        in_text_order = np.argsort(owner, kind="stable")
+        owner, symbol = owner[in_text_order], np.concatenate(symbols)[in_text_order]
         arrays = self._feature_arrays()
         in_vocab = np.array([arrays.vocab.get(s, arrays.other) for s in self._symbol_list],
                             dtype=np.int64)[symbol]
         is_word = np.array([s[-1].isalpha() for s in self._symbol_list], dtype=bool)[symbol]
-        owner = np.repeat(np.arange(n, dtype=np.int64), lengths)
         words = np.bincount(owner[is_word], minlength=n)
 
         # Each text's distinct features are summed in the order `score` meets them (its bigrams,

@@ -330,3 +330,24 @@ def test_paragraph_scores_are_the_one_paragraph_evidence():
         assert score == pytest.approx(np.float32(sigmoid(evidence - offset)), abs=0)
     assert documents["doc_id"].to_pylist() == sorted(set(table["doc_id"].to_pylist()),
                                                      key=lambda d: int(d[1:]))
+
+
+def test_ascii_tokeniser_finds_the_regex_tokens():
+    import random
+
+    from tasks.ascii_tokens import ascii_tokens
+    from tasks.translation_style import _TOKEN
+
+    rnd = random.Random(4)
+    pieces = [chr(c) for c in range(128)] + ["don't", "'a", "a'", "''", "rock'n'roll", "12ab3",
+                                             "  ", "__", "Over the years, he won 30"]
+    texts = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 25))) for _ in range(3000)]
+    texts += ["", "a", "'", "x'y", ""]
+    for array in (pa.array(texts), pa.array(texts).slice(11, 500)):
+        distinct, codes, owner = ascii_tokens(array)
+        names = distinct.to_pylist()
+        found: list[list[str]] = [[] for _ in range(len(array))]
+        for code, row in zip(codes.tolist(), owner.tolist()):
+            found[row].append(names[code])
+        assert found == [_TOKEN.findall(t) for t in array.to_pylist()]
+    assert [len(x) for x in ascii_tokens(pa.array(["", " _ "]))] == [0, 0, 0]
