@@ -65,8 +65,10 @@ CROSS = pa.schema(
     ]
 )
 # Candidate pairs per band and range of members: bounds the step's working memory (a range
-# holds its distinct pairs, ~40 bytes each while verified, and the sets of their paragraphs).
-_RANGE_PAIRS = 4_000_000
+# holds its distinct pairs, ~30 bytes each while verified, and the sets of their paragraphs).
+# At 4 million the 1.5 GB benchmark peaked at 1,886-1,932 MiB, too near 2 GB; more, smaller
+# ranges cost little, as each reads only its own rows of the band tables.
+_RANGE_PAIRS = 3_000_000
 _COLUMNS = ["doc_id", "para_index", "boilerplate_rule", "template_key", "norm_hash", "has_keys"]
 
 
@@ -293,7 +295,9 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
             codes = dask_codes[lo:hi]
         else:
             codes = tables.pairs(a0, a1)
-        j_rep, i_rep = codes // max(m, 1), codes % max(m, 1)
+        # (m < 2**31, checked by the band tables: the halves fit int32)
+        j_rep = (codes // max(m, 1)).astype(np.int32)
+        i_rep = (codes % max(m, 1)).astype(np.int32)
         n_candidates += len(codes)
         del codes
         # A pair whose earlier paragraph is already a duplicate cannot decide anything (no
