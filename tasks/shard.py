@@ -152,7 +152,8 @@ def paused_gc():
     """No cyclic garbage collection inside the block. The stages build and drop many
     short-lived lists and tuples per chunk (per-paragraph values, fastText's answers), which
     keeps triggering collections that scan every object of the process (imports, models):
-    ~10% of a shard's CPU. They make no reference cycles worth collecting mid-chunk; what
+    ~4% of a shard's CPU in a bare process (benchmarks/hot_paths.py), more objects to scan in
+    a Prefect worker. The stages make no reference cycles worth collecting mid-chunk; what
     cycles there are go at the first collection after the block. Threads may nest blocks:
     only the outermost one turns collection back on."""
     was_enabled = gc.isenabled()
