@@ -222,11 +222,17 @@ def document_logit(patterns: WordPatterns | None, english: list[tuple[int, float
                    rule_logodds: float, words: int, offset: float) -> float:
     """`english`: (words, z) of the document's English content paragraphs; `rule_logodds`: the
     summed weights of the rule hits in all its content paragraphs, `words` their words."""
-    english_words = sum(n for n, _ in english)
+    return _document_logit(patterns, sum(n for n, _ in english),
+                           sum(n * z for n, z in english), rule_logodds, words, offset)
+
+
+def _document_logit(patterns: WordPatterns | None, english_words: int, weighted_z: float,
+                    rule_logodds: float, words: int, offset: float) -> float:
+    """document_logit from sums: `weighted_z` is the sum of words * z over the English
+    paragraphs, added in row order."""
     pattern_logodds = 0.0
     if patterns is not None and english_words:
-        mean_z = sum(n * z for n, z in english) / english_words
-        pattern_logodds = patterns.document_evidence(english_words, mean_z)
+        pattern_logodds = patterns.document_evidence(english_words, weighted_z / english_words)
     rules = rule_logodds * _DOC_RULE_RATE / (words + _DOC_PRIOR_WORDS)
     return pattern_logodds + rules - offset
 
@@ -304,15 +310,13 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     en_rows = np.flatnonzero(english)
     if len(en_rows):
         words[en_rows], z[en_rows] = patterns.score_many(texts.take(pa.array(en_rows)))
-        m = patterns.model
-        # evidence(): scale * z * words / (words + shrink_words), 0 for no words
-        word_evidence = np.where(words[en_rows] > 0, m.scale * z[en_rows] * words[en_rows]
-                                 / (words[en_rows] + m.shrink_words), 0.0)
+        word_evidence = patterns.evidence_many(words[en_rows], z[en_rows])
         evidence[en_rows] += word_evidence
         word_flag[en_rows] = word_evidence - offset >= flag_logit
     scores = [sigmoid(x) for x in (evidence - offset).tolist()]
     signals: list[list[str]] = [[]] * n  # shared empty list: rows are only read
-    for row in sorted(set(with_hits) | set(np.flatnonzero(word_flag).tolist())):
+    flagged = sorted(set(with_hits) | set(np.flatnonzero(word_flag).tolist()))
+    for row in flagged:
         signals[row] = sorted(set(hits[row]) | ({WORD_PATTERNS} if word_flag[row] else set()))
 
     # Documents, from their content paragraphs, sums taken in row order as document_logit does.
@@ -326,20 +330,14 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
                               minlength=n_docs)
     doc_hits: dict[int, list[str]] = defaultdict(list)
     doc_signals: dict[int, set[str]] = defaultdict(set)
-    for row in sorted(set(with_hits) | set(np.flatnonzero(word_flag).tolist())):
+    for row in flagged:
         if content[row]:
             doc_hits[int(doc[row])] += hits[row]
             doc_signals[int(doc[row])].update(signals[row])
-    doc_scores = []
-    for d in range(n_docs):
-        english_words = int(en_words[d])
-        pattern_logodds = 0.0
-        if patterns is not None and english_words:
-            pattern_logodds = patterns.document_evidence(english_words,
-                                                         en_weighted[d] / english_words)
-        rules = (rule_evidence(doc_hits[d]) if d in doc_hits else 0.0) * _DOC_RULE_RATE / (
-            int(doc_words[d]) + _DOC_PRIOR_WORDS)
-        doc_scores.append(sigmoid(pattern_logodds + rules - offset))
+    doc_scores = [sigmoid(_document_logit(patterns, int(en_words[d]), float(en_weighted[d]),
+                                          rule_evidence(doc_hits.get(d, [])),
+                                          int(doc_words[d]), offset))
+                  for d in range(n_docs)]
     doc_rows = {
         "doc_id": doc_codes.dictionary,
         "mt_score": pa.array(doc_scores, type=pa.float32()),
