@@ -89,8 +89,7 @@ class WordPatterns:
         self._high = 10 ** (high - 9)  # zipf = log10(frequency per word) + 9
         self._mid = 10 ** (mid - 9)
         self._frequencies = frequencies
-        self._symbols: dict[str, str] = {}
-        # score_many's state: token -> symbol number, the symbols by number, and the model's
+        # Token -> symbol number (cleared when full), the symbols by number, and the model's
         # features as lookup arrays (built on first use).
         self._lock = threading.Lock()
         self._token_ids: dict[str, int] = {}
@@ -115,17 +114,9 @@ class WordPatterns:
         return band
 
     def symbols(self, text: str) -> list[str]:
-        cached = self._symbols
-        if len(cached) > _CACHE_LIMIT:
-            cached.clear()
         tokens = _TOKEN.findall(text.translate(_QUOTES))
-        try:
-            return [cached[token] for token in tokens]
-        except KeyError:
-            for token in tokens:
-                if token not in cached:
-                    cached[token] = self._symbol(token)
-            return [cached[token] for token in tokens]
+        symbol_list = self._symbol_list
+        return [symbol_list[number] for number in self._symbol_numbers(tokens).tolist()]
 
     @staticmethod
     def features(symbols: list[str]) -> list[str]:
