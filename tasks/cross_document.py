@@ -65,7 +65,8 @@ CROSS = pa.schema(
     ]
 )
 # Candidate pairs per band and range of members: bounds the step's working memory (a range
-# holds its distinct pairs, ~30 bytes each while verified, and the sets of their paragraphs).
+# holds its distinct pairs, some tens of bytes each while verified, and the sets of their
+# paragraphs).
 # At 4 million the 1.5 GB benchmark peaked at 1,886-1,932 MiB, too near 2 GB; more, smaller
 # ranges cost little, as each reads only its own rows of the band tables.
 _RANGE_PAIRS = 3_000_000
