@@ -128,21 +128,37 @@ class _Doc:
         out[ok] = values[src[ok]]
         return out
 
+    # A row's features must not depend on which rows come before its document (other shards
+    # cut the input elsewhere): no sums of floats over the whole table, whose rounding would.
+
     def window_mean(self, values: np.ndarray, k: int) -> np.ndarray:
-        """Mean of values over rows i-k..i+k of the same document."""
-        cs = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-        lo = np.maximum(self.row - k, self.start)
-        hi = np.minimum(self.row + k + 1, self.end)
-        return (cs[hi] - cs[lo]) / (hi - lo)
+        """Mean of values over rows i-k..i+k of the same document, each row's sum taken over its
+        own window only, in the same order wherever the document sits in the table."""
+        total = np.array(values, dtype=np.float64)
+        count = np.ones(self.n)
+        for j in range(1, k + 1):
+            for offset in (-j, j):
+                src = self.row + offset
+                ok = (src >= self.start) & (src < self.end)
+                total[ok] += values[src[ok]]
+                count += ok
+        return total / count
 
     def doc_sum(self, values: np.ndarray) -> np.ndarray:
-        cs = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-        return cs[self.end] - cs[self.start]
+        """Sum of values over the row's document (each document summed on its own)."""
+        if not self.n:
+            return np.zeros(0)
+        firsts = np.flatnonzero(self.pos == 0)
+        return np.add.reduceat(np.asarray(values, dtype=np.float64), firsts)[self.doc_no]
 
     def before_sum(self, values: np.ndarray) -> np.ndarray:
-        """Sum of values over the earlier rows of the same document."""
-        cs = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
-        return cs[self.row] - cs[self.start]
+        """Sum of values over the earlier rows of the same document. Integer-valued values only:
+        their prefix sums are exact, so the difference does not depend on the rows before."""
+        whole = np.asarray(values).astype(np.int64)
+        if not np.array_equal(whole, values):
+            raise ValueError("before_sum takes integer-valued arrays")
+        cs = np.concatenate([[0], np.cumsum(whole)])
+        return (cs[self.row] - cs[self.start]).astype(np.float64)
 
     def main_run(self, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row: first and last row (inclusive) of its document's maximum-sum run of the
