@@ -130,6 +130,7 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
             for i in plan.inputs
         ],
         "skipped_inputs": plan.skipped,
+        "shards": len(plan.shards),
         "superseded": [],  # filled in by the commit, which removes the rows
         "counts": {**counts.to_dict(), **cross_counts},
         "seconds": wall,  # wall clock per step of the flow
