@@ -38,6 +38,10 @@ import xxhash
 from tasks.boilerplate_features import document_bounds, feature_matrix, features
 from tasks.boilerplate_model import load_model
 from tasks.boilerplate_phrases import (
+    CLOCK_WORDS,
+    DATE_ABBREVIATIONS,
+    DATE_LABELS,
+    DATE_NAMES,
     MEDIA_CREDIT_PREFIX,
     MEDIA_CREDIT_SUFFIX,
     PHRASE_RULES,
@@ -54,17 +58,24 @@ _MIN_PROSE_LINES = 2  # position rules and the model judge documents with a main
 _COUNTER = (r"(?i)^\s*(?:\(\d+\)|(?:page |seite |página )?\d+\s*(?:of|/|von|de|sur)\s*\d+|"
             r"\d+\s+(?:comments?|replies|views|shares|captures|likes|kommentare|commentaires|"
             r"comentarios|respuestas|réponses))\s*$")
-_DATE_WORDS = (r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?|jan|feb|mar|apr|may|jun|jul|aug|sep|"
-               r"sept|oct|nov|dec|january|february|march|april|june|july|august|september|"
-               r"october|november|december|januar|februar|märz|mai|juni|juli|oktober|dezember|"
-               r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|janvier|février|"
-               r"mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre|lundi|mardi|"
-               r"mercredi|jeudi|vendredi|samedi|dimanche|enero|febrero|marzo|abril|mayo|junio|"
-               r"julio|agosto|septiembre|octubre|noviembre|diciembre|lunes|martes|miércoles|"
-               r"jueves|viernes|sábado|domingo|am|pm|a\.m\.|p\.m\.|gmt|utc|bst|est|edt|cet|"
-               r"cest|pst|uhr|updated|published|posted|last|on|at|um|le|de|del|el|\d{1,4}(?:st|"
-               r"nd|rd|th)?")
-_DATE_ALONE = r"(?i)^[\s,.:;/|()\-–]*(?:(?:" + _DATE_WORDS + r")[\s,.:;/|()\-–]*)+$"
+_DATE_SEP = r"[\s,.:;/|()\-–·•]"
+
+
+def _words(words: tuple[str, ...]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+# A date or time line: whole date words and numbers only (a word is never a prefix: "Money",
+# "Satire" are not dates), with a digit, and naming a date: a month or day name or a clock word
+# beside the number ("Jan 15", "10 am"), or a date or time in figures ("05.11.2021", "14:30",
+# a year). "On", "DE" or "Montag" alone are not dates.
+_DATE_NAME = (f"(?:{_words(DATE_NAMES)}|(?:{_words(DATE_ABBREVIATIONS)})\\.?|"
+              f"{_words(CLOCK_WORDS)})")
+_DATE_NUMBER = r"\d{1,4}(?:st|nd|rd|th|er|º|ª|h\d\d|h|am|pm)?"
+_DATE_TOKEN = f"(?:{_DATE_NAME}|{_words(DATE_LABELS)}|{_DATE_NUMBER})"
+_DATE_WORDS_ONLY = f"(?i)^{_DATE_SEP}*{_DATE_TOKEN}(?:{_DATE_SEP}+{_DATE_TOKEN})*{_DATE_SEP}*$"
+_DATE_NAMED = f"(?i)(?:^|{_DATE_SEP}|\\d){_DATE_NAME}(?:{_DATE_SEP}|$)"
+_DATE_IN_FIGURES = r"\d[:./h-]\d|(?:^|\D)(?:1[89]|20)\d\d(?:\D|$)"
 
 
 def normalize_line(text: str) -> str:
@@ -221,7 +232,7 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
         ("counter", _matches(texts, _COUNTER)),
     ]
     position = [
-        ("date_alone", outside & away_from_top & _matches(texts, _DATE_ALONE)),
+        ("date_alone", _is_date(texts, outside & away_from_top)),
         ("leading_run", has_main & (row < start - _SPARED_ABOVE_MAIN) & short),
         ("trailing_run", has_main & (row > end) & short),
     ]
@@ -234,6 +245,16 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
         if sure[i] == "no_letters":
             sure[i], soft[i] = None, "no_letters"
     return _first_match(shape, sure), _first_match(position, soft)
+
+
+def _is_date(texts: pa.Array, where: np.ndarray) -> np.ndarray:
+    """Which lines are a date or time and nothing else, looked at only `where` it matters."""
+    rows = np.flatnonzero(where)
+    some = texts.take(pa.array(rows, type=pa.int64()))
+    out = np.zeros(len(texts), dtype=bool)
+    out[rows] = (_matches(some, _DATE_WORDS_ONLY) & _matches(some, r"\d")
+                 & (_matches(some, _DATE_NAMED) | _matches(some, _DATE_IN_FIGURES)))
+    return out
 
 
 def _first_match(checks: list[tuple[str, np.ndarray]], out: list[str | None]

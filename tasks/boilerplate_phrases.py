@@ -133,3 +133,52 @@ MEDIA_CREDIT_PREFIX = re.compile(
     r"crédit photo|crédits photo|créditos)\s*[:©]"
 )
 MEDIA_CREDIT_SUFFIX = re.compile(r"\b(logo|photo|image|screenshot|illustration)$")
+
+# Words of a date or time line (`date_alone`), in the same four languages, lower case. Names
+# of months and days, abbreviated ones also with a full stop; the words around a number that
+# make it a time; the labels and little words a dateline is built of ("Updated on", "am",
+# "le", "de"). A line is a date when it is made of these and numbers only and names a date:
+# see tasks/boilerplate.py.
+DATE_NAMES = (
+    # en
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday",
+    # de
+    "januar", "jänner", "februar", "märz", "mai", "juni", "juli", "oktober", "dezember",
+    "montag", "dienstag", "mittwoch", "donnerstag", "freitag", "samstag", "sonnabend", "sonntag",
+    # fr
+    "janvier", "février", "mars", "avril", "juin", "juillet", "août", "septembre", "octobre",
+    "novembre", "décembre", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi",
+    "dimanche",
+    # es
+    "enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre",
+    "setiembre", "octubre", "noviembre", "diciembre", "lunes", "martes", "miércoles",
+    "miercoles", "jueves", "viernes", "sábado", "sabado", "domingo",
+)
+DATE_ABBREVIATIONS = (
+    # en
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon",
+    "tue", "tues", "wed", "thu", "thur", "thurs", "fri", "sat", "sun",
+    # de
+    "mär", "mrz", "okt", "dez", "mo", "di", "mi", "do", "fr", "sa", "so",
+    # fr
+    "janv", "févr", "fév", "avr", "juil", "déc", "lun", "mer", "jeu", "ven", "sam", "dim",
+    # es
+    "ene", "abr", "ago", "dic", "mié", "jue", "vie", "sáb", "dom",
+)
+CLOCK_WORDS = ("am", "pm", "a.m.", "p.m.", "uhr", "gmt", "utc", "bst", "est", "edt", "cst",
+               "cdt", "pst", "pdt", "cet", "cest", "mez", "mesz")
+DATE_LABELS = (
+    # en
+    "updated", "published", "posted", "last", "modified", "on", "at", "of", "the", "today",
+    "yesterday",
+    # de
+    "aktualisiert", "veröffentlicht", "zuletzt", "geändert", "stand", "am", "um", "vom", "den",
+    "heute", "gestern",
+    # fr
+    "publié", "publiée", "mis", "jour", "modifié", "le", "à", "du", "h", "aujourd'hui", "aujourd’hui",
+    "hier",
+    # es
+    "publicado", "actualizado", "modificado", "el", "de", "del", "a", "las", "la", "hoy", "ayer",
+)

@@ -336,3 +336,39 @@ def test_documents_per_site_with_dense_and_sparse_document_numbers():
         assert dict(zip(counts.site_codes.tolist(), counts.site_docs.tolist())) == {0: 3, 4: 2}
         assert dict(zip(zip(counts.sites.tolist(), counts.keys.tolist()),
                         counts.docs.tolist())) == {(0, 7): 2, (4, 9): 1, (4, 8): 1}
+
+
+NO_MODEL = S.model_copy(update={"model": False})
+
+
+def rules_after_article(lines):
+    """The rules of `lines` placed after PAGE_ARTICLE in one document: where the position rules
+    (date_alone, trailing_run) apply. Without the model, the position rule names the line."""
+    page = PAGE_ARTICLE + lines
+    table = pa.table({"doc_id": ["page"] * len(page), "text": page})
+    return flag_boilerplate(table, NO_MODEL)["boilerplate_rule"].to_pylist()[len(PAGE_ARTICLE):]
+
+
+DATE_LINES = [
+    "Tuesday, 15 January 2008", "Jan. 15, 2008", "Updated 10:45 am EST",
+    "Posted on March 3rd, 2021 at 9:30pm", "Mon, 15 Jan 2008 10:45:00 GMT",
+    "Mittwoch, 5. März 2008", "Stand: 05.11.2021, 14:30 Uhr", "Veröffentlicht am 3. Okt. 2021",
+    "mercredi 15 janvier 2008 à 10h30", "Publié le 3 févr. 2021",
+    "Mis à jour le 12/03/2021 à 18:34", "martes, 15 de enero de 2008",
+    "Actualizado el 3 de dic. de 2021 a las 10:45", "MIÉRCOLES 4 DE MAYO DE 2022",
+]
+
+
+def test_date_alone_takes_dates_and_times_in_the_phrase_languages():
+    assert rules_after_article(DATE_LINES) == ["date_alone"] * len(DATE_LINES)
+
+
+@pytest.mark.parametrize("line", [
+    # words that start like a day or month name, or are made of date words run together
+    "Money", "Satire", "Weddings", "Monitors", "Demonstrations", "Lemon", "Sattmacher",
+    # date words without a date: a language switch, a heading, a label, opening days
+    "DE", "Montag", "May", "Posted", "On", "Montag-Donnerstag:", "Page 2", "De 3",
+])
+def test_date_alone_needs_a_date(line):
+    assert rules_after_article([line]) != ["date_alone"]
+
