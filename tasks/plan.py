@@ -14,9 +14,9 @@ the same id.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
-from tasks.read import InputFile, discover_inputs
+from tasks.read import InputFile, discover_inputs, open_regular
 from tasks.settings import Settings
 from tasks.store import Store
 from tasks.version import TEXTWASH_VERSION
@@ -33,6 +33,10 @@ class PlannedInput:
     # Where a large uncompressed JSONL file is cut into parts: (byte offset, line index) of the
     # first line of every part after the first.
     cuts: tuple[tuple[int, int], ...] = ()
+
+    # (error, detail) when it cannot be an input (a folder that cannot be listed, a link loop, a
+    # FIFO, ...): its read is that reject row (tasks/read.py).
+    problem: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class RunPlan:
         for p in (self.parts[i] for i in self.shards[shard]):
             item = self.inputs[p.input]
             out.append(InputFile(item.path, item.source, item.size, item.kind, p.start, p.end,
-                                 p.first_position))
+                                 p.first_position, item.problem))
         return out
 
     def shard_keys(self, shard: int) -> list[str]:
@@ -85,7 +89,7 @@ def scan_file(path: str, cut_every: int | None = None) -> tuple[str | None, list
     offset = lines = 0
     next_cut = cut_every
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:  # never a FIFO: its open would wait for a writer
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
                 while next_cut is not None and next_cut < offset + len(chunk):
@@ -145,12 +149,12 @@ def plan_run(settings: Settings) -> RunPlan:
         splittable = f.kind == "jsonl" and not f.path.lower().endswith(".gz") and \
             f.size is not None and f.size > shard_bytes
         sha, cuts = scan_file(f.path, shard_bytes if splittable else None) \
-            if f.size is not None else (None, [])
+            if f.problem is None else (None, [])
         held = holders.get(f.source)
         if sha is not None and held is not None and held[1:] == (sha, fingerprint):
             skipped.append(f.source)
             continue
-        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts)))
+        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts), f.problem))
         if sha is not None and held is not None:
             supersedes.append((f.source, held[0]))
 
@@ -166,8 +170,7 @@ def plan_run(settings: Settings) -> RunPlan:
                     (item.size or 0) > shard_bytes:
                 sha, cuts = scan_file(item.path, shard_bytes)
                 if sha == item.sha256:  # else the file changed under us: keep the first plan
-                    planned[k] = PlannedInput(item.path, item.source, item.size, item.kind, sha,
-                                              tuple(cuts))
+                    planned[k] = replace(item, cuts=tuple(cuts))
 
     sequence = (history[-1]["sequence"] + 1) if history else 1
     digest = hashlib.sha256()

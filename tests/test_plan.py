@@ -1,7 +1,11 @@
 import json
+import os
+
+from test_read import fifo_writer_stand_in
 
 from tasks import plan
-from tasks.settings import Settings
+from tasks.read import read_inputs
+from tasks.settings import ReadSettings, Settings
 
 
 def _settings(tmp_path, **runtime):
@@ -33,3 +37,46 @@ def test_a_run_smaller_than_the_workers_shards_is_cut_into_one_shard_per_worker(
 def test_a_small_run_stays_one_shard(tmp_path):
     _corpus(tmp_path)  # far below MIN_SHARD_BYTES: a second process would cost more than it saves
     assert len(plan.plan_run(_settings(tmp_path, workers=2)).shards) == 1
+
+
+def _bad_raw(tmp_path, monkeypatch, fifos):
+    """RAW with a folder that cannot be listed (os.scandir refuses it: tests run as root, who
+    may list any folder), a FIFO, a symlink loop and a name that is not UTF-8."""
+    raw = tmp_path / "raw"
+    (raw / "locked").mkdir(parents=True)
+    (raw / "locked" / "in.txt").write_text("Never listed.", encoding="utf-8")
+    (raw / "a.txt").write_text("A readable text.", encoding="utf-8")
+    (raw / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"Un caf\xc3\xa9.")
+    os.mkfifo(raw / "pipe.txt")
+    fifos.append(str(raw / "pipe.txt"))
+    os.symlink("loop2", raw / "loop1")
+    os.symlink("loop1", raw / "loop2")
+    real = os.scandir
+    locked = os.path.abspath(raw / "locked")
+
+    def scandir(path="."):
+        if os.path.abspath(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_bad_inputs_are_planned_as_rejects_and_the_run_id_is_deterministic(
+        tmp_path, monkeypatch):
+    """The plan never opens a FIFO (it would wait for a writer), survives the link loop, and
+    plans the folder it cannot list as an input whose read is a reject row."""
+    with fifo_writer_stand_in([]) as fifos:
+        _bad_raw(tmp_path, monkeypatch, fifos)
+        first = plan.plan_run(_settings(tmp_path))
+    assert [i.source for i in first.inputs] == ["a.txt", "caf\\xe9.txt", "locked/", "loop1",
+                                                "loop2", "pipe.txt"]
+    assert [i.sha256 is None for i in first.inputs] == [False, False, True, True, True, True]
+    _, rejects, _ = read_inputs(first.shard_inputs(0), ReadSettings())
+    assert [(r["source"], r["error"]) for r in rejects.to_pylist()] == [
+        ("locked/", "unreadable"), ("loop1", "unreadable"), ("loop2", "unreadable"),
+        ("pipe.txt", "not_a_file")]
+    again = plan.plan_run(Settings.model_validate({"raw": str(tmp_path / "raw"),
+                                                   "clean": str(tmp_path / "clean2")}))
+    assert again.run_id == first.run_id
+    assert again.shard_keys(0) == first.shard_keys(0)

@@ -1,6 +1,8 @@
 import gzip
 import json
 import os
+import threading
+from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -153,3 +155,193 @@ def test_hidden_files_are_not_inputs_and_order_is_stable(tmp_path):
 def test_missing_input_folder(tmp_path):
     with pytest.raises(FileNotFoundError):
         discover_inputs(tmp_path / "nope")
+
+
+# --- finding inputs: links, odd names, folders that cannot be listed, special files ---------
+
+
+@contextmanager
+def fifo_writer_stand_in(fifos: list[str]):
+    """A reader that opens a FIFO waits for a writer: this thread plays the writer (opening
+    without blocking, so it never waits itself), so that a test of code that wrongly opens a
+    FIFO fails instead of hanging."""
+    done = threading.Event()
+
+    def unblock():
+        while not done.wait(0.2):
+            for fifo in fifos:
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:  # no reader yet (ENXIO) or gone
+                    pass
+
+    thread = threading.Thread(target=unblock, daemon=True)
+    thread.start()
+    try:
+        yield fifos
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.fixture
+def fifo_unblocker():
+    with fifo_writer_stand_in([]) as fifos:
+        yield fifos
+
+
+def test_symlink_loops_are_rejects_and_linked_folders_are_read(tmp_path):
+    raw = tmp_path / "raw"
+    write(raw / "good.txt", "A good text.")
+    os.symlink("b.txt", raw / "a.txt")  # a.txt -> b.txt -> a.txt
+    os.symlink("a.txt", raw / "b.txt")
+    write(raw / "loop" / "x.txt", "Inside the loop folder.")
+    os.symlink("..", raw / "loop" / "up")  # back to raw/: walking it would never end
+    write(tmp_path / "elsewhere" / "e.txt", "Text in a linked folder.")
+    os.symlink(tmp_path / "elsewhere", raw / "linked")
+
+    docs, rejects, counts = read_dir(raw)
+    assert sorted(d["source"] for d in docs) == ["good.txt", "linked/e.txt", "loop/x.txt"]
+    errors = {r["source"]: (r["position"], r["error"]) for r in rejects}
+    assert errors == {"a.txt": (None, "unreadable"), "b.txt": (None, "unreadable"),
+                      "loop/up/": (None, "unreadable")}
+    assert "loop" in {r["source"]: r["detail"] for r in rejects}["a.txt"]
+    assert sum(c["documents"] + c["rejects"] for c in counts.values()) == 6
+
+
+def test_a_name_that_is_not_utf8_is_shown_escaped_and_its_document_kept(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    name = os.fsdecode(b"caf\xe9.txt")  # Latin-1 bytes: not UTF-8
+    (raw / name).write_bytes("Un café au lait, s'il vous plaît.".encode())
+    os.mkdir(raw / os.fsdecode(b"d\xff"))
+    (raw / os.fsdecode(b"d\xff") / "in.txt").write_bytes(b"Inside an odd folder.")
+
+    docs, rejects, _ = read_dir(raw)
+    assert rejects == []
+    assert [d["source"] for d in docs] == ["caf\\xe9.txt", "d\\xff/in.txt"]
+    assert docs[0]["text"] == "Un café au lait, s'il vous plaît."
+    assert docs[0]["doc_id"] == make_doc_id("caf\\xe9.txt", None, 0)
+    assert read_dir(raw)[0] == docs
+    # The escape is reversible: the source gives back the file's bytes.
+    from tasks.read import source_bytes
+
+    assert source_bytes(docs[0]["source"]) == b"caf\xe9.txt"
+    assert source_bytes("d\\xff/in.txt") == b"d\xff/in.txt"
+    assert source_bytes("plain/caf\u00e9.txt") == "plain/caf\u00e9.txt".encode()
+
+
+def test_an_escaped_name_that_clashes_with_a_real_name_is_a_reject(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"Bytes name.")
+    (raw / "caf\\xe9.txt").write_bytes(b"Literal backslash name.")
+    docs, rejects, _ = read_dir(raw)
+    assert [(d["source"], d["text"]) for d in docs] == [("caf\\xe9.txt", "Literal backslash name.")]
+    assert [(r["source"], r["position"], r["error"]) for r in rejects] == [
+        ("caf\\xe9.txt", None, "name_clash")]
+
+
+def _unlistable(monkeypatch, *folders):
+    """Tests run as root, which can list any folder: os.scandir refuses these ones instead."""
+    refused = {os.path.abspath(f) for f in folders}
+    real = os.scandir
+
+    def scandir(path="."):
+        if os.path.abspath(path) in refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_a_folder_that_cannot_be_listed_is_a_reject(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    write(raw / "a.txt", "Readable.")
+    write(raw / "locked" / "inside.txt", "Never seen.")
+    write(raw / "z" / "deeper" / "in.txt", "Also never seen.")
+    _unlistable(monkeypatch, raw / "locked", raw / "z" / "deeper")
+
+    files = discover_inputs(raw)
+    assert [f.source for f in files] == ["a.txt", "locked/", "z/deeper/"]
+    docs, rejects, counts = read_dir(raw)
+    assert [d["source"] for d in docs] == ["a.txt"]
+    assert [(r["source"], r["position"], r["error"]) for r in rejects] == [
+        ("locked/", None, "unreadable"), ("z/deeper/", None, "unreadable")]
+    assert "Permission denied" in rejects[0]["detail"]
+    assert counts["locked/"] == {"documents": 0, "rejects": 1}
+
+
+def test_an_input_folder_that_cannot_be_listed_is_a_clear_error(tmp_path, monkeypatch):
+    (tmp_path / "raw").mkdir()
+    _unlistable(monkeypatch, tmp_path / "raw")
+    with pytest.raises(PermissionError, match="cannot be listed"):
+        discover_inputs(tmp_path / "raw")
+
+
+def test_special_files_are_rejects_and_never_opened(tmp_path, fifo_unblocker):
+    raw = tmp_path / "raw"
+    write(raw / "a.txt", "Readable.")
+    os.mkfifo(raw / "pipe.txt")
+    fifo_unblocker.append(str(raw / "pipe.txt"))
+    os.symlink("/dev/null", raw / "null.jsonl")
+    docs, rejects, _ = read_dir(raw)
+    assert [d["source"] for d in docs] == ["a.txt"]
+    assert [(r["source"], r["position"], r["error"]) for r in rejects] == [
+        ("null.jsonl", None, "not_a_file"), ("pipe.txt", None, "not_a_file")]
+    assert "named pipe" in rejects[1]["detail"] and "device" in rejects[0]["detail"]
+
+
+def test_a_file_that_vanishes_or_turns_into_a_fifo_after_planning(tmp_path, fifo_unblocker):
+    raw = tmp_path / "raw"
+    write(raw / "gone.txt", "Here at planning time.")
+    write(raw / "pipe.txt", "A file at planning time.")
+    files = discover_inputs(raw)
+    (raw / "gone.txt").unlink()
+    (raw / "pipe.txt").unlink()
+    os.mkfifo(raw / "pipe.txt")
+    fifo_unblocker.append(str(raw / "pipe.txt"))
+    docs, rejects, _ = read_inputs(files, S)
+    assert docs.num_rows == 0
+    assert [(r["source"], r["position"], r["error"]) for r in rejects.to_pylist()] == [
+        ("gone.txt", None, "unreadable"), ("pipe.txt", None, "not_a_file")]
+
+
+def test_a_dangling_link_says_where_it_points(tmp_path):
+    os.symlink(tmp_path / "nowhere.txt", tmp_path / "dangling.txt")
+    _, rejects, _ = read_dir(tmp_path)
+    assert [(r["source"], r["error"]) for r in rejects] == [("dangling.txt", "unreadable")]
+    assert "nowhere.txt" in rejects[0]["detail"] and "does not exist" in rejects[0]["detail"]
+
+
+def test_a_raw_folder_that_is_a_link(tmp_path):
+    write(tmp_path / "real" / "sub" / "a.txt", "Through a link.")
+    os.symlink(tmp_path / "real", tmp_path / "raw")
+    docs, rejects, _ = read_dir(tmp_path / "raw")
+    assert rejects == [] and [d["source"] for d in docs] == ["sub/a.txt"]
+
+
+def test_a_gz_name_on_plain_text_is_not_gzip_and_a_cut_gzip_is_truncated(tmp_path):
+    write(tmp_path / "fake.jsonl.gz", '{"text": "plain JSONL under a .gz name"}\n')
+    with gzip.open(tmp_path / "cut.jsonl.gz", "wb") as fh:
+        fh.write(b"".join(b'{"text": "line %d"}\n' % i for i in range(2000)))
+    data = (tmp_path / "cut.jsonl.gz").read_bytes()
+    (tmp_path / "cut.jsonl.gz").write_bytes(data[: len(data) // 2])
+    docs, rejects, _ = read_dir(tmp_path)
+    by_source = {r["source"]: r for r in rejects}
+    assert (by_source["fake.jsonl.gz"]["error"], by_source["fake.jsonl.gz"]["position"]) == (
+        "not_gzip", None)
+    assert "not a gzip file" in by_source["fake.jsonl.gz"]["detail"]
+    assert by_source["cut.jsonl.gz"]["error"] == "truncated"
+    assert by_source["cut.jsonl.gz"]["position"] == len(docs) > 0
+
+
+def test_null_text_is_missing_text_that_says_null(tmp_path):
+    write(tmp_path / "a.jsonl", '{"id": 1, "text": null}\n{"id": 2}\n')
+    pq.write_table(pa.table({"text": [None, "Row one."]}), tmp_path / "b.parquet")
+    docs, rejects, _ = read_dir(tmp_path)
+    assert [d["text"] for d in docs] == ["Row one."]
+    assert [(r["source"], r["position"], r["error"], r["detail"]) for r in rejects] == [
+        ("a.jsonl", 0, "missing_text", "'text' is null"),
+        ("a.jsonl", 1, "missing_text", "no 'text' field (fields: id)"),
+        ("b.parquet", 0, "missing_text", "'text' is null")]
