@@ -7,11 +7,13 @@ look at a line's neighbours. In order, the first that fires names the line:
 1. phrase rules (`tasks/boilerplate_phrases.py`): comment forms, newsletter boxes, share bars,
    cookie and policy lines, related links, partner promos, archive notes, author bios,
    javascript, navigation, login prompts, in English, German, French and Spanish; media credits;
-   `no_letters`.
+   `no_letters` (a line without a letter; one with digits in or just above the article's main
+   run, a table row or a score, is judged like a position rule).
 2. line shape: `menu_line` (a short line of items separated by | · • »), `counter` ("1 of 3",
    "23 comments", "(4)").
 3. position, relative to the document's main run (the stretch richest in prose lines, found by a
-   maximum-sum scan): `date_alone` (a date or time by itself, away from the article's top),
+   maximum-sum scan): `date_alone` (a date or time by itself, away from the article's top:
+   whole date words of the four languages and numbers, naming a date),
    `leading_run` (short non-prose lines well before the main run: menus, teasers, the page title),
    `trailing_run` (short non-prose lines after it: footers, link lists, comment signatures).
    The three lines just above the main run are spared: headline, byline and dateline live there.
@@ -238,10 +240,11 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
     ]
     sure = list(sure)
     soft: list[str | None] = [None] * len(sure)
-    # numbers inside the article (scores, a table, the date above it) are judged like position
-    # rules: by the model when it is on
+    # Numbers inside the article (scores, a table row, a year, a formula, the date above it)
+    # are judged like position rules: by the model when it is on. A line of punctuation or
+    # symbols alone (a rule, "***", ":)", a bullet) is nothing a reader reads, wherever it is.
     near_article = has_main & (row >= start - _SPARED_ABOVE_MAIN) & (row <= end)
-    for i in np.flatnonzero(near_article).tolist():
+    for i in np.flatnonzero(near_article & _matches(texts, r"\p{Nd}")).tolist():
         if sure[i] == "no_letters":
             sure[i], soft[i] = None, "no_letters"
     return _first_match(shape, sure), _first_match(position, soft)

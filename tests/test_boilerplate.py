@@ -372,3 +372,30 @@ def test_date_alone_takes_dates_and_times_in_the_phrase_languages():
 def test_date_alone_needs_a_date(line):
     assert rules_after_article([line]) != ["date_alone"]
 
+
+# Lines without a letter inside an article. Without digits they are nothing a reader reads
+# (rules, separators, emoticons, bullets); with digits they may be a table row, a score, a year
+# or a formula, which the model judges in context.
+NO_TEXT_LINES = [". . . . . . . . .", "*** ", ":)", "—", "|", "* * *", "→", "=========="]
+NUMBER_LINES = ["1945 1960 1980 2000 2020", "2 + 2 = 4", "3:1", "37 €"]
+
+
+@pytest.mark.parametrize("model", [True, False])
+def test_lines_of_punctuation_inside_an_article_are_no_letters(model):
+    lines = PAGE_ARTICLE[:5] + NO_TEXT_LINES + PAGE_ARTICLE[5:]
+    table = pa.table({"doc_id": ["page"] * len(lines), "text": lines})
+    rules = flag_boilerplate(table, S.model_copy(update={"model": model}))
+    got = rules["boilerplate_rule"].to_pylist()[5:5 + len(NO_TEXT_LINES)]
+    assert got == ["no_letters"] * len(NO_TEXT_LINES)
+
+
+def test_numbers_inside_an_article_are_left_to_the_model():
+    from tasks.boilerplate import boilerplate_signals
+
+    lines = PAGE_ARTICLE[:5] + NUMBER_LINES + PAGE_ARTICLE[5:] + NUMBER_LINES
+    rules, _, _ = boilerplate_signals(pa.table({"doc_id": ["page"] * len(lines), "text": lines}),
+                                      S)
+    inside = rules[5:5 + len(NUMBER_LINES)]
+    after = rules[-len(NUMBER_LINES):]
+    assert inside == [(None, "no_letters")] * len(NUMBER_LINES)  # sure rule: none
+    assert [sure for sure, _ in after] == ["no_letters"] * len(NUMBER_LINES)
