@@ -48,7 +48,15 @@ VISIBLE = (*TABLE_NAMES, "_runs", "_index")
 
 
 class RunLockedError(RuntimeError):
-    pass
+    """Another run holds the output folder's lock."""
+
+    def __init__(self, root: Path, holder: str):
+        super().__init__(f"another textwash run is writing to {root} ({holder}); wait for it to "
+                         "finish, or use another output folder")
+        self.root, self.holder = root, holder
+
+    def __reduce__(self):  # raised inside a Prefect flow, it may be pickled
+        return type(self), (self.root, self.holder)
 
 
 class LayoutError(RuntimeError):
@@ -146,11 +154,7 @@ class Store:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
                 fh.seek(0)
-                holder = fh.read().strip() or "unknown"
-                raise RunLockedError(
-                    f"another textwash run is writing to {self.root} ({holder}); wait for it to "
-                    "finish, or use another output folder"
-                ) from None
+                raise RunLockedError(self.root, fh.read().strip() or "unknown") from None
             fh.seek(0)
             fh.truncate()
             fh.write(f"pid {os.getpid()}\n")
@@ -171,24 +175,41 @@ class Store:
         return sorted(runs, key=lambda m: m["sequence"])
 
     def recover(self, keep_staging: str | None = None) -> list[str]:
-        """Remove what an interrupted run left behind: generations that never became current
-        (and old ones), and staging of other run ids. Returns what was removed."""
-        removed = []
+        """Clean the folder before a run. The generation the last commit replaced (kept for
+        readers that listed it just before the switch) goes quietly. What an interrupted run
+        left behind (generations that never became current, staging of other run ids) goes
+        too and is returned, so that the run can say so."""
+        interrupted = []
         current = self.current_generation()
+        current_number = _generation_number(current) if current is not None else None
         if self.generations.is_dir():
             for gen in sorted(self.generations.iterdir()):
-                if current is None or gen.resolve() != current.resolve():
-                    shutil.rmtree(gen, ignore_errors=True)
-                    removed.append(str(gen))
+                if current is not None and gen.resolve() == current.resolve():
+                    continue
+                number = _generation_number(gen)
+                replaced = (current_number is not None and number is not None
+                            and number < current_number)
+                shutil.rmtree(gen, ignore_errors=True)
+                if not replaced:
+                    interrupted.append(str(gen))
         staging = self.root / "_staging"
         if staging.is_dir():
             for leftover in sorted(staging.iterdir()):
                 if leftover.name != keep_staging:
                     shutil.rmtree(leftover, ignore_errors=True)
-                    removed.append(str(leftover))
+                    interrupted.append(str(leftover))
         for tmp in self.root.glob(".current.tmp-*"):
             tmp.unlink()
-        return removed
+        return interrupted
+
+    def is_locked(self) -> str | None:
+        """Who holds the folder's lock ("pid N"), or None when no run is writing. Only a hint
+        (the lock can be taken right after): runs still take `lock()`."""
+        try:
+            with self.lock():
+                return None
+        except RunLockedError as exc:
+            return exc.holder
 
     # -- commit --------------------------------------------------------------------------------
     def commit(self, run_id: str, manifest: dict,
@@ -235,6 +256,10 @@ class Store:
             if gen.resolve() not in keep and not gen.name.endswith(".building"):
                 shutil.rmtree(gen, ignore_errors=True)
         return manifest
+
+
+def _generation_number(path: Path) -> int | None:
+    return int(path.name) if path.name.isdigit() else None
 
 
 def _link_tree(src: Path | None, dst: Path) -> None:

@@ -32,7 +32,7 @@ def test_commit_builds_a_generation_and_switches_to_it(tmp_path):
     assert [m["run_id"] for m in store.manifests()] == ["00001-a", "00002-b"]
     # The replaced generation stays for readers until the next run starts.
     assert sorted(p.name for p in store.generations.iterdir()) == ["1", "2"]
-    store.recover()
+    assert store.recover() == []  # housekeeping after a normal run: nothing to warn about
     assert sorted(p.name for p in store.generations.iterdir()) == ["2"]
     assert not store.staging_dir("00002-b").exists()
 
@@ -46,7 +46,9 @@ def test_recover_removes_half_built_generations_and_other_staging(tmp_path):
     (store.staging_dir("00002-b") / "shard-00000").mkdir(parents=True)
     (store.staging_dir("00003-c")).mkdir(parents=True)
     removed = store.recover(keep_staging="00002-b")
-    assert sorted(os.path.basename(p) for p in removed) == ["0", "00003-c", "7.building"]
+    # generation 0, replaced by run 1's commit, goes too, but is no leftover of an interruption
+    assert sorted(os.path.basename(p) for p in removed) == ["00003-c", "7.building"]
+    assert sorted(p.name for p in store.generations.iterdir()) == ["1"]
     assert store.staging_dir("00002-b").is_dir()
     assert (tmp_path / "documents" / "00001-a").is_dir()
 
@@ -71,6 +73,21 @@ def test_rewrite_replaces_only_the_new_generations_copy(tmp_path):
     assert manifest["superseded"] == ["x"]
     assert pq.read_table(old_part).num_rows == 1
     assert old_part.resolve().stat().st_ino != old_inode
+
+
+def test_is_locked_names_the_holder_and_is_free_afterwards(tmp_path):
+    store = Store(tmp_path)
+    assert store.is_locked() is None
+    with store.lock():
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            holder = pool.apply(_holder_of, (str(tmp_path),))
+    assert holder == f"pid {os.getpid()}"
+    assert store.is_locked() is None
+
+
+def _holder_of(root: str) -> str | None:
+    return Store(root).is_locked()
 
 
 def test_an_existing_real_folder_is_not_taken_over(tmp_path):
