@@ -33,7 +33,7 @@ def utc_now() -> str:
 def summary_rows(manifest: dict) -> list[tuple[str, str]]:
     """(label, value) pairs: the summary a data engineer reads after a run."""
     c = manifest["counts"]
-    langs = ", ".join(f"{k} {v}" for k, v in list(c["document_languages"].items())[:8]) or "-"
+    langs = ", ".join(f"{k} {v}" for k, v in largest_first(c["document_languages"])[:8]) or "-"
     bp = sum(c["boilerplate_rules"].values())
     return [
         ("run", manifest["run_id"]),
@@ -62,10 +62,15 @@ def _largest(clusters: list[dict]) -> str:
     return f"{top['size']} x {example!r}"
 
 
+def largest_first(counter: dict) -> list[tuple[str, int]]:
+    """A count table's items, largest count first, ties by name (manifests store them by name)."""
+    return sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+
+
 def _top(counter: dict, n: int = 4) -> str:
     if not counter:
         return ""
-    return " (" + ", ".join(f"{k} {v}" for k, v in list(counter.items())[:n]) + ")"
+    return " (" + ", ".join(f"{k} {v}" for k, v in largest_first(counter)[:n]) + ")"
 
 
 def markdown_report(manifest: dict) -> str:
@@ -80,17 +85,17 @@ def markdown_report(manifest: dict) -> str:
         lines += ["", "| cross_document part | wall seconds |", "|---|---:|"]
         lines += [f"| {k} | {v:.2f} |" for k, v in manifest["cross_document_seconds"].items()]
     lines += ["", "## Paragraphs dropped", "", "| reason | paragraphs |", "|---|---:|"]
-    lines += [f"| {k} | {v} |" for k, v in c["drop_reasons"].items()] or ["| none | 0 |"]
+    lines += [f"| {k} | {v} |" for k, v in largest_first(c["drop_reasons"])] or ["| none | 0 |"]
     if c["boilerplate_rules"]:
         lines += ["", "## Boilerplate rules", "", "| rule | paragraphs | examples |",
                   "|---|---:|---|"]
         lines += [f"| {k} | {v} | {_cell(' / '.join(c['rule_examples'].get(k, [])))} |"
-                  for k, v in c["boilerplate_rules"].items()]
+                  for k, v in largest_first(c["boilerplate_rules"])]
     lines += ["", "## Languages (documents)", "", "| language | documents |", "|---|---:|"]
-    lines += [f"| {k} | {v} |" for k, v in c["document_languages"].items()]
+    lines += [f"| {k} | {v} |" for k, v in largest_first(c["document_languages"])]
     if c["mt_signals"]:
         lines += ["", "## Machine-translation signals", "", "| signal | hits |", "|---|---:|"]
-        lines += [f"| {k} | {v} |" for k, v in c["mt_signals"].items()]
+        lines += [f"| {k} | {v} |" for k, v in largest_first(c["mt_signals"])]
     if c["mt_flagged_examples"]:
         lines += ["", "## Documents flagged as machine-translated", "",
                   "| source | doc_id | mt_score | signals |", "|---|---|---:|---|"]
@@ -103,7 +108,7 @@ def markdown_report(manifest: dict) -> str:
                   for cl in c["largest_clusters"]]
     if c["reject_errors"]:
         lines += ["", "## Rejects", "", "| error | records | examples |", "|---|---:|---|"]
-        for error, n in c["reject_errors"].items():
+        for error, n in largest_first(c["reject_errors"]):
             examples = "; ".join(f"{e['source']}@{e['position']}: {e['detail']}"
                                  for e in c["reject_examples"].get(error, []))
             lines.append(f"| {error} | {n} | {_cell(examples)} |")
