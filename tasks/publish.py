@@ -6,8 +6,13 @@ document's kept paragraphs joined by a blank line. Re-running publish with anoth
 the same tags gives the other cut.
 Drop reasons, first match wins: boilerplate, duplicate, machine_translation (the document's
 mt_score is above policy.max_mt_score), language (not in policy.keep_languages).
-A document's own `drop_reason` is machine_translation, or no_content when none of its
-paragraphs is kept.
+A document's own `drop_reason` (`document_drop_reason`): machine_translation when the policy
+drops it whole; else, when none of its paragraphs is kept, the paragraph drop reason that
+removed most of its characters; no_content only for a document without paragraphs.
+
+Part files: one per shard and table, never an empty one (some readers fail on a file without
+rows); a shard without rejects writes no rejects part. Every table's folder is made all the
+same: the store moves each of them into place.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from tasks.shard import ShardResult
 
 OUTPUT_COMPRESSION = "zstd"
 PARAGRAPH_SEPARATOR = "\n\n"
+# paragraph drop reasons in the order paragraph_decisions tries them
+PARAGRAPH_REASONS = ("boilerplate", "duplicate", "machine_translation", "language")
 
 
 @dataclass
@@ -93,6 +100,25 @@ def paragraph_decisions(rules: list, dup_of: list, doc_mt: list[float], langs: l
         else:
             reasons.append(None)
     return reasons
+
+
+def document_drop_reason(reasons: list[str | None], lengths: list[int], mt_dropped: bool
+                         ) -> str | None:
+    """Why a document is not kept (None = kept), from its paragraphs' drop reasons and lengths:
+    machine_translation when the MT policy drops the document whole; else, when none of its
+    paragraphs is kept, the reason that removed most of its characters (a tie goes to the
+    reason tried first), so a copied article with a few menu lines is a duplicate; no_content
+    only when it has no paragraphs at all."""
+    if mt_dropped:
+        return "machine_translation"
+    if not reasons:
+        return "no_content"
+    if None in reasons:
+        return None
+    removed = Counter()
+    for reason, length in zip(reasons, lengths):
+        removed[reason] += length
+    return max((r for r in PARAGRAPH_REASONS if r in removed), key=removed.__getitem__)
 
 
 def _reject_repeated_ids(paras: pa.Table, cross: pa.Table, docs: pa.Table, rejects: pa.Table
@@ -178,8 +204,8 @@ def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
         doc_cols["n_boilerplate"].append(sum(rules[r] is not None for r in rows))
         doc_cols["n_duplicate"].append(sum(dup_of[r] is not None for r in rows))
         doc_cols["keep"].append(bool(kept) and not mt_dropped)
-        doc_cols["drop_reason"].append(
-            "machine_translation" if mt_dropped else (None if kept else "no_content"))
+        doc_cols["drop_reason"].append(document_drop_reason(
+            [reasons[r] for r in rows], [len(texts[r]) for r in rows], mt_dropped))
         counts.document_languages[lang] += 1
         if doc_mt[doc_id] >= threshold:
             counts.mt_flagged_documents += 1
@@ -216,7 +242,8 @@ def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
                               (rejects_out.cast(schema.REJECTS), "rejects")):
         target = out_dir / table_name
         target.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, target / name, compression=OUTPUT_COMPRESSION)
+        if table.num_rows:
+            pq.write_table(table, target / name, compression=OUTPUT_COMPRESSION)
 
     counts.documents += nd
     counts.documents_kept += sum(doc_cols["keep"])
