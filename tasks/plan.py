@@ -3,8 +3,10 @@
 An input is processed unless the run that last processed its path saw the same content hash
 under the same output settings. When a processed path was processed before (changed content, or
 other settings), its earlier rows are superseded: the new run removes them from the visible
-tables and names them in its manifest (see tasks/store.py and flows/clean_corpus.py). A file
-that cannot be read is retried every run and supersedes nothing.
+tables and names them in its manifest (see tasks/store.py and flows/clean_corpus.py). An input
+that cannot be read (a file, or a folder that cannot be listed) is retried every run and does
+not supersede the rows of its last good read; the reject row an unreadable attempt left is
+superseded by the next run that finds the input (read or unchanged) or, for a folder, its files.
 The run id is derived from the run's sequence number in that folder and a digest of the
 settings, the previous run and the inputs, so the same inputs with the same settings give the
 same id (and the same rows) in a fresh folder, and a run interrupted by a crash is rerun under
@@ -141,9 +143,12 @@ def plan_run(settings: Settings) -> RunPlan:
     history = store.manifests()
     fingerprint = settings.output_fingerprint()
     holders = current_holders(history)
+    attempts = unreadable_attempts(history)
     planned, skipped, supersedes = [], [], []
     shard_bytes = settings.runtime.shard_bytes
-    for f in discover_inputs(settings.raw):
+    found = discover_inputs(settings.raw)
+    for f in found:
+        supersedes += [(f.source, run_id) for run_id in attempts.pop(f.source, [])]
         # Large uncompressed JSONL files are cut into parts at line ends so that one file can
         # keep several workers busy (compressed files cannot be entered in the middle).
         splittable = f.kind == "jsonl" and not f.path.lower().endswith(".gz") and \
@@ -157,6 +162,7 @@ def plan_run(settings: Settings) -> RunPlan:
         planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts), f.problem))
         if sha is not None and held is not None:
             supersedes.append((f.source, held[0]))
+    supersedes += _listed_folders(attempts, [f.source for f in found])
 
     # A run smaller than `workers` full shards is cut into `workers` shards (of at least
     # MIN_SHARD_BYTES), so that a 15 MB run keeps both cores busy too. The files that must be
@@ -182,6 +188,29 @@ def plan_run(settings: Settings) -> RunPlan:
     parts = _parts(planned)
     return RunPlan(run_id, sequence, fingerprint, planned, parts,
                    _shards(planned, parts, shard_bytes), skipped, supersedes)
+
+
+def unreadable_attempts(history: list[dict]) -> dict[str, list[str]]:
+    """source -> the runs that could not read it and whose reject row for it no later run has
+    superseded yet, oldest first."""
+    attempts: dict[str, list[str]] = {}
+    for manifest in history:
+        for item in manifest.get("superseded", []):
+            for source in item["sources"]:
+                if item["run_id"] in attempts.get(source, []):
+                    attempts[source].remove(item["run_id"])
+        for item in manifest["inputs"]:
+            if not item.get("sha256"):
+                attempts.setdefault(item["source"], []).append(manifest["run_id"])
+    return {source: runs for source, runs in attempts.items() if runs}
+
+
+def _listed_folders(attempts: dict[str, list[str]], sources: list[str]) -> list[tuple[str, str]]:
+    """(folder, run) for the unlisted folders of earlier attempts whose files are inputs now."""
+    folders = [folder for folder in attempts if folder.endswith("/")]
+    return [(folder, run_id) for folder in sorted(folders)
+            if any(source.startswith(folder) for source in sources)
+            for run_id in attempts[folder]]
 
 
 def current_holders(history: list[dict]) -> dict[str, tuple[str, str, str]]:

@@ -80,3 +80,37 @@ def test_bad_inputs_are_planned_as_rejects_and_the_run_id_is_deterministic(
                                                    "clean": str(tmp_path / "clean2")}))
     assert again.run_id == first.run_id
     assert again.shard_keys(0) == first.shard_keys(0)
+
+
+def _history(tmp_path, fingerprint, *runs):
+    """Committed run manifests, as far as planning reads them."""
+    from tasks.store import Store
+
+    folder = Store(str(tmp_path / "clean")).runs_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    for sequence, (run_id, inputs, superseded) in enumerate(runs, start=1):
+        manifest = {"run_id": run_id, "sequence": sequence, "settings_fingerprint": fingerprint,
+                    "inputs": [{"source": s, "sha256": sha} for s, sha in inputs],
+                    "superseded": [{"run_id": r, "sources": sources} for r, sources in superseded]}
+        (folder / f"{run_id}.json").write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_a_retried_input_replaces_the_rejects_of_its_unreadable_attempts(tmp_path):
+    """An attempt that could not read an input left one reject row; the next run that sees the
+    input removes it (whatever it finds now), so the tables do not pile up stale rejects. The
+    rows of the input's last good read stay unless it is read again."""
+    raw = tmp_path / "raw"
+    (raw / "locked").mkdir(parents=True)
+    (raw / "a.txt").write_text("Unchanged since run 1.", encoding="utf-8")
+    (raw / "b.txt").write_text("Readable at last.", encoding="utf-8")
+    (raw / "locked" / "in.txt").write_text("Listable now.", encoding="utf-8")
+    settings = _settings(tmp_path)
+    sha_a = plan.scan_file(str(raw / "a.txt"))[0]
+    _history(tmp_path, settings.output_fingerprint(),
+             ("00001-aaa", [("a.txt", sha_a), ("b.txt", None), ("locked/", None)], []),
+             ("00002-bbb", [("a.txt", None), ("b.txt", None)], [("00001-aaa", ["b.txt"])]))
+    p = plan.plan_run(settings)
+    assert [i.source for i in p.inputs] == ["b.txt", "locked/in.txt"]
+    assert p.skipped == ["a.txt"]
+    assert sorted(p.supersedes) == [("a.txt", "00002-bbb"), ("b.txt", "00002-bbb"),
+                                    ("locked/", "00001-aaa")]
