@@ -67,16 +67,19 @@ def _words(words: tuple[str, ...]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
 
-# A date or time line: whole date words and numbers only (a word is never a prefix: "Money",
-# "Satire" are not dates), with a digit, and naming a date: a month or day name or a clock word
-# beside the number ("Jan 15", "10 am"), or a date or time in figures ("05.11.2021", "14:30",
-# a year). "On", "DE" or "Montag" alone are not dates.
+# A date or time line: whole date words and numbers only, with a digit, and naming a date: a
+# month or day name or a clock word beside the number ("Jan 15", "10 am"), or a date or time
+# in figures ("05.11.2021", "14:30", a year). Between two words there is a separator (a word
+# is never a prefix, nor are words run together: "Money", "Demonstrations" are not dates); a
+# word and a number may touch ("Jan24", "10am"). "On", "DE" or "Montag" alone are not dates.
 _DATE_NAME = (f"(?:{_words(DATE_NAMES)}|(?:{_words(DATE_ABBREVIATIONS)})\\.?|"
               f"{_words(CLOCK_WORDS)})")
-_DATE_NUMBER = r"\d{1,4}(?:st|nd|rd|th|er|º|ª|h\d\d|h|am|pm)?"
-_DATE_TOKEN = f"(?:{_DATE_NAME}|{_words(DATE_LABELS)}|{_DATE_NUMBER})"
-_DATE_WORDS_ONLY = f"(?i)^{_DATE_SEP}*{_DATE_TOKEN}(?:{_DATE_SEP}+{_DATE_TOKEN})*{_DATE_SEP}*$"
-_DATE_NAMED = f"(?i)(?:^|{_DATE_SEP}|\\d){_DATE_NAME}(?:{_DATE_SEP}|$)"
+_DATE_NUMBER = r"\d{1,4}(?:st|nd|rd|th|er|º|ª|h\d\d|h)?"
+_DATE_WORD = f"(?:{_DATE_NAME}|{_words(DATE_LABELS)})"
+_DATE_CHUNK = (f"(?:{_DATE_WORD}(?:{_DATE_NUMBER}{_DATE_WORD})*(?:{_DATE_NUMBER})?|"
+               f"{_DATE_NUMBER}(?:{_DATE_WORD}{_DATE_NUMBER})*(?:{_DATE_WORD})?)")
+_DATE_WORDS_ONLY = f"(?i)^{_DATE_SEP}*{_DATE_CHUNK}(?:{_DATE_SEP}+{_DATE_CHUNK})*{_DATE_SEP}*$"
+_DATE_NAMED = f"(?i)(?:^|{_DATE_SEP}|\\d){_DATE_NAME}(?:{_DATE_SEP}|\\d|$)"
 _DATE_IN_FIGURES = r"\d[:./h-]\d|(?:^|\D)(?:1[89]|20)\d\d(?:\D|$)"
 
 

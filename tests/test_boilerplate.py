@@ -355,7 +355,8 @@ DATE_LINES = [
     "Mittwoch, 5. März 2008", "Stand: 05.11.2021, 14:30 Uhr", "Veröffentlicht am 3. Okt. 2021",
     "mercredi 15 janvier 2008 à 10h30", "Publié le 3 févr. 2021",
     "Mis à jour le 12/03/2021 à 18:34", "martes, 15 de enero de 2008",
-    "Actualizado el 3 de dic. de 2021 a las 10:45", "MIÉRCOLES 4 DE MAYO DE 2022",
+    "Actualizado el 3 de dic. de 2021 a las 10:45", "MIÉRCOLES 4 DE MAYO DE 2022", "Jun12",
+    "Sat 10am",
 ]
 
 
@@ -368,6 +369,8 @@ def test_date_alone_takes_dates_and_times_in_the_phrase_languages():
     "Money", "Satire", "Weddings", "Monitors", "Demonstrations", "Lemon", "Sattmacher",
     # date words without a date: a language switch, a heading, a label, opening days
     "DE", "Montag", "May", "Posted", "On", "Montag-Donnerstag:", "Page 2", "De 3",
+    # numbers beside date words that are not dates: a league, a term, an account number
+    "DEL2", "12 Monate", "DE49 4306 0967 0000 0334 01",
 ])
 def test_date_alone_needs_a_date(line):
     assert rules_after_article([line]) != ["date_alone"]
