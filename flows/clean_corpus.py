@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
+from prefect.states import Failed
 
 from flows.runners import dask_scheduler, describe, exit_with_parent, make_task_runner
 from tasks.cross_document import CrossDocumentResult, cross_document
@@ -151,24 +152,67 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
     return manifest
 
 
-def _strict_check(shards: list[ShardResult]) -> None:
+def _strict_failure(shards: list[ShardResult]) -> StrictModeError | None:
     problems = []
     for shard in shards:
         if shard.rejects:
             problems += pq.read_table(shard.path("rejects")).to_pylist()
-    if problems:
-        listed = "\n".join(f"  {r['source']} position {r['position']}: {r['error']}: {r['detail']}"
-                           for r in problems[:20])
-        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise StrictModeError(f"{len(problems)} input records were rejected (--strict); "
-                              f"nothing was published:\n{listed}{more}")
+    if not problems:
+        return None
+    listed = "\n".join(f"  {r['source']} position {r['position']}: {r['error']}: {r['detail']}"
+                       for r in problems[:20])
+    more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+    return StrictModeError(f"{len(problems)} input records were rejected (--strict); nothing "
+                           f"was published:\n{listed}{more}")
+
+
+def deployment_parameters(settings: Settings) -> dict:
+    """A deployment's parameters: the folders (absolute, so the UI shows where it reads and
+    writes) apart from the other settings, so that a run given other `settings` or `overrides`
+    keeps them."""
+    return {"raw": str(Path(settings.raw).resolve()), "clean": str(Path(settings.clean).resolve()),
+            "settings": settings.model_dump(mode="json", exclude={"raw", "clean"})}
+
+
+def resolve_settings(raw: str | None, clean: str | None, settings: Settings | dict | None,
+                     overrides: dict | None) -> Settings:
+    """The flow's parameters as one Settings: `settings` (whole or partial; defaults fill the
+    rest), the folders `raw` and `clean` when given, then `overrides` (nested, e.g.
+    {"dedup": {"threshold": 0.3}}) on top."""
+    if isinstance(settings, Settings):
+        base = settings.model_dump(mode="json")
+    else:
+        base = dict(settings or {})
+    base.update({k: v for k, v in (("raw", raw), ("clean", clean)) if v is not None})
+    return Settings.model_validate(base).merged(overrides)
+
+
+def _name_flow_run(run_id: str) -> None:
+    """Put the run id in the flow run's name and tags, so the UI and `prefect flow-run ls`
+    lead to the run's manifest. Cosmetic: a failure is logged, never fails the run."""
+    context = get_run_context()
+    flow_run = getattr(context, "flow_run", None)
+    if flow_run is None:
+        return
+    try:
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, name=f"textwash-{run_id}",
+                                   tags=sorted({*flow_run.tags, "textwash", f"run:{run_id}"}))
+    except Exception as exc:  # noqa: BLE001
+        get_run_logger().warning("could not name the flow run after run %s: %s", run_id, exc)
 
 
 @flow(name="clean_corpus")
-def clean_corpus(settings: Settings | None = None) -> dict:
-    """Clean, tag and deduplicate the new inputs in `settings.raw` into `settings.clean`.
-    Returns the run manifest, or a short note when there was nothing new to process."""
-    settings = settings or Settings()
+def clean_corpus(raw: str | None = None, clean: str | None = None,
+                 settings: Settings | dict | None = None, overrides: dict | None = None):
+    """Clean, tag and deduplicate the new inputs in `raw` into `clean`. `settings` (whole or
+    partial) and then `overrides` (nested values put on top) set the rest; `raw` and `clean`
+    win over the settings' folders. Returns the run manifest, or a short note when there was
+    nothing new to process; a --strict run with rejects ends Failed (StrictModeError)."""
+    settings = resolve_settings(raw, clean, settings, overrides)
+    runtime = settings.runtime
     logger = get_run_logger()
     started_at = utc_now()
     flow_start = time.perf_counter()
@@ -176,7 +220,7 @@ def clean_corpus(settings: Settings | None = None) -> dict:
     with store.lock():
         checkpoint("flow:locked")
         store.ensure_layout()
-        plan = plan_task(settings)
+        plan = plan_task.with_options(retries=runtime.retries)(settings)
         # Leftovers of an interrupted run are removed, except the staged shards of this very
         # run (same inputs, settings and history: same id), which it picks up.
         for leftover in store.recover(keep_staging=plan.run_id):
@@ -185,6 +229,7 @@ def clean_corpus(settings: Settings | None = None) -> dict:
             logger.info("nothing new to process in %s: %d inputs unchanged since earlier runs",
                         settings.raw, len(plan.skipped))
             return {"run_id": None, "skipped_inputs": plan.skipped}
+        _name_flow_run(plan.run_id)
         staging = store.staging_dir(plan.run_id)
         staging.mkdir(parents=True, exist_ok=True)
         wall: dict[str, float] = {"plan": time.perf_counter() - flow_start}
@@ -193,28 +238,33 @@ def clean_corpus(settings: Settings | None = None) -> dict:
         logger.info("%d shards on %s", len(plan.shards), describe(runner))
         with ExitStack() as pool:
             pool.enter_context(runner)
-            futures = [runner.submit(shard_task, {"plan": plan, "shard": shard,
+            shard_run = shard_task.with_options(retries=runtime.retries,
+                                                timeout_seconds=runtime.shard_timeout_seconds)
+            futures = [runner.submit(shard_run, {"plan": plan, "shard": shard,
                                                   "settings": settings,
                                                   "staging": str(staging)})
                        for shard in range(len(plan.shards))]
             shards = [future.result() for future in futures]
             wall["shards"] = time.perf_counter() - start
             checkpoint("flow:shards")
-            if settings.runtime.strict:
-                _strict_check(shards)
+            if runtime.strict and (failure := _strict_failure(shards)) is not None:
+                # A failed state with a short message: the list is said once, by the caller.
+                return Failed(message=str(failure).split(":\n")[0], data=failure)
             superseded = superseded_doc_ids(store, plan.supersedes)
             stage_index_exclusions(staging, plan.run_id, superseded)
             dask_address = dask_scheduler(runner)
             if dask_address is None:
                 pool.close()  # the shard workers (~250 MB each, idle) are not needed any more
             start = time.perf_counter()
-            cross = cross_document_task(shards, settings, plan, str(staging), superseded,
+            cross = cross_document_task.with_options(
+                timeout_seconds=runtime.step_timeout_seconds)(shards, settings, plan, str(staging), superseded,
                                         dask_address)
             wall["cross_document"] = time.perf_counter() - start
         checkpoint("flow:cross_document")
         context = get_run_context()
         flow_run_id = str(context.flow_run.id) if getattr(context, "flow_run", None) else None
-        manifest = publish_task(plan, shards, cross, settings, started_at, wall, flow_start,
+        manifest = publish_task.with_options(
+            timeout_seconds=runtime.step_timeout_seconds)(plan, shards, cross, settings, started_at, wall, flow_start,
                                 flow_run_id, superseded)
     create_markdown_artifact(key="textwash-run-report", markdown=markdown_report(manifest),
                              description=f"textwash run {plan.run_id}")

@@ -5,28 +5,24 @@
                                          serve it as a scheduled Prefect deployment
     textwash report [CLEAN]              print the latest run's summary
 
-Settings come from the defaults, then a TOML file (--config), then flags. Exit codes: 0 done
-(or nothing new), 1 the run failed, 2 bad usage or settings, 3 --strict and records were
-rejected (nothing published), 4 another run holds the output folder.
+Settings come from the defaults, then a TOML file (--config), then flags.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
-# Prefect reads these when it is imported: set them first. Telemetry cannot reach its server
-# from closed networks and only logs errors; a cold ephemeral server can need more than the
-# default 20 s to start on a busy 2-core machine.
-_PREFECT_DEFAULTS = {
-    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
-}
+EXIT_CODES = """exit codes:
+  0  the run was published, or there was nothing new to process
+  1  the run failed (the message says why; the Prefect flow run has the traceback)
+  2  bad usage or settings, or a missing input folder
+  3  --strict and some input records were rejected: nothing was published
+  4  another textwash run is writing to the same output folder"""
 
 # flag dest -> dotted settings path
 _FLAG_TO_SETTING = {
@@ -56,7 +52,7 @@ def _add_settings_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--strict", action="store_true", default=None,
                      help="fail (exit 3, publish nothing) if any input record is rejected")
     run.add_argument("--workers", type=int, help="parallel shard tasks (default 2)")
-    run.add_argument("--shard-mb", dest="shard_bytes", type=lambda mb: max(1, int(float(mb) * 1e6)),
+    run.add_argument("--shard-mb", dest="shard_bytes", type=_megabytes,
                      help="input megabytes per shard task (default 16)")
     run.add_argument("--task-runner", choices=["auto", "thread", "process", "dask"])
     run.add_argument("--dask-address", help="Dask scheduler for --task-runner dask "
@@ -77,16 +73,43 @@ def _add_settings_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--id-field", help="JSONL/Parquet field with the record id (default id)")
 
 
+def _megabytes(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return max(1, int(value * 1e6))
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from tasks.version import TEXTWASH_VERSION
+
+    try:
+        prefect = version("prefect")
+    except PackageNotFoundError:
+        prefect = "not installed"
+    return f"textwash {TEXTWASH_VERSION} (prefect {prefect}, python {sys.version.split()[0]})"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="textwash", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="textwash", description=__doc__.split("\n\n")[0],
+                                     epilog=EXIT_CODES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="clean, tag and deduplicate RAW into CLEAN")
+    run = sub.add_parser("run", help="clean, tag and deduplicate RAW into CLEAN",
+                         epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_settings_flags(run)
     run.add_argument("--json", action="store_true", help="print the run manifest as JSON")
 
     serve = sub.add_parser("serve", help="serve the flow as a scheduled Prefect deployment "
-                           "(needs a Prefect server: PREFECT_API_URL)")
+                           "(needs a Prefect server: PREFECT_API_URL)", epilog=EXIT_CODES,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_settings_flags(serve)
     serve.add_argument("--cron", help='schedule, e.g. "0 * * * *" (every hour); none: run only '
                        "when triggered")
@@ -111,8 +134,13 @@ def _valid_settings(args: argparse.Namespace):
     """The settings from flags and --config, or None after saying what is invalid."""
     try:
         return settings_from_args(args)
-    except (ValidationError, ValueError) as exc:
-        print(f"textwash: invalid settings:\n{exc}", file=sys.stderr)
+    except ValidationError as exc:
+        problems = "\n".join(f"  {'.'.join(map(str, e['loc'])) or 'settings'}: "
+                             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        print(f"textwash: invalid settings:\n{problems}", file=sys.stderr)
+        return None
+    except ValueError as exc:
+        print(f"textwash: invalid settings: {exc}", file=sys.stderr)
         return None
 
 
@@ -137,11 +165,12 @@ def _run(args: argparse.Namespace) -> int:
     if not Path(settings.raw).is_dir():
         print(f"textwash: input folder {settings.raw} does not exist", file=sys.stderr)
         return 2
+    early = _before_prefect(settings)
+    if early is not None:
+        return early
     print(f"textwash: {settings.raw} -> {settings.clean} (starting Prefect; without a configured "
           "server it starts a temporary one, which takes a few seconds)", file=sys.stderr,
           flush=True)
-    for key, value in _PREFECT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
 
     from flows.clean_corpus import StrictModeError, run_clean_corpus
     from tasks.store import RunLockedError
@@ -158,8 +187,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"textwash: the run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if manifest.get("run_id") is None:
-        print(f"textwash: nothing new to process: {len(manifest['skipped_inputs'])} inputs in "
-              f"{settings.raw} are unchanged since earlier runs in {settings.clean}")
+        _print_nothing_new(settings, manifest["skipped_inputs"])
         return 0
     if args.json:
         print(json.dumps(manifest, indent=2))
@@ -168,26 +196,61 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _before_prefect(settings) -> int | None:
+    """What can be said before Prefect starts (seconds): another run holds the output folder
+    (exit 4), or there is nothing new to process (exit 0). None: start the run. The flow checks
+    both again under its lock."""
+    from tasks.plan import plan_run
+    from tasks.store import Store
+
+    holder = Store(settings.clean).is_locked()
+    if holder is not None:
+        print(f"textwash: another textwash run is writing to {settings.clean} ({holder}); wait "
+              "for it to finish, or use another output folder", file=sys.stderr)
+        return 4
+    try:
+        plan = plan_run(settings)
+    except Exception as exc:  # noqa: BLE001 - e.g. an unreadable manifest: say it plainly
+        print(f"textwash: the run failed while planning: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
+    if not plan.inputs:
+        _print_nothing_new(settings, plan.skipped)
+        return 0
+    return None
+
+
+def _print_nothing_new(settings, skipped: list[str]) -> None:
+    print(f"textwash: nothing new to process: {len(skipped)} inputs in {settings.raw} are "
+          f"unchanged since earlier runs in {settings.clean}")
+
+
 def _serve(args: argparse.Namespace) -> int:
     settings = _valid_settings(args)
     if settings is None:
         return 2
-    for key, value in _PREFECT_DEFAULTS.items():
-        os.environ.setdefault(key, value)
+    if args.cron is not None:
+        from prefect.client.schemas.schedules import CronSchedule
+
+        try:
+            CronSchedule(cron=args.cron)
+        except ValidationError:
+            print(f"textwash: --cron {args.cron!r} is not a cron schedule (five fields: minute "
+                  'hour day-of-month month day-of-week, e.g. "0 * * * *" for every hour)',
+                  file=sys.stderr)
+            return 2
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():
         print("textwash: serve needs a Prefect server. Start one (prefect server start) and "
               "point at it: export PREFECT_API_URL=http://127.0.0.1:4200/api", file=sys.stderr)
         return 2
-    from flows.clean_corpus import clean_corpus
+    from flows.clean_corpus import clean_corpus, deployment_parameters
 
-    # Paths are resolved now: the deployment's runs start in this process's folder anyway, but
-    # a data engineer reading the deployment in the UI should see where it reads and writes.
-    settings = settings.model_copy(update={"raw": str(Path(settings.raw).resolve()),
-                                           "clean": str(Path(settings.clean).resolve())})
+    # Named apart from prefect.yaml's work-pool deployment (textwash-pool): stopping serve pauses
+    # this deployment only (no runs pile up while nothing serves it), never the pool's.
     clean_corpus.serve(name=args.name, cron=args.cron,
-                       parameters={"settings": settings.model_dump(mode="json")},
+                       parameters=deployment_parameters(settings),
                        description=f"textwash: {settings.raw} -> {settings.clean}",
                        tags=["textwash"])
     return 0

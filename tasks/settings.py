@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -142,8 +143,24 @@ class PolicySettings(_Section):
         None, ge=0, le=1, description="drop documents whose mt_score is above this; None keeps all"
     )
     keep_languages: tuple[str, ...] | None = Field(
-        None, description="keep only paragraphs in these languages; None keeps all"
+        None, description="keep only paragraphs in these languages (codes as in the lang "
+        "column: en, de, ...; und for unknown); None keeps all"
     )
+
+    @field_validator("keep_languages")
+    @classmethod
+    def _language_codes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        codes = tuple(code.strip().lower() for code in value)
+        if not codes:
+            raise ValueError("an empty list would keep nothing; leave it unset to keep every "
+                             "language")
+        bad = [code for code in codes if not re.fullmatch(r"[a-z]{2,3}", code)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: not language codes; use the codes "
+                             "of the lang column (ISO 639-1 where there is one: en, de, fr)")
+        return codes
 
 
 class RuntimeSettings(_Section):
@@ -164,6 +181,17 @@ class RuntimeSettings(_Section):
         "on the cluster (a Dask DataFrame shuffle of band keys) from this many paragraphs on"
     )
     strict: bool = Field(False, description="fail the run (non-zero exit) if any record is rejected")
+    retries: int = Field(
+        1, ge=0, le=10, description="times a failed plan or shard task is tried again (a lost "
+        "worker, a storage hiccup); the run-wide steps are not retried: they fail the run"
+    )
+    shard_timeout_seconds: float | None = Field(
+        3600, gt=0, description="a shard task running longer fails (a hung read); None: no limit"
+    )
+    step_timeout_seconds: float | None = Field(
+        6 * 3600, gt=0, description="the same for the run-wide steps (cross_document, publish), "
+        "whose time grows with the run's size; None: no limit"
+    )
 
 
 class Settings(BaseModel):
@@ -196,6 +224,21 @@ class Settings(BaseModel):
             raise ValueError("raw and clean must be different folders")
         return self
 
+    @model_validator(mode="after")
+    def _languages_the_backend_knows(self) -> Settings:
+        """A code the language backend never answers would silently drop every paragraph."""
+        if self.policy.keep_languages:
+            from tasks.language import UNDETERMINED, supported_languages
+
+            known = supported_languages(self.language.backend) | {UNDETERMINED}
+            unknown = sorted(set(self.policy.keep_languages) - known)
+            if unknown:
+                raise ValueError(
+                    f"policy.keep_languages: no paragraph is ever tagged {', '.join(unknown)} "
+                    f"(language backend {self.language.backend}), so nothing would be kept for "
+                    "it; use ISO 639-1 codes where the language has one (en, not eng)")
+        return self
+
     # Sections whose values change the rows a run writes.
     OUTPUT_SECTIONS: ClassVar[tuple[str, ...]] = (
         "read", "split", "mojibake", "boilerplate", "language", "translation", "dedup", "policy",
@@ -218,6 +261,13 @@ class Settings(BaseModel):
             raise ValueError(f"settings file {path} is not valid TOML: {exc}") from exc
         return cls.from_dict(data, **overrides)
 
+    def merged(self, overrides: dict | None) -> Settings:
+        """These settings with a nested dict of some values on top (the rest kept), e.g.
+        {"dedup": {"threshold": 0.3}}."""
+        if not overrides:
+            return self
+        return type(self).model_validate(_deep_merge(self.model_dump(mode="json"), overrides))
+
     @classmethod
     def from_dict(cls, data: dict, **overrides: object) -> Settings:
         merged = json.loads(json.dumps(data))  # deep copy of plain data
@@ -230,3 +280,13 @@ class Settings(BaseModel):
                 node = node.setdefault(part, {})
             node[leaf] = value
         return cls.model_validate(merged)
+
+
+def _deep_merge(base: dict, top: dict) -> dict:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out

@@ -1,9 +1,21 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
-from conftest import RAW, write
+from conftest import RAW, REPO, write
 
 from flows.cli import main
+from tasks.store import Store
+
+# A Prefect API nobody listens on: a command that reached Prefect would fail, not exit 0/2/4.
+NO_PREFECT = {**os.environ, "PREFECT_API_URL": "http://127.0.0.1:9/api"}
+
+
+def cli(*args, env=NO_PREFECT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flows.cli", *map(str, args)], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_invalid_settings_exit_2(tmp_path, capsys):
@@ -17,6 +29,49 @@ def test_invalid_settings_exit_2(tmp_path, capsys):
 def test_missing_input_folder_exit_2(tmp_path, capsys):
     assert main(["run", str(tmp_path / "nope"), str(tmp_path / "c")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--keep-languages", "english"], "not language codes"),
+    (["--keep-languages", "eng"], "is ever tagged eng"),
+])
+def test_settings_that_would_keep_nothing_exit_2(tmp_path, capsys, flags, message):
+    assert main(["run", str(RAW), str(tmp_path / "c"), *flags]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "lots"])
+def test_shard_size_must_be_a_positive_number(tmp_path, capsys, value):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(RAW), str(tmp_path / "c"), "--shard-mb", value])
+    assert exited.value.code == 2
+    assert "--shard-mb" in capsys.readouterr().err
+
+
+def test_bad_cron_exit_2_without_traceback(tmp_path):
+    done = cli("serve", "--cron", "not a cron", RAW, tmp_path / "c")
+    assert done.returncode == 2
+    assert "not a cron schedule" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_version_and_exit_codes_in_help(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("textwash 0.")
+    for args in (["--help"], ["run", "--help"]):
+        with pytest.raises(SystemExit):
+            main(args)
+        out = capsys.readouterr().out
+        assert "exit codes:" in out and "another textwash run" in out
+
+
+def test_a_second_run_is_refused_at_once_before_prefect_starts(tmp_path):
+    clean = tmp_path / "clean"
+    with Store(clean).lock():
+        done = cli("run", RAW, clean)
+    assert done.returncode == 4, done.stderr
+    assert f"pid {os.getpid()}" in done.stderr
 
 
 def test_report_without_runs_exit_2(tmp_path, capsys):
@@ -33,8 +88,10 @@ def test_run_prints_summary_then_report(prefect_server, tmp_path, capsys):
         assert label in out
     assert main(["report", str(clean), "--markdown"]) == 0
     assert "## Boilerplate rules" in capsys.readouterr().out
-    assert main(["run", str(RAW), str(clean)]) == 0
-    assert "nothing new to process" in capsys.readouterr().out
+    # Said before Prefect starts: no Prefect API is reachable for this one.
+    done = cli("run", RAW, clean)
+    assert done.returncode == 0, done.stderr
+    assert "nothing new to process: 3 inputs" in done.stdout
 
 
 @pytest.mark.flow

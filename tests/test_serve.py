@@ -4,6 +4,7 @@ starts itself, run once; and the work-pool deployment in prefect.yaml.
 The served test needs a free local port for the server: where none can be bound it is skipped
 (and says so). It takes ~40 s (server start-up, serve start-up, one run)."""
 
+import json
 import os
 import signal
 import socket
@@ -17,7 +18,7 @@ import pytest
 import yaml
 from conftest import RAW, REPO
 
-from tasks.settings import Settings
+from flows.clean_corpus import resolve_settings
 
 
 def test_prefect_yaml_declares_the_flow_with_valid_parameters():
@@ -27,9 +28,16 @@ def test_prefect_yaml_declares_the_flow_with_valid_parameters():
     (deployment,) = config["deployments"]
     flow = load_flow_from_entrypoint(str(REPO / deployment["entrypoint"]))
     assert flow.name == "clean_corpus"
-    Settings.model_validate(deployment["parameters"]["settings"])
+    params = deployment["parameters"]
+    settings = resolve_settings(params["raw"], params["clean"], params["settings"], None)
+    assert (settings.raw, settings.clean) == ("raw", "clean")
     assert deployment["schedules"][0]["cron"] == "0 * * * *"
     assert deployment["work_pool"]["name"]
+    # `textwash serve` registers clean_corpus/textwash: the pool's deployment must not be it
+    from flows.cli import _parser
+
+    served = _parser().parse_args(["serve"]).name
+    assert deployment["name"] != served
 
 
 def _free_port() -> int:
@@ -92,20 +100,28 @@ def test_serve_registers_a_scheduled_deployment_and_runs_it(tmp_path):
         (deployment,) = found
         assert deployment["name"] == "textwash"
         assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
-        assert Settings.model_validate(deployment["parameters"]["settings"]).raw == str(RAW)
+        params = deployment["parameters"]
+        assert (params["raw"], params["clean"]) == (str(RAW), str(clean))
 
-        # What a data engineer types to run it now, with a parameter of their own.
+        # What a data engineer types to run it now with one value of their own: only that
+        # value changes (the folders and every other setting stay the deployment's).
         trigger = subprocess.run(
             [sys.executable, "-m", "prefect", "deployment", "run", "clean_corpus/textwash",
-             "--param", (f'settings={{"raw": "{RAW}", "clean": "{clean}", '
-                         '"policy": {"max_mt_score": 0.9}}'),
+             "--param", 'overrides={"policy": {"max_mt_score": 0.9}}',
              "--watch", "--watch-timeout", "300"],
             env=env, capture_output=True, text=True, timeout=400, check=False)
         assert trigger.returncode == 0, trigger.stdout[-3000:] + trigger.stderr[-3000:]
         assert "Completed" in trigger.stdout + trigger.stderr
         manifests = list((clean / "_runs").glob("*.json"))
         assert len(manifests) == 1
-        assert '"max_mt_score": 0.9' in manifests[0].read_text()
+        manifest = json.loads(manifests[0].read_text())
+        assert manifest["settings"]["policy"]["max_mt_score"] == 0.9
+        assert manifest["raw"] == str(RAW)
+        # the flow run is named after the textwash run and tagged with it
+        with httpx.Client(base_url=api, timeout=10) as client:
+            (run,) = client.post("/flow_runs/filter", json={}).json()
+        assert run["name"] == f"textwash-{manifest['run_id']}"
+        assert f"run:{manifest['run_id']}" in run["tags"]
     finally:
         if serving is not None:
             _stop(serving)

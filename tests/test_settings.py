@@ -18,6 +18,10 @@ def test_toml_and_overrides(tmp_path):
     {"language": {"backend": "cld3"}},
     {"unknown_section": {}},
     {"raw": "same", "clean": "same"},
+    {"policy": {"keep_languages": ["english"]}},   # a name, not a code: would keep nothing
+    {"policy": {"keep_languages": ["eng"]}},       # a code no backend answers
+    {"policy": {"keep_languages": []}},
+    {"runtime": {"shard_bytes": 0}},
 ])
 def test_invalid_settings_are_refused(data):
     with pytest.raises(ValidationError):
@@ -40,3 +44,19 @@ def test_fingerprint_follows_output_settings_only():
         {"runtime": {"workers": 7}}).output_fingerprint()
     assert base.output_fingerprint() != Settings.from_dict(
         {"dedup": {"threshold": 0.9}}).output_fingerprint()
+
+
+def test_language_codes_are_normalised_and_und_is_allowed():
+    s = Settings.from_dict({"policy": {"keep_languages": [" EN", "de", "und"]}})
+    assert s.policy.keep_languages == ("en", "de", "und")
+
+
+def test_merged_changes_only_the_values_given():
+    base = Settings.from_dict({"raw": "/data/in", "clean": "/data/out",
+                               "policy": {"max_mt_score": 0.8}, "dedup": {"threshold": 0.4}})
+    merged = base.merged({"dedup": {"min_words": 7}})
+    assert (merged.raw, merged.clean) == ("/data/in", "/data/out")
+    assert merged.dedup.threshold == 0.4 and merged.dedup.min_words == 7
+    assert merged.policy.max_mt_score == 0.8
+    with pytest.raises(ValidationError):
+        base.merged({"dedup": {"threshold": 2}})
