@@ -6,7 +6,7 @@ import pyarrow.dataset as ds
 import pytest
 from conftest import RAW, write
 
-from flows.clean_corpus import StrictModeError, run_clean_corpus
+from flows.clean_corpus import StrictModeError, clean_corpus, run_clean_corpus
 from tasks.settings import Settings
 
 pytestmark = pytest.mark.flow
@@ -143,8 +143,13 @@ def test_bad_input_never_stops_the_run(prefect_server, tmp_path):
 
 def test_strict_mode_fails_and_publishes_nothing(prefect_server, tmp_path):
     bad_corpus(tmp_path / "raw")
-    with pytest.raises(StrictModeError, match="4 input records were rejected"):
+    with pytest.raises(StrictModeError, match="4 input records were rejected") as raised:
         run(tmp_path / "raw", tmp_path / "clean", runtime={"strict": True})
+    assert "binary.txt" in str(raised.value)  # the list, for the caller to print once
+    state = clean_corpus(raw=str(tmp_path / "raw"), clean=str(tmp_path / "clean2"),
+                         settings={"runtime": {"strict": True}}, return_state=True)
+    # a failed flow run with a one-line message, not an exception with its traceback
+    assert state.is_failed() and "\n" not in state.message and "binary.txt" not in state.message
     assert not list((tmp_path / "clean").glob("_runs/*.json"))
     assert not list((tmp_path / "clean").glob("documents/*/*.parquet"))
 
