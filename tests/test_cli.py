@@ -103,3 +103,16 @@ def test_strict_exit_3_and_config_file(prefect_server, tmp_path, capsys):
     assert main(["run", str(tmp_path / "raw"), str(tmp_path / "c2"), "--json"]) == 0
     manifest = json.loads(capsys.readouterr().out)
     assert manifest["counts"]["rejects"] == 1
+
+
+def test_the_python_api_turns_telemetry_off_unless_told_otherwise():
+    code = ("import flows.clean_corpus; from prefect.settings import get_current_settings; "
+            "print(get_current_settings().server.analytics_enabled)")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_SERVER_ANALYTICS_ENABLED"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.stdout.strip() == "False", done.stderr
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "true"
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.stdout.strip() == "True", done.stderr
