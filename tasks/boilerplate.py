@@ -78,7 +78,8 @@ _DATE_NUMBER = r"\d{1,4}(?:st|nd|rd|th|er|º|ª|h\d\d|h)?"
 _DATE_WORD = f"(?:{_DATE_NAME}|{_words(DATE_LABELS)})"
 _DATE_CHUNK = (f"(?:{_DATE_WORD}(?:{_DATE_NUMBER}{_DATE_WORD})*(?:{_DATE_NUMBER})?|"
                f"{_DATE_NUMBER}(?:{_DATE_WORD}{_DATE_NUMBER})*(?:{_DATE_WORD})?)")
-_DATE_WORDS_ONLY = f"(?i)^{_DATE_SEP}*{_DATE_CHUNK}(?:{_DATE_SEP}+{_DATE_CHUNK})*{_DATE_SEP}*$"
+# each chunk followed by separators or the end: the chunk pattern written out once
+_DATE_WORDS_ONLY = f"(?i)^{_DATE_SEP}*(?:{_DATE_CHUNK}(?:{_DATE_SEP}+|$))+$"
 _DATE_NAMED = f"(?i)(?:^|{_DATE_SEP}|\\d){_DATE_NAME}(?:{_DATE_SEP}|\\d|$)"
 _DATE_IN_FIGURES = r"\d[:./h-]\d|(?:^|\D)(?:1[89]|20)\d\d(?:\D|$)"
 
@@ -254,13 +255,19 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
 
 
 def _is_date(texts: pa.Array, where: np.ndarray) -> np.ndarray:
-    """Which lines are a date or time and nothing else, looked at only `where` it matters."""
+    """Which lines are a date or time and nothing else, looked at only `where` it matters;
+    each test on the lines that passed the one before."""
     rows = np.flatnonzero(where)
-    some = texts.take(pa.array(rows, type=pa.int64()))
+    for pattern in (r"\d", _DATE_WORDS_ONLY):
+        rows = rows[_matches(_take(texts, rows), pattern)]
+    some = _take(texts, rows)
     out = np.zeros(len(texts), dtype=bool)
-    out[rows] = (_matches(some, _DATE_WORDS_ONLY) & _matches(some, r"\d")
-                 & (_matches(some, _DATE_NAMED) | _matches(some, _DATE_IN_FIGURES)))
+    out[rows] = _matches(some, _DATE_NAMED) | _matches(some, _DATE_IN_FIGURES)
     return out
+
+
+def _take(texts: pa.Array, rows: np.ndarray) -> pa.Array:
+    return texts.take(pa.array(rows, type=pa.int64()))
 
 
 def _first_match(checks: list[tuple[str, np.ndarray]], out: list[str | None]
