@@ -30,6 +30,7 @@ from tasks.minhash import list_matrix, minhash
 from tasks.mojibake import fix_mojibake
 from tasks.paragraphs import split_paragraphs
 from tasks.plan import RunPlan
+from tasks.progress import ProgressFile, shard_bytes
 from tasks.read import read_inputs
 from tasks.settings import Settings
 from tasks.translation import flag_translation
@@ -83,6 +84,9 @@ class _Timer:
 
 def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -> ShardResult:
     timer = _Timer()
+    # Progress for the flow's display, once per chunk (bytes in proportion to paragraphs done).
+    progress = ProgressFile(staging, shard, shard_bytes(plan, shard))
+    progress.report(paragraphs_done=0, paragraphs=0, documents=0)
     with timer.stage("read"):
         docs, rejects, per_source = read_inputs(plan.shard_inputs(shard), settings.read)
     with timer.stage("split_paragraphs"):
@@ -100,6 +104,7 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
     # each chunk is written out before the next: memory is bounded by the chunk, not the shard.
     band_keys = np.zeros((settings.dedup.bands, split.num_rows), dtype=np.uint32)
     doc_parts, done, writer = [], 0, None
+    paragraphs, documents_done = split.num_rows, 0
     for chunk in document_chunks(split, CHUNK_PARAGRAPHS):
         with paused_gc():
             with timer.stage("fix_mojibake"):
@@ -123,6 +128,8 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
             writer.write_table(chunk)
             doc_parts.append(chunk_mt)
             done += chunk.num_rows
+            documents_done += pc.count_distinct(chunk["doc_id"]).as_py()  # chunks hold whole docs
+        progress.report(paragraphs_done=done, paragraphs=paragraphs, documents=documents_done)
     del split
 
     with timer.stage("stage_write"):
@@ -142,6 +149,7 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
                          per_source, timer.seconds, plan.shard_keys(shard))
     (building / "result.json").write_text(json.dumps(asdict(result)), encoding="utf-8")
     os.rename(building, directory)
+    progress.report(paragraphs_done=done, paragraphs=done, documents=docs.num_rows, finished=True)
     checkpoint("shard:staged")
     return_freed_memory()  # a process-pool worker lives on, idle, during cross_document
     return result
