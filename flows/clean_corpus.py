@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.states import Failed
 
+from flows.progress import wait_for_shards
 from flows.runners import dask_scheduler, describe, exit_with_parent, make_task_runner
 from tasks.cross_document import CrossDocumentResult, cross_document
 from tasks.faults import checkpoint
@@ -244,7 +245,7 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
                                                   "settings": settings,
                                                   "staging": str(staging)})
                        for shard in range(len(plan.shards))]
-            shards = [future.result() for future in futures]
+            shards = wait_for_shards(futures, plan, staging)
             wall["shards"] = time.perf_counter() - start
             checkpoint("flow:shards")
             if runtime.strict and (failure := _strict_failure(shards)) is not None:
