@@ -6,9 +6,11 @@ The flow stays thin: every task calls a plain function from `tasks/`. A task han
 shard (tens of megabytes of input), never a paragraph: a task run costs milliseconds of Prefect
 bookkeeping and, with processes, ~100 ms of hand-off. The shard tasks go to a task runner chosen
 when the plan is known (flows/runners.py), so a served or deployed flow chooses the same way.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Prefect validates a deployed run's parameters
+against the flow's annotations, and in a served run's process it could not resolve them as
+strings (`Clean_CorpusModel` is not fully defined).
+"""
 
 import shutil
 import time
