@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -164,6 +165,13 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     if not Path(settings.raw).is_dir():
         print(f"textwash: input folder {settings.raw} does not exist", file=sys.stderr)
+        return 2
+    try:
+        with os.scandir(settings.raw):
+            pass
+    except OSError as exc:
+        print(f"textwash: input folder {settings.raw} cannot be listed: {exc.strerror}",
+              file=sys.stderr)
         return 2
     early = _before_prefect(settings)
     if early is not None:

@@ -74,6 +74,17 @@ def test_a_second_run_is_refused_at_once_before_prefect_starts(tmp_path):
     assert f"pid {os.getpid()}" in done.stderr
 
 
+def test_input_folder_that_cannot_be_listed_exit_2(tmp_path, capsys, monkeypatch):
+    import flows.cli
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(flows.cli.os, "scandir", refuse)  # root can list anything: pretend
+    assert main(["run", str(RAW), str(tmp_path / "c")]) == 2
+    assert "cannot be listed: Permission denied" in capsys.readouterr().err
+
+
 def test_report_without_runs_exit_2(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
 
