@@ -115,7 +115,9 @@ class LogReporter:
 
     def update(self, snapshot: RunSnapshot) -> None:
         now = self._clock()
-        if now - self._last_line < self.every or snapshot == self._last:
+        moved = snapshot != self._last if self._last is not None else \
+            bool(snapshot.shards_done or snapshot.bytes_done or snapshot.documents)
+        if now - self._last_line < self.every or not moved:
             return
         self.logger.info("progress: %s", format_progress(snapshot, now - self._start))
         self._last, self._last_line = snapshot, now
@@ -129,8 +131,9 @@ class BarReporter:
     log handler when there is one, so that log lines printed meanwhile go above the bar
     instead of through it."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic, console=None) -> None:
         self._clock = clock
+        self._console = console
         self._start = clock()
         self._bar = None
         self._task = None
@@ -160,7 +163,7 @@ class BarReporter:
             BarColumn(bar_width=12, style="bright_black", complete_style="green",
                       finished_style="green", pulse_style="green"),
             TextColumn("{task.fields[detail]}", style="none"),
-            console=_log_console() or Console(stderr=True), transient=True,
+            console=self._console or _log_console() or Console(stderr=True), transient=True,
             auto_refresh=False)  # redrawn by `update`, once per look at the files
         self._task = self._bar.add_task(**fields)
         self._bar.start()

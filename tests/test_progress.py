@@ -1,5 +1,6 @@
 """Progress of a run: shards write small progress files, the flow sums them while it waits."""
 
+import io
 import json
 import logging
 
@@ -180,13 +181,23 @@ def test_the_log_reporter_logs_every_interval_and_only_when_something_changed():
     at(45.0, 40)
     at(59.0, 50)
     assert len(lines.lines) == 1
-    at(61.0, 50)  # 30 s after the last line, but nothing changed since 59 s: it is logged
+    at(61.0, 50)  # 30 s after the last line; what moved at 59 s has not been logged yet
     assert len(lines.lines) == 2
     at(95.0, 50)  # nothing changed since the last line: none
     at(130.0, 50)
     assert len(lines.lines) == 2
     at(131.0, 51)
     assert len(lines.lines) == 3
+
+
+def test_no_line_while_nothing_has_been_done():
+    logger, lines = _logger()
+    clock = Clock()
+    reporter = LogReporter(logger, every=30.0, clock=clock)
+    for t in (0.0, 31.0, 65.0):
+        clock.now = t
+        reporter.update(RunSnapshot(0, 2, 0, 100_000_000, 0))
+    assert lines.lines == []
 
 
 def test_a_run_that_finishes_within_the_interval_logs_no_progress():
@@ -254,3 +265,21 @@ def test_the_reporter_is_a_bar_on_a_terminal_and_log_lines_otherwise():
     assert isinstance(flow_progress.choose_reporter(logger, Stream(False)), LogReporter)
     assert isinstance(flow_progress.choose_reporter(logger, Stream(True)),
                       flow_progress.BarReporter)
+
+
+def test_the_bar_draws_on_a_console_themed_like_prefects_and_is_gone_when_closed():
+    from rich.console import Console
+    from rich.theme import Theme
+
+    out = io.StringIO()
+    # Prefect's log console: a theme without rich's default styles
+    console = Console(file=out, force_terminal=True, width=80, theme=Theme(inherit=False))
+    clock = Clock()
+    bar = flow_progress.BarReporter(clock=clock, console=console)
+    clock.now = 10.0
+    bar.update(RunSnapshot(1, 4, 12_500_000, 50_000_000, 1234))
+    drawn = out.getvalue()
+    assert "1/4 shards" in drawn and "12.5/50.0 MB · 1,234 docs · 1.25 MB/s · 0:00:30 left" in drawn
+    assert drawn.endswith("\r")  # a worker's own log line starts at the line's start
+    bar.close()
+    assert out.getvalue().endswith("\x1b[2K")  # transient: the bar line is erased
