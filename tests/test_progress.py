@@ -279,7 +279,8 @@ def test_the_bar_draws_on_a_console_themed_like_prefects_and_is_gone_when_closed
     clock.now = 10.0
     bar.update(RunSnapshot(1, 4, 12_500_000, 50_000_000, 1234))
     drawn = out.getvalue()
-    assert "1/4 shards" in drawn and "12.5/50.0 MB · 1,234 docs · 1.25 MB/s · 0:00:30 left" in drawn
+    assert "1/4 shards" in drawn
+    assert "12.5/50.0 MB · 1,234 docs · 1.25 MB/s · 0:00:30 left" in drawn
     assert drawn.endswith("\r")  # a worker's own log line starts at the line's start
     bar.close()
     assert out.getvalue().endswith("\x1b[2K")  # transient: the bar line is erased
