@@ -24,6 +24,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.states import Failed
+from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.progress import wait_for_shards
 from flows.runners import dask_scheduler, describe, exit_with_parent, make_task_runner
@@ -241,8 +242,12 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
         logger.info("%d shards on %s", len(plan.shards), describe(runner))
         with ExitStack() as pool:
             pool.enter_context(runner)
-            shard_run = shard_task.with_options(retries=runtime.retries,
-                                                timeout_seconds=runtime.shard_timeout_seconds)
+            # Prefect can interrupt a task only on a process's main thread: a process-pool
+            # worker's. In threads (and Dask's) it would only warn, once per shard.
+            on_main_thread = isinstance(runner, ProcessPoolTaskRunner)
+            shard_run = shard_task.with_options(
+                retries=runtime.retries,
+                timeout_seconds=runtime.shard_timeout_seconds if on_main_thread else None)
             futures = [runner.submit(shard_run, {"plan": plan, "shard": shard,
                                                   "settings": settings,
                                                   "staging": str(staging)})

@@ -186,7 +186,8 @@ class RuntimeSettings(_Section):
         "worker, a storage hiccup); the run-wide steps are not retried: they fail the run"
     )
     shard_timeout_seconds: float | None = Field(
-        3600, gt=0, description="a shard task running longer fails (a hung read); None: no limit"
+        3600, gt=0, description="a shard task running longer fails (a hung read); None: no "
+        "limit. Process-pool workers only: Prefect cannot interrupt a task in a thread"
     )
     step_timeout_seconds: float | None = Field(
         6 * 3600, gt=0, description="the same for the run-wide steps (cross_document, publish), "
