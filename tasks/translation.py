@@ -14,6 +14,13 @@ Two kinds of evidence, added as log-odds:
   `lang` column): a small logistic regression over function words and word classes, shrunk for
   short paragraphs. Named `word_patterns` in `mt_signals` when it alone reaches the threshold.
 
+The rules were measured on English, and other languages' typography is not damage ("€ 9,99",
+"US $ 2.400,00", German „...“ closing with the glyph English opens with, French « ... »,
+"bzw. die"): where a paragraph's `lang` or its document's language is not English, the rules on
+English words, numbers, abbreviations and casing (_ENGLISH_ONLY) do not apply and the quote
+rules read quotes by the languages' own pairs (_quote_faults). Without a `lang` column every
+paragraph is English.
+
 A paragraph's score is sigmoid(evidence - offset), the offset being the prior log-odds
 against machine translation (3: a paragraph with no evidence scores 0.05). A document is scored from its content paragraphs (boilerplate
 excluded) so that one odd paragraph does not make a translated article: rule hits as a rate,
@@ -28,11 +35,14 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache, cached_property
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks.language import UNDETERMINED
 from tasks.settings import TranslationSettings
 from tasks.translation_style import WordPatterns, default_word_patterns, load_model
 
@@ -64,12 +74,17 @@ _LOOSE_PUNCTUATION = frozenset(
     ["lowercase_sentence_start", "doubled_punct", "merged_words", "space_before_punct"])
 _LOOSE_PUNCTUATION_CAP = 1.5
 WORD_PATTERNS = "word_patterns"
+ENGLISH = "en"  # the language the rules were measured on
 # Documents: rule log-odds per 1,000 words, with this many words of prior (human) text.
 _DOC_PRIOR_WORDS = 600
 _DOC_RULE_RATE = 1000.0
 
-_CURRENCY_SPACE = re.compile(r"[$€£¥₹]\s+\d")
+# "$ 1 million"; not an amount written with a decimal comma ("US $ 2.400,00", "$ 1,5"), which is
+# a European writer's number format (Indian "₹ 1,00,000" still counts).
+_CURRENCY_SPACE = re.compile(r"[$€£¥₹]\s+\d(?![\d.]*,\d{1,2}(?!\d|[.,]\d))")
 _DOUBLED_PUNCT = re.compile(r"\w[.,;:!?]\s+[.,;:](?=\s|$)(?!\s*\.)")
+# French sets a space before ; and : ("etc. ;"): only . and , count there.
+_DOUBLED_PUNCT_SPACED = re.compile(r"\w[.,;:!?]\s+[.,](?=\s|$)(?!\s*\.)")
 _SPACE_BEFORE_PUNCT = re.compile(r"(?<=[^\W\d_])\s+[,.](?=\s|$)(?!\s+\.)")  # not ". . ."
 _QUOTE_GLUED = re.compile(r"\s”\w")  # a closing quote moved onto the next word
 _QUOTE_SPACING = re.compile(r"[.,!?]\s+”|“\s")
@@ -108,6 +123,17 @@ def _lowercase_starts(text: str) -> int:
     return sum(1 for word, _ in _LOWER_START.findall(text) if word not in _ABBREVIATIONS)
 
 
+def _low_nine_or(count: Callable[[str], int], fault: int) -> Callable[[str], int]:
+    """An English quote rule, except in a paragraph that quotes with „: English typeset the
+    German way (translated from German, or writing about it: "„Wurde“ is the past tense of
+    „werden“"), whose “ closes. There the fault-th of _quote_faults with German pairs."""
+    def rule(text: str) -> int:
+        if "„" in text:
+            return int(_quote_faults(text, _GERMAN_QUOTES)[fault])
+        return count(text)
+    return rule
+
+
 def _said_that(text: str) -> int:
     return len(_SAID_THAT.findall(text)) if "aid " in text else 0
 
@@ -123,10 +149,13 @@ _RULES: list[tuple[str, str, Callable[[str], int]]] = [
     ("currency_space", r"[$€£¥₹]", _count(_CURRENCY_SPACE)),
     ("doubled_punct", r"[.,;:!?]" + _SPACE + r"+[.,;:]", _count(_DOUBLED_PUNCT)),
     ("space_before_punct", _SPACE + r"[,.]", _count(_SPACE_BEFORE_PUNCT)),
-    ("quote_glued", _SPACE + "”", _count(_QUOTE_GLUED)),
-    ("quote_spacing", r"[.,!?]" + _SPACE + "+”|“" + _SPACE, _count(_QUOTE_SPACING)),
+    # an English paragraph that quotes with „ is read with German pairs (_low_nine_or)
+    ("quote_glued", _SPACE + "”|„", _low_nine_or(_count(_QUOTE_GLUED), 1)),
+    ("quote_spacing", r"[.,!?]" + _SPACE + "+”|“" + _SPACE + "|„",
+     _low_nine_or(_count(_QUOTE_SPACING), 0)),
     # a mismatch needs a ‘ before a ” or ’ (see _quotes_mismatched)
-    ("quote_mismatch", r"(?s)‘.*[”’]", lambda text: int(_quotes_mismatched(text))),
+    ("quote_mismatch", r"(?s)‘.*[”’]|„",
+     _low_nine_or(lambda text: int(_quotes_mismatched(text)), 2)),
     ("said_that", r"[Ss]aid" + _SPACE + r"+[A-Z]", _said_that),
     ("semicolon_capital", ";" + _SPACE, _count(_SEMICOLON_CAPITAL)),
     ("merged_words", r"[a-z]\.[a-z]", _merged_words),
@@ -136,9 +165,12 @@ _MAY_HIT = "|".join(f"(?:{condition})" for _, condition, _ in _RULES)
 _MAY_HAVE_ACRONYM = r"[A-Z]{3}"
 
 
-def paragraph_signals(text: str) -> list[str]:
-    """Names of the rule signals in `text`, one entry per hit."""
-    return [name for name, _, count in _RULES for _ in range(count(text))]
+def paragraph_signals(text: str, lang: str | None = ENGLISH,
+                      document_lang: str | None = None) -> list[str]:
+    """Names of the rule signals in `text`, one entry per hit, read with the conventions of its
+    language and its document's language (`rules_for`)."""
+    return [name for name, _, count in rules_for(lang, document_lang)[0]
+            for _ in range(count(text))]
 
 
 def _quotes_mismatched(text: str) -> bool:
@@ -165,6 +197,169 @@ def _quotes_mismatched(text: str) -> bool:
                 return True
             stack.pop()
     return False
+
+
+# Other languages. The rules and their weights are English: measured on English text, they
+# read other languages' conventions as damage ("€ 9,99", „...“ closing with the glyph English
+# opens with, "bzw. die"). Where the paragraph's language or its document's is not English, the
+# rules on English words, number formats, abbreviations and casing do not apply, and the quote
+# rules read quotes by the language's own pairs (_quote_faults).
+_ENGLISH_ONLY = frozenset(
+    ["currency_space", "said_that", "semicolon_capital", "lowercase_sentence_start"])
+_QUOTE_RULES = frozenset(["quote_glued", "quote_mismatch", "quote_spacing"])
+_DOUBLE_QUOTES = "“”„‟«»"
+_SINGLE_QUOTES = "‘’‚‛‹›"
+_CURLY_QUOTES = "“”„‟‘’‚‛"
+_QUOTE_GLYPH = re.compile(f"[{_DOUBLE_QUOTES}{_SINGLE_QUOTES}]")
+# (opening, closing) pairs. Web text in any language also uses the English pairs, German low
+# quotes, and often one glyph for both ends (”...”: the Finnish and Swedish convention, and
+# keyboards elsewhere).
+_WEB_PAIRS = frozenset([("“", "”"), ("‘", "’"), ("”", "”"), ("„", "“"), ("„", "”"), ("‚", "‘"),
+                        ("‚", "’")])
+_GUILLEMETS = frozenset([("«", "»"), ("‹", "›")])
+_LOW_HIGH = frozenset([("„", "“"), ("‚", "‘"), ("„", "”"), ("»", "«"), ("›", "‹")]) | _GUILLEMETS
+_LOW_RIGHT = frozenset([("„", "”"), ("‚", "’"), ("»", "«"), ("›", "‹")]) | _GUILLEMETS
+_NORDIC = frozenset([("’", "’"), ("»", "»")])
+_QUOTE_PAIRS = {lang: pairs for langs, pairs in [
+    # „...“ ‚...‘ (German, Czech, ...), with »...« in print and Swiss «...»
+    ("de cs sk sl hr sr bs lt lv et is bg mk ru uk be ka sq lb da", _LOW_HIGH),
+    ("pl nl hu ro", _LOW_RIGHT),  # „...”
+    ("fr es it pt ca gl eu oc el tr nb nn no", _GUILLEMETS),
+    ("fi sv", _NORDIC),  # ”...”, ’...’, »...»
+] for lang in langs.split()}
+_ANY_PAIRS = frozenset().union(*_QUOTE_PAIRS.values())  # a language not listed: any of them
+_SPACED_QUOTES = frozenset(["fr"])  # « texte », “ texte ” and "etc. ;": spaces by the rules
+_OPENING_BRACKETS = "([{<–—/"
+_WORD_CHAR = re.compile(r"\w")
+
+
+@dataclass(frozen=True)
+class _Quotes:
+    """How a language writes quotes: its (opening, closing) pairs, and whether the inside of a
+    quotation is spaced."""
+    pairs: frozenset[tuple[str, str]]
+    spaced: bool
+
+    @cached_property
+    def openers(self) -> frozenset[str]:
+        return frozenset(o for o, _ in self.pairs)
+
+    @cached_property
+    def closers(self) -> frozenset[str]:
+        return frozenset(c for _, c in self.pairs)
+
+    @cached_property
+    def unspaced(self) -> str:
+        """The glyphs a space inside the quotation is a fault next to: curly quotes, unless the
+        language spaces them; never guillemets, spaced in French and Swiss print and used as
+        arrows before links ("» Schlagzeilen")."""
+        return "" if self.spaced else _CURLY_QUOTES
+
+
+_GERMAN_QUOTES = _Quotes(_WEB_PAIRS | _QUOTE_PAIRS["de"], spaced=False)
+
+
+def _quote_faults(text: str, quotes: _Quotes) -> tuple[int, int, bool]:
+    """(spacing, glued, mismatched) of the quotes in `text` read with `quotes`' pairs, the
+    damage the English quote rules look for: an opening quote followed by a space or a closing
+    one apart from the sentence's punctuation ("„ Nein“", "Nein. “"; not in spaced languages),
+    a closing quote moved onto the next word ("Kontrolle ”und"), a quotation opened with a
+    single quote and closed with a double one or the other way round (‚...“). A glyph that can
+    both open and close (German “) closes the innermost quotation when it pairs with its
+    opening; else it opens after a space, an opening bracket or an opening quote, or at the
+    start before a word, and else closes a quotation opened before (in an earlier paragraph)."""
+    stack: list[str] = []
+    spacing = glued = 0
+    mismatched = False
+    opened_at = -2  # where the last opening quote was
+    for match in _QUOTE_GLYPH.finditer(text):
+        i = match.start()
+        glyph = text[i]
+        before = text[i - 1] if i else ""
+        space_before = before.isspace()
+        space_after = text[i + 1:i + 2].isspace()
+        if glyph in _SINGLE_QUOTES and before.isalnum() and text[i + 1:i + 2].isalnum():
+            continue  # an apostrophe: don’t, rock’n’roll
+        closes = bool(stack) and (stack[-1], glyph) in quotes.pairs
+        if not closes:
+            if glyph in _SINGLE_QUOTES and before.isalnum():
+                continue  # an apostrophe after a word: users’
+            if glyph in quotes.openers and (
+                    glyph not in quotes.closers or space_before or opened_at == i - 1
+                    or (before in _OPENING_BRACKETS if before else not space_after)):
+                stack.append(glyph)
+                opened_at = i
+                spacing += int(space_after and glyph in quotes.unspaced)
+                continue
+            if glyph not in quotes.closers:
+                continue
+            # A closing quote that does not close the innermost quotation: it closes an outer
+            # one (the inner one was closed with a glyph not read as a quote: ' ´), or else,
+            # of the other level, it is the mismatch.
+            outer = [k for k, opening in enumerate(stack) if (opening, glyph) in quotes.pairs]
+            if outer:
+                del stack[outer[-1] + 1:]
+            elif stack and (stack[-1] in _SINGLE_QUOTES) != (glyph in _SINGLE_QUOTES):
+                mismatched = True
+        if stack and (stack[-1], glyph) in quotes.pairs:
+            stack.pop()
+        if space_before and glyph in _DOUBLE_QUOTES and _WORD_CHAR.match(text, i + 1):
+            glued += 1  # not ’: "anni ’80", "’tis" are elisions
+        elif space_before and glyph in quotes.unspaced and _after_punctuation(text, i):
+            spacing += 1
+    return spacing, glued, mismatched
+
+
+_Rule = tuple[str, str, Callable[[str], int]]
+_SINGLE_CLASS, _DOUBLE_CLASS = f"[{_SINGLE_QUOTES}]", f"[{_DOUBLE_QUOTES}]"
+_CURLY_CLASS = f"[{_CURLY_QUOTES}]"
+
+
+def rules_for(lang: str | None, document_lang: str | None) -> tuple[list[_Rule], str]:
+    """The rules for a paragraph in `lang` in a document in `document_lang`, and the RE2
+    condition of any of them hitting (see _quotes_of)."""
+    quotes = _quotes_of(lang, document_lang)
+    return (_RULES, _MAY_HIT) if quotes is None else _other_language_rules(quotes)
+
+
+def _quotes_of(lang: str | None, document_lang: str | None) -> _Quotes | None:
+    """None (the English rules) when both languages are English or undetermined; else the
+    quote conventions of both, so that only what is a fault in both languages counts (a short
+    German line detected as another language keeps its German document's conventions)."""
+    langs = frozenset([lang, document_lang]) - {None, UNDETERMINED}
+    if langs <= {ENGLISH}:
+        return None
+    pairs = _WEB_PAIRS.union(*(_QUOTE_PAIRS.get(x, _ANY_PAIRS) for x in langs - {ENGLISH}))
+    return _Quotes(pairs, bool(langs & _SPACED_QUOTES))
+
+
+@cache
+def _other_language_rules(quotes: _Quotes) -> tuple[list[_Rule], str]:
+    replaced: dict[str, _Rule] = {
+        "quote_glued": ("quote_glued", _SPACE + _DOUBLE_CLASS,
+                        lambda text: _quote_faults(text, quotes)[1]),
+        "quote_mismatch": ("quote_mismatch",
+                           f"(?s){_SINGLE_CLASS}.*{_DOUBLE_CLASS}|{_DOUBLE_CLASS}.*{_SINGLE_CLASS}",
+                           lambda text: int(_quote_faults(text, quotes)[2])),
+        "quote_spacing": ("quote_spacing",
+                          _CURLY_CLASS + _SPACE + r"|[.,!?]" + _SPACE + "+" + _CURLY_CLASS,
+                          lambda text: _quote_faults(text, quotes)[0]),
+    }
+    if quotes.spaced:
+        del replaced["quote_spacing"]
+        replaced["doubled_punct"] = ("doubled_punct", r"[.,;:!?]" + _SPACE + r"+[.,]",
+                                     _count(_DOUBLED_PUNCT_SPACED))
+    rules = [replaced.get(name, (name, condition, count)) for name, condition, count in _RULES
+             if name not in _ENGLISH_ONLY and (name in replaced or name not in _QUOTE_RULES)]
+    return rules, "|".join(f"(?:{condition})" for _, condition, _ in rules)
+
+
+def _after_punctuation(text: str, i: int) -> bool:
+    """Whether the spaces before text[i] follow . , ! or ? ("dialogue. ”")."""
+    j = i - 1
+    while j >= 0 and text[j].isspace():
+        j -= 1
+    return j >= 0 and text[j] in ".,!?"
 
 
 def count_words(text: str) -> int:
@@ -237,19 +432,60 @@ def _document_logit(patterns: WordPatterns | None, english_words: int, weighted_
     return pattern_logodds + rules - offset
 
 
-def rule_hits(texts: pa.Array) -> list[list[str]]:
-    """paragraph_signals of every text: each rule's regex runs only on the texts that meet its
-    necessary condition (`_RULES`)."""
+def rule_hits(texts: pa.Array, langs: pa.Array | list | None = None,
+              document_langs: pa.Array | list | None = None) -> list[list[str]]:
+    """paragraph_signals of every text (English when `langs` is None; `document_langs`: each
+    row's document language): the rows are grouped by the rules their languages call for, and in
+    each group a rule's regex runs only on the texts that meet its necessary condition."""
     hits: list[list[str]] = [[] for _ in range(len(texts))]
-    maybe = np.flatnonzero(_matches(texts, _MAY_HIT))
-    if not len(maybe):
-        return hits
-    candidates = texts.take(pa.array(maybe))
-    strings = candidates.to_pylist()
-    for name, condition, count in _RULES:
-        for i in np.flatnonzero(_matches(candidates, condition)).tolist():
-            hits[maybe[i]] += [name] * count(strings[i])
+    for (rules, may_hit), rows in _rule_groups(len(texts), langs, document_langs):
+        part = texts if rows is None else texts.take(pa.array(rows))
+        maybe = np.flatnonzero(_matches(part, may_hit))
+        if not len(maybe):
+            continue
+        candidates = part.take(pa.array(maybe))
+        strings = candidates.to_pylist()
+        owner = maybe if rows is None else rows[maybe]
+        for name, condition, count in rules:
+            for i in np.flatnonzero(_matches(candidates, condition)).tolist():
+                hits[owner[i]] += [name] * count(strings[i])
     return hits
+
+
+def _rule_groups(n: int, langs, document_langs) -> list[tuple[tuple[list[_Rule], str],
+                                                                np.ndarray | None]]:
+    """(rules_for's answer, the rows it is for, ascending; None: all rows)."""
+    if langs is None:
+        return [(rules_for(ENGLISH, None), None)]
+    if document_langs is None:
+        document_langs = pa.nulls(n, pa.string())
+    pairs, inverse = _distinct_pairs(langs, document_langs)
+    rows_of: dict[_Quotes | None, list[int]] = {}
+    for number, pair in enumerate(pairs):
+        rows_of.setdefault(_quotes_of(*pair), []).append(number)
+    if len(rows_of) == 1:
+        return [(rules_for(*pairs[0]), None)]
+    out = []
+    for numbers in rows_of.values():
+        rows = np.flatnonzero(np.isin(inverse, numbers))
+        out.append((rules_for(*pairs[numbers[0]]), rows))
+    return out
+
+
+def _distinct_pairs(langs, document_langs) -> tuple[list[tuple[str | None, str | None]],
+                                                     np.ndarray]:
+    """The distinct (lang, document lang) pairs of the rows and each row's pair number."""
+    codes, names = [], []
+    for column in (langs, document_langs):
+        array = column if isinstance(column, pa.Array | pa.ChunkedArray) else pa.array(
+            list(column), pa.string())
+        encoded = pc.dictionary_encode(pa.chunked_array([array]).combine_chunks())
+        names.append(encoded.dictionary.to_pylist() + [None])
+        codes.append(encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(
+            zero_copy_only=False).astype(np.int64))
+    keys, inverse = np.unique(codes[0] * len(names[1]) + codes[1], return_inverse=True)
+    pairs = [(names[0][k // len(names[1])], names[1][k % len(names[1])]) for k in keys.tolist()]
+    return pairs, inverse
 
 
 def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
@@ -257,12 +493,37 @@ def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
         zero_copy_only=False)
 
 
+def _document_languages(langs: pa.Array, texts: pa.Array, doc: np.ndarray, n_docs: int,
+                        content: np.ndarray) -> pa.Array:
+    """Each document's language as tasks.language.document_language finds it: the one covering
+    most characters of its content paragraphs (of all its paragraphs when none is content),
+    ties to the first in alphabetical order; `und` when no paragraph has one."""
+    names = sorted(set(pc.unique(langs).to_pylist()) - {None, UNDETERMINED})
+    if not names:
+        return pa.array([UNDETERMINED] * n_docs, pa.string())
+    code = pc.fill_null(pc.index_in(langs, value_set=pa.array(names, pa.string())), -1)
+    code = code.to_numpy(zero_copy_only=False).astype(np.int64)
+    lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.float64)
+
+    def characters(rows: np.ndarray) -> np.ndarray:  # per document and language
+        return np.bincount(doc[rows] * len(names) + code[rows], weights=lengths[rows],
+                           minlength=n_docs * len(names)).reshape(n_docs, len(names))
+
+    table = characters(np.flatnonzero((code >= 0) & content))
+    no_content = np.bincount(doc[content], minlength=n_docs) == 0
+    table[no_content] = characters(np.flatnonzero(code >= 0))[no_content]
+    best = np.array(names, dtype=object)[table.argmax(axis=1)]
+    return pa.array(np.where(table.max(axis=1) > 0, best, UNDETERMINED).tolist(), pa.string())
+
+
 def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
                      patterns: WordPatterns | None = None) -> tuple[pa.Table, pa.Table]:
     """Add `mt_score` and `mt_signals` to paragraphs; return them with a per-document table
     (doc_id, mt_score, mt_signals) aggregated over each document's content paragraphs
     (boilerplate excluded when `boilerplate_rule` is present). Word patterns apply to English
-    paragraphs (`lang` == "en"; all paragraphs when there is no `lang` column).
+    paragraphs (`lang` == "en"; all paragraphs when there is no `lang` column); the rules by
+    the paragraph's language and its document's (the one covering most characters of its
+    content paragraphs, as tasks.language.document_language finds it).
 
     Column-wise: rules only where a prefilter says they may fire, word patterns for all English
     paragraphs at once (WordPatterns.score_many), documents aggregated with bincount in row
@@ -286,10 +547,15 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     offset = (patterns.model if patterns is not None else load_model()).offset
     flag_logit = logit(settings.flag_threshold)
 
-    hits = rule_hits(texts)
     doc_codes = pc.dictionary_encode(paragraphs["doc_id"].combine_chunks())
     doc = doc_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     n_docs = len(doc_codes.dictionary)
+    if "lang" in names:
+        langs = paragraphs["lang"].combine_chunks()
+        document_langs = _document_languages(langs, texts, doc, n_docs, content)
+        hits = rule_hits(texts, langs, document_langs.take(pa.array(doc)))
+    else:
+        hits = rule_hits(texts)
 
     # Document-level signal, attributed to paragraphs: only content paragraphs with a run of
     # three capitals can hold an acronym.

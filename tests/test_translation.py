@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
     ("It was a good result , the coach said.", "space_before_punct"),
     ("for mass surveillance, racial profiling ”and human rights violations.", "quote_glued"),
     ("We believe it is time to start a national dialogue. ”", "quote_spacing"),
-    ("„We worry about her very much,“ she said.", "quote_spacing"),
+    ("It was “ a historic day” for the city.", "quote_spacing"),
     ("He called it ‘a historic day” for the city.", "quote_mismatch"),
     ("Said Arvind Krishna, CEO of IBM, that the company would stop.", "said_that"),
     ("As per the Principles; Stating that they are against it.", "semicolon_capital"),
@@ -102,6 +102,97 @@ def score_table(texts, langs=None, settings=None, doc_ids=None):
     if langs is not None:
         rows["lang"] = langs
     return flag_translation(pa.table(rows), settings or TranslationSettings())
+
+
+def signals_in(texts, langs, doc_ids=None):
+    """mt_signals of each paragraph, the text's language in the `lang` column; one document per
+    paragraph unless `doc_ids` says otherwise."""
+    paragraphs, _ = score_table(texts, langs, doc_ids=doc_ids)
+    return paragraphs["mt_signals"].to_pylist()
+
+
+# Human typography of other languages, which English rules read as translation damage.
+HUMAN_TYPOGRAPHY = [
+    ("„Wir sorgen uns sehr um sie“, sagte sie. „Das ist keine Lösung.“ Dann ging sie.", "de"),
+    ("Er bleibt bei seiner Meinung: Der Plan sei „noch schöner“ als der erste.", "de"),
+    ("Die ‚kleine‘ Reform kam. Er sagte: „Wir prüfen das ‚sehr‘ genau.“ Dann ging er.", "de"),
+    ("Mietpreis: US $ 2.400,00 pro Woche, jede weitere Person US $ 100,00.", "de"),
+    ("Versandkosten € 9,99; ab € 60 liefern wir frei Haus. Mehr Infos ggf. per E-Mail.", "de"),
+    ("Die Bahn bzw. die SBB informieren. Die Bücher gibt es u. a. bei uns, vgl. dazu die Liste.",
+     "de"),
+    ("« Je ne sais pas », a-t-il dit. « Il a répondu “ non ” puis il est parti. »", "fr"),
+    ("Voir la liste des revues, etc. ; le comité a voté, etc. : la grève continue.", "fr"),
+    ("El presidente dijo: «No vamos a ceder». Luego añadió: ”Haré todo lo necesario”.", "es"),
+    ("Los Bronces costará US$ 3.300 millones, según el informe.", "es"),
+    ("Il ministro ha detto: «Non ci sono “soldi” per tutti», poi è uscito.", "it"),
+    ("Hij zei: „Dat is niet waar.” Daarna vertrok hij.", "nl"),
+    ("Prezes powiedział: „To nie jest «dobry» pomysł”, m.in. dla klientów.", "pl"),
+    ("Řekl: „Víc mě bavil zápas Ostravy,“ říká Petr Švancara.", "cs"),
+    ("Pääministeri sanoi: ”Luottamus on yhä” – ja lähti.", "fi"),
+    # web habits: guillemets as link arrows or spaced, ‚...’, elisions, a quote closed before
+    ("» Schlagzeilen", "de"),
+    ("Klicken Sie auf » Start – Systemsteuerung « und dann auf » Programme «.", "de"),
+    ("Er nannte es „die ‚biologische Modernitätsschwelle’ einer Gesellschaft“.", "de"),
+    ("„Cool, ‘ne Frau in einer Führungsposition“, sagen viele.", "de"),
+    ("Le offerte per gli anni ’80 e ’90 da non lasciarsi sfuggire.", "it"),
+    ("” wenn konkrete Varianten zur Auswahl gestanden hätten.", "de"),
+]
+
+
+@pytest.mark.parametrize("text,lang", HUMAN_TYPOGRAPHY)
+def test_other_languages_typography_gives_no_signal(text, lang):
+    assert signals_in([text], [lang]) == [[]]
+
+
+@pytest.mark.parametrize("text,signal", [
+    ("She said: “ We worry about her very much. ”", "quote_spacing"),
+    ("He said “ no ” and left the room.", "quote_spacing"),
+    ("“The best player I have ever trained,“ said Gleim.", "quote_spacing"),
+    ("The rent is US $ 2,400.00 a week.", "currency_space"),
+    ("The rail company and the SBB inform. other services are closed.",
+     "lowercase_sentence_start"),
+    ("El presidente dijo: ”Haré todo lo necesario”.", "quote_glued"),
+])
+def test_english_typography_rules_still_fire_on_english(text, signal):
+    assert signal in signals_in([text], ["en"])[0]
+
+
+def test_a_decimal_comma_amount_is_not_an_english_artifact():
+    assert signals_in(["Rent: US $ 2.400,00 a week, US $ 1500,00 deposit."], ["en"]) == [[]]
+    assert signals_in(["It cost $ 5, not $ 1,000."], ["en"]) == [["currency_space"]]
+    assert paragraph_signals("It cost $ 5, not $ 1,000 or ₹ 1,00,000.") == ["currency_space"] * 3
+
+
+def test_quote_damage_is_still_found_under_other_conventions():
+    texts = ["Er sprach von „rassistischer Kontrolle ”und Menschenrechten.",  # closer glued on
+             "Er nannte es ‚einen historischen Tag“ für die Stadt.",           # ‚...“
+             "Er sagte: „ Nein.“ Und ging.",                                  # „ spaced
+             "Il a dit « non »et il est parti."]                              # » glued on
+    assert signals_in(texts, ["de", "de", "de", "fr"]) == [
+        ["quote_glued"], ["quote_mismatch"], ["quote_spacing"], ["quote_glued"]]
+
+
+def test_paragraphs_of_unsure_language_follow_their_document():
+    """A short German line detected as another language, or as undetermined, is read with the
+    German conventions of its document."""
+    german = "Die Ausstellung „Hugo Junkers“ im Technikmuseum zeigt zwei Flugzeuge und Motoren."
+    texts = [german, "„Heikles“ Thema 3. November 2023", "Eintritt: € 10 “ermäßigt“ € 5"]
+    assert signals_in(texts, ["de", "lt", "und"], doc_ids=["d"] * 3) == [[], [], []]
+    # the undetermined line in an English document is read with English rules
+    english = "The exhibition on aircraft engines opened on Monday with two planes."
+    assert signals_in([english, texts[2]], ["en", "und"], doc_ids=["e"] * 2) == \
+        [[], ["currency_space", "quote_spacing"]]
+
+
+def test_english_quoting_with_low_nine_is_read_the_german_way():
+    """English typeset the German way (human translations from German, text about German): its
+    “ closes a „ quotation; the same quote damage still counts."""
+    assert signals_in(["„We worry about her very much,“ she said.",
+                       "„Wurde“ is the past tense of „werden“ and is used for the passive.",
+                       "„We worry about her,“ she said. „ It is a shame. “ Then she left."],
+                      ["en"] * 3) == [[], [], ["quote_spacing"]]
+    assert paragraph_signals("„We worry about her,“ she said. „ It is a shame. “") == \
+        ["quote_spacing"] * 2
 
 
 def test_scores_are_probabilities_for_any_text():
@@ -280,7 +371,7 @@ def _rule_heavy_texts(n: int, seed: int) -> list[str]:
     above: many hit, many nearly hit."""
     import random
 
-    pieces = list("aB $€£ .,;:!?“”‘’„'\n\t\u00a0\u2009\x1c_1é") + [
+    pieces = list("aB $€£ .,;:!?“”‘’„‚«»‹›'(\n\t\u00a0\u2009\x1c_1é") + [
         "said ", "Said ", "; Stating", "; however", "www.", ".com", "own.two", "etc. the",
         "media. other", "IBM", "IMB", " , ", ". .", "the ", "The ", "of ", "30 "]
     rnd = random.Random(seed)
@@ -300,6 +391,46 @@ def test_rules_run_over_a_column_find_what_they_find_text_by_text():
     assert sum(map(bool, expected)) > 1000  # the column path was exercised on many hits
 
 
+def test_rules_by_language_over_a_column_find_what_they_find_text_by_text():
+    import random
+
+    from tasks.translation import rule_hits
+
+    rnd = random.Random(5)
+    texts = _rule_heavy_texts(3000, seed=6) + [t for t, _ in HUMAN_TYPOGRAPHY]
+    choices = ["en", "de", "fr", "fi", "pl", "es", "ja", "und", None]
+    langs = [rnd.choice(choices) for _ in texts]
+    document_langs = [rnd.choice(choices) for _ in texts]
+    found = rule_hits(pa.array(texts), langs, document_langs)
+    expected = [paragraph_signals(t, lang, doc) for t, lang, doc in
+                zip(texts, langs, document_langs)]
+    assert found == expected
+    assert found != rule_hits(pa.array(texts))  # the languages made a difference
+    assert sum(map(bool, expected)) > 1000
+
+
+def test_document_language_is_the_language_stage_s():
+    import random
+
+    from tasks.language import document_language
+    from tasks.translation import _document_languages
+
+    rnd = random.Random(7)
+    n = 2000
+    langs = [rnd.choice(["en", "de", "fr", "und", "und", None]) for _ in range(n)]
+    texts = ["x" * rnd.choice([1, 5, 40, 200]) for _ in range(n)]
+    doc = np.array(sorted(rnd.randrange(300) for _ in range(n)))
+    content = np.array([rnd.random() < 0.7 for _ in range(n)])
+    found = _document_languages(pa.array(langs, pa.string()), pa.array(texts), doc, 300,
+                                content).to_pylist()
+    for d in range(300):
+        rows = np.flatnonzero(doc == d)
+        basis = [r for r in rows if content[r]] or list(rows)
+        expected, _ = document_language([langs[r] or "und" for r in basis], [0.0] * len(basis),
+                                        [len(texts[r]) for r in basis])
+        assert found[d] == expected, d
+
+
 def test_word_patterns_scored_together_equal_scored_one_by_one():
     patterns = default_word_patterns()
     texts = _rule_heavy_texts(500, seed=2) + [
@@ -315,7 +446,8 @@ def test_word_patterns_scored_together_equal_scored_one_by_one():
 def test_paragraph_scores_are_the_one_paragraph_evidence():
     patterns = default_word_patterns()
     texts = _rule_heavy_texts(400, seed=3)
-    langs = ["en" if i % 3 else "de" for i in range(len(texts))]
+    # documents of 7 paragraphs, one in three German: each paragraph in its document's language
+    langs = ["en" if (i // 7) % 3 else "de" for i in range(len(texts))]
     table = pa.table({"doc_id": [f"d{i // 7}" for i in range(len(texts))], "text": texts,
                       "lang": langs})
     paragraphs, documents = flag_translation(table, TranslationSettings())
@@ -324,7 +456,7 @@ def test_paragraph_scores_are_the_one_paragraph_evidence():
                                           paragraphs["mt_signals"].to_pylist()):
         if "acronym_anagram" in signals:
             continue  # a document-level signal
-        evidence = rule_evidence(paragraph_signals(text))
+        evidence = rule_evidence(paragraph_signals(text, lang, lang))
         if lang == "en":
             evidence += patterns.evidence(*patterns.score(text))
         assert score == pytest.approx(np.float32(sigmoid(evidence - offset)), abs=0)
