@@ -49,6 +49,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -211,11 +212,14 @@ def _best_reading(data: bytes, encodings: list[str]) -> Decoded | None:
         texts.setdefault(text, _python_codec_name(encoding))
     if not texts:
         return None
-    shares = {t: _plausible_shares(t) for t in texts}
+    positions = _high_byte_positions(data)
+    contexts = {t: _contexts(t, positions if len(t) == len(data) else None) for t in texts}
+    shares = {t: _plausible_shares(contexts[t]) for t in texts}
     readable = _within_margin(list(texts), lambda t: -shares[t][0], _PLAUSIBLE_MARGIN)
     if len(readable) > 1:
         alphabet = _alphabet_of_language(data)
-        readable = _within_margin(readable, lambda t: _unusual_characters(t, alphabet), 0)
+        readable = _within_margin(
+            readable, lambda t: _unusual_characters(contexts[t], alphabet), 0)
     text = readable[0]
     if shares[text][1] < _MIN_PLAUSIBLE:
         return None
@@ -230,7 +234,7 @@ def _pieces_around_high_bytes(data: bytes) -> list[tuple[int, int]]:
     """Spans around the first bytes above 0x7F, where single-byte readings differ (one byte is
     one character in all of them)."""
     spans: list[tuple[int, int]] = []
-    for match in re.finditer(rb"[\x80-\xff]", data):
+    for match in _HIGH_BYTE.finditer(data):
         if spans and match.start() < spans[-1][1]:
             continue  # already inside the last piece
         if len(spans) == _MAX_PIECES:
@@ -258,19 +262,19 @@ def _alphabet_of_language(data: bytes) -> frozenset[str]:
     return frozenset("".join(letters))
 
 
-def _unusual_characters(text: str, alphabet: frozenset[str]) -> int:
-    """Among the first characters beyond ASCII: letters that `alphabet` (when not empty) does
+def _unusual_characters(contexts: Counter, alphabet: frozenset[str]) -> int:
+    """Among the sampled characters beyond ASCII: letters that `alphabet` (when not empty) does
     not have, and symbols other than common punctuation."""
     unusual = 0
-    for seen, match in enumerate(_NON_ASCII.finditer(text)):
-        if seen == _PLAUSIBLE_SAMPLE:
-            break
-        char = match.group()
+    chars: Counter = Counter()
+    for (_, char, _), n in contexts.items():
+        chars[char] += n
+    for char, n in chars.items():
         kind = _kind(char)
         if kind == _UPPER or kind == _LOWER or kind == _OTHER_LETTER:
-            unusual += bool(alphabet) and _letter_key(char) not in alphabet
+            unusual += n * (bool(alphabet) and _letter_key(char) not in alphabet)
         elif kind == _SYMBOL or kind == _NEVER:
-            unusual += char not in _COMMON_PUNCTUATION
+            unusual += n * (char not in _COMMON_PUNCTUATION)
     return unusual
 
 
@@ -292,14 +296,40 @@ _LANGUAGE_LETTERS = {code: letters for codes, letters in _ALPHABETS.items()
                      for code in codes.split()}
 _ALPHABET_SETS = tuple(frozenset(letters) for letters in _ALPHABETS.values())
 _ANY_ALPHABET = frozenset().union(*_ALPHABET_SETS)
+_ALPHABETS_WITH = {letter: tuple(i for i, a in enumerate(_ALPHABET_SETS) if letter in a)
+                   for letter in _ANY_ALPHABET}
 # May stand between two letters of a word: apostrophes, dashes, middle dot, soft hyphen.
 _WORD_JOINERS = frozenset("\u2019\u2018\u02bc\u00b4`\u00b7\u2010\u2011\u2013\u2014\u00ad")
 # Punctuation and symbols that are common in text written in Latin script.
 _COMMON_PUNCTUATION = frozenset("’‘“”„‚«»‹›–—…•·€£°©®™¿¡§\u00a0\u00ad")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_PLAUSIBLE_SAMPLE = 2000  # non-ASCII characters looked at
+_PLAUSIBLE_SAMPLE = 500  # non-ASCII characters looked at
+# Where the first _PLAUSIBLE_SAMPLE of them end (possessive: no backtracking on long ASCII).
+_SAMPLE_END = re.compile(rf"(?:[\x00-\x7f]*+[^\x00-\x7f]){{{_PLAUSIBLE_SAMPLE}}}")
+_SAMPLE_END_BYTES = re.compile(rb"(?:[\x00-\x7f]*+[\x80-\xff]){%d}" % _PLAUSIBLE_SAMPLE)
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+_IN_CONTEXT = re.compile(r"(?s)(?<=(.))([^\x00-\x7f])(?=(.))")
 _MIN_SECOND_LANGUAGE_LETTERS = 3
 _DOMINANT_LANGUAGE_SHARE = 0.8
+
+
+def _high_byte_positions(data: bytes) -> list[int]:
+    """Where the first bytes above 0x7F are: the non-ASCII characters of any single-byte
+    reading (one byte, one character)."""
+    head = _SAMPLE_END_BYTES.match(data)
+    return [m.start() for m in _HIGH_BYTE.finditer(data, 0, head.end() if head else len(data))]
+
+
+def _contexts(text: str, positions: list[int] | None) -> Counter:
+    """(character before, character, character after) of the first non-ASCII characters of
+    `text` (at `positions` when given), with their counts; a space stands for the edges."""
+    if positions is not None:
+        last = len(text) - 1
+        return Counter((text[i - 1] if i else " ", text[i], text[i + 1] if i < last else " ")
+                       for i in positions)
+    head = _SAMPLE_END.match(text)
+    sample = " " + text[:head.end() + 1] if head else f" {text} "
+    return Counter(_IN_CONTEXT.findall(sample))
+
 
 # Kinds of character, for _plausible_shares.
 _UPPER, _LOWER, _OTHER_LETTER, _MARK, _SPACE, _SYMBOL, _NEVER, _ASCII_UPPER, _ASCII_LOWER, \
@@ -340,29 +370,24 @@ def _letter_key(char: str) -> str:
     return small if len(small) == 1 else char
 
 
-def _plausible_shares(text: str) -> tuple[float, float]:
-    """The share of the first non-ASCII characters of `text` that are plausible in text (module
-    docstring), with the letters of one language and with those of up to two. (1.0, 1.0) when
-    there are none."""
+def _plausible_shares(contexts: Counter) -> tuple[float, float]:
+    """The share of the sampled non-ASCII characters (`_contexts`) that are plausible in text
+    (module docstring), with the letters of one language and with those of up to two.
+    (1.0, 1.0) when there are none."""
     plausible = 0
     seen = 0
     letters: dict[str, int] = {}
-    last = len(text) - 1
-    for match in _NON_ASCII.finditer(text):
-        if seen == _PLAUSIBLE_SAMPLE:
-            break
-        seen += 1
-        i = match.start()
-        char = match.group()
+    for (before_char, char, after_char), n in contexts.items():
+        seen += n
         kind = _kind(char)
-        before = _kind(text[i - 1]) if i else _ASCII_OTHER
-        after = _kind(text[i + 1]) if i < last else _ASCII_OTHER
+        before = _kind(before_char)
+        after = _kind(after_char)
         if kind == _UPPER or kind == _LOWER:
             if not _breaks_case(char, kind, before, after):
                 key = _letter_key(char)
-                letters[key] = letters.get(key, 0) + 1  # judged below, by alphabet
+                letters[key] = letters.get(key, 0) + n  # judged below, by alphabet
         elif _plausible_beside(char, kind, before, after):
-            plausible += 1
+            plausible += n
     if not seen:
         return 1.0, 1.0
     one, two = _letters_of_languages(letters)
@@ -417,7 +442,12 @@ def _letters_of_languages(letters: dict[str, int]) -> tuple[int, int]:
 
 
 def _most_covering(letters: dict[str, int]) -> frozenset[str]:
-    return max(_ALPHABET_SETS, key=lambda a: sum(n for c, n in letters.items() if c in a))
+    """The first alphabet with the most of the letters."""
+    covered = [0] * len(_ALPHABET_SETS)
+    for letter, n in letters.items():
+        for i in _ALPHABETS_WITH.get(letter, ()):
+            covered[i] += n
+    return _ALPHABET_SETS[covered.index(max(covered))]
 
 
 def _decode_with(data: bytes, encoding: str, max_replacement_ratio: float) -> Decoded:
