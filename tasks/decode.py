@@ -26,7 +26,7 @@ Whatever the step, control characters (other than tab, newlines, form feed) in m
 the text make it `binary`; and in steps 1, 2, 5 and 7 the input is `undecodable` when more
 than `max_replacement_ratio` (1%) of its characters would be replaced.
 
-Plausible characters beyond ASCII (of the first 2,000):
+Plausible characters beyond ASCII (of the first 500):
 - a Latin letter that keeps the case of its word (not a capital after a small letter, not a
   small letter before a capital) and that is a letter of the language with the most of the
   text's letters (`_ALPHABETS`) or, for the 90% rule, of a second language with several of the
