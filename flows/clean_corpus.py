@@ -282,5 +282,10 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
 
 
 def run_clean_corpus(settings: Settings) -> dict:
-    """Run the flow in this process (the CLI's `textwash run`)."""
-    return clean_corpus(settings=settings)
+    """Run the flow in this process (the CLI's `textwash run`), on the configured Prefect API,
+    else on one temporary server of this run's own that its process workers use too and that
+    ends with the run, even one killed with SIGKILL (flows/prefect_server.py)."""
+    from flows.prefect_server import prefect_api
+
+    with prefect_api():
+        return clean_corpus(settings=settings)

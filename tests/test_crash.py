@@ -108,30 +108,150 @@ def test_two_runs_at_once_one_stops_with_a_clear_message(prefect_server, tmp_pat
     assert ds.dataset(clean / "documents", format="parquet").to_table().num_rows == 1
 
 
-def test_process_workers_exit_when_the_run_is_killed(prefect_server, tmp_path):
-    """kill -9 of `textwash run` leaves no process-pool worker behind (each holds its models)."""
-    import psutil
-    from prefect.settings import PREFECT_API_URL
+FLOW_CALL = ("import sys; from flows.clean_corpus import clean_corpus; clean_corpus("
+             "raw=sys.argv[1], clean=sys.argv[2], settings={'runtime': {'task_runner': "
+             "'process', 'workers': 2, 'shard_bytes': 1}})")
 
-    make_inputs(tmp_path / "raw", ["a.txt", "b.txt"])
-    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(),
-           "TEXTWASH_STALL_AT": "shard:staged:60"}  # the workers wait inside their shard
+
+def process_run(raw, clean, env, entry="cli"):
+    """`textwash run` (or the flow called from Python) of one shard per input on two process
+    workers, each of which waits in its shard once it is staged (TEXTWASH_STALL_AT), long enough
+    for the test to look and kill."""
+    make_inputs(raw, ["a.txt", "b.txt"])
+    env = {**env, "TEXTWASH_STALL_AT": "shard:staged:900"}
     env.pop("TEXTWASH_CRASH_AT", None)
-    proc = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", str(tmp_path / "raw"),
-                             str(tmp_path / "clean"), "--task-runner", "process", "--workers",
-                             "2", "--shard-mb", "0.000001"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    workers = []
-    while time.time() < deadline and len(workers) < 2:
-        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                   if "flows.cli" not in " ".join(p.cmdline())]
-        time.sleep(0.5)
-    assert workers, "no worker process started"
-    time.sleep(3)  # let the workers reach their shard
+    args = ([sys.executable, "-m", "flows.cli", "run", str(raw), str(clean), "--task-runner",
+             "process", "--workers", "2", "--shard-mb", "0.000001"] if entry == "cli" else
+            [sys.executable, "-c", FLOW_CALL, str(raw), str(clean)])
+    with open(raw.parent / "run.log", "wb") as log:  # a file: a full pipe would stall the run
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc.log = raw.parent / "run.log"
+    return proc
+
+
+def descendants(proc):
+    import psutil
+
+    try:
+        return psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def command(p) -> str:
+    import psutil
+
+    try:
+        return " ".join(p.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return ""
+
+
+def is_worker(p) -> bool:
+    return "--multiprocessing-fork" in command(p)
+
+
+def is_prefect_server(p) -> bool:
+    return "prefect.server.api.server:create_app" in command(p)
+
+
+def wait_until(condition, proc, what: str, seconds: float = 600):
+    """Poll until `condition()` holds; a generous deadline, for a loaded machine."""
+    deadline = time.time() + seconds
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before {what}: {proc.log.read_text()[-3000:]}")
+        assert time.time() < deadline, f"no {what} after {seconds} s"
+        time.sleep(0.2)
+
+
+def shards_staged(clean, n: int) -> bool:
+    return len(list((clean / "_staging").glob("*/shard-*/result.json"))) >= n
+
+
+def kill_and_list_survivors(proc, seconds: float = 240):
+    """kill -9 of the run; its processes (as of the kill) still alive after `seconds`. A process
+    with nothing watching its parent lives on for good (a pool worker waits for its next task),
+    so a long wait proves the same as a short one, and survives a loaded machine."""
+    import psutil
+
+    processes = descendants(proc)
     proc.kill()
     proc.wait()
-    _, alive = psutil.wait_procs(workers, timeout=15)
-    for p in alive:
-        p.kill()
-    assert not alive, f"workers outlived the killed run: {[p.pid for p in alive]}"
+    _, alive = psutil.wait_procs(processes, timeout=seconds)
+    return alive
+
+
+def kill_all(processes) -> None:
+    import psutil
+
+    for p in processes:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+@pytest.mark.parametrize("when", ["starting", "in_shard"])
+def test_process_workers_exit_when_the_run_is_killed(prefect_server, tmp_path, when):
+    """kill -9 of `textwash run` leaves no process-pool worker behind (each holds its models):
+    neither one killed while still starting (importing, before any task reached it) nor one
+    busy in its shard."""
+    from prefect.settings import PREFECT_API_URL
+
+    clean = tmp_path / "clean"
+    proc = process_run(tmp_path / "raw", clean,
+                       {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()})
+    try:
+        if when == "starting":
+            wait_until(lambda: sum(map(is_worker, descendants(proc))) >= 2, proc,
+                       "two worker processes")
+        else:
+            wait_until(lambda: shards_staged(clean, 2), proc, "two shards staged")
+        workers = [p for p in descendants(proc) if is_worker(p)]
+        assert len(workers) == 2
+        alive = kill_and_list_survivors(proc)
+    finally:
+        kill_all([proc, *descendants(proc)])
+    survivors = [command(p)[:200] for p in alive]
+    kill_all(alive)
+    assert not survivors, f"outlived the killed run: {survivors}"
+
+
+def test_a_run_without_a_server_starts_one_and_nothing_of_it_outlives_a_kill(tmp_path):
+    """No PREFECT_API_URL: the run starts one temporary Prefect server, which its process
+    workers use too (not one of their own each), and kill -9 of the run leaves none of its
+    processes behind: neither the workers nor the server."""
+    clean = tmp_path / "clean"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    proc = process_run(tmp_path / "raw", clean, env)
+    try:
+        wait_until(lambda: shards_staged(clean, 2), proc, "two shards staged")
+        running = descendants(proc)
+        servers = [p for p in running if is_prefect_server(p)]
+        assert sum(map(is_worker, running)) == 2
+        assert len(servers) == 1, [command(p)[:200] for p in servers]
+        alive = kill_and_list_survivors(proc)
+    finally:
+        kill_all([proc, *descendants(proc)])
+    survivors = [command(p)[:200] for p in alive]
+    kill_all(alive)
+    assert not survivors, f"outlived the killed run: {survivors}"
+
+
+def test_a_flow_called_without_a_server_gives_its_workers_its_own(tmp_path):
+    """The flow called from Python, no PREFECT_API_URL: Prefect starts a temporary server for
+    the flow's process, and the process workers use that one, not one of their own each."""
+    clean = tmp_path / "clean"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home")}
+    env.pop("PREFECT_API_URL", None)
+    proc = process_run(tmp_path / "raw", clean, env, entry="flow")
+    try:
+        wait_until(lambda: shards_staged(clean, 2), proc, "two shards staged")
+        running = descendants(proc)
+        servers = [command(p)[:200] for p in running if is_prefect_server(p)]
+        assert sum(map(is_worker, running)) == 2
+        assert len(servers) == 1, servers
+    finally:
+        kill_all([proc, *descendants(proc)])
