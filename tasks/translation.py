@@ -49,7 +49,7 @@ from tasks.translation_style import WordPatterns, default_word_patterns, load_mo
 # Log-odds a hit adds. Measured firing rates per paragraph (benchmarks/mt_eval.py prints them):
 # currency_space 4.8% of PAN13 translations vs 0.18% of their sources and 0.02% of WMT human
 # translations; semicolon_capital 0.7% vs 0 vs 0.01%; quote_glued ("profiling ”and") never on
-# human text, 29 of 127k WMT machine translations; quote_spacing ("... 1%. ”", "„...“ she")
+# human text, 29 of 127k WMT machine translations; quote_spacing ("... 1%. ”", "“...,“ said")
 # 0.2% of WMT human translations (Chinese and German typesetting). said_that, quote_mismatch
 # and acronym_anagram never fire on the evaluation data: weights from the seed articles, where
 # they are the spinner's work.
