@@ -204,12 +204,21 @@ class Store:
 
     def is_locked(self) -> str | None:
         """Who holds the folder's lock ("pid N"), or None when no run is writing. Only a hint
-        (the lock can be taken right after): runs still take `lock()`."""
+        (the lock can be taken right after): runs still take `lock()`. Looking leaves the
+        lock file as it was."""
+        path = self.root / "_lock"
         try:
-            with self.lock():
-                return None
-        except RunLockedError as exc:
-            return exc.holder
+            fh = open(path)
+        except FileNotFoundError:
+            return None
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                return fh.read().strip() or "unknown"
+            return None
 
     # -- commit --------------------------------------------------------------------------------
     def commit(self, run_id: str, manifest: dict,

@@ -13,7 +13,7 @@ from conftest import write
 
 from flows.clean_corpus import run_clean_corpus
 from tasks.settings import Settings
-from tasks.store import RunLockedError
+from tasks.store import RunLockedError, Store
 
 pytestmark = pytest.mark.flow
 
@@ -96,7 +96,7 @@ def test_two_runs_at_once_one_stops_with_a_clear_message(prefect_server, tmp_pat
     first = cli_run(raw, clean, stall_at="flow:locked:10", wait=False)
     try:
         deadline = time.time() + 120
-        while not (clean / "_lock").exists() or "pid" not in (clean / "_lock").read_text():
+        while Store(clean).is_locked() is None:
             assert time.time() < deadline and first.poll() is None, "first run did not start"
             time.sleep(0.2)
         with pytest.raises(RunLockedError, match="another textwash run is writing"):
