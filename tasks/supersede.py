@@ -72,7 +72,11 @@ def rewrite_without(generation: Path, supersedes: list[tuple[str, str]],
 
 
 def _replace_part(part: Path, table: pa.Table) -> None:
-    """Replace the generation's link to `part` by a new file; the old generation keeps its own."""
+    """Replace the generation's link to `part` by a new file; the old generation keeps its own.
+    A part left with no rows is removed: readers fail on empty Parquet files."""
+    if not table.num_rows:
+        part.unlink()
+        return
     tmp = part.with_name(f".{part.name}.rewrite")
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(part)
