@@ -14,6 +14,9 @@ RAW = REPO / "raw"
 # Before Prefect is imported anywhere: no telemetry from a closed network, patient start-up.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# Hugging Face datasets reads local files only, its cache in the test session's own folder.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")

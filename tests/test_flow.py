@@ -7,13 +7,15 @@ import pytest
 from conftest import RAW, write
 
 from flows.clean_corpus import StrictModeError, clean_corpus, run_clean_corpus
+from tasks import schema
 from tasks.settings import Settings
 
 pytestmark = pytest.mark.flow
 
 
 def tables(clean):
-    return {name: ds.dataset(clean / name, format="parquet").to_table()
+    # with the schema: a table no run has written a row to has no part file to read it from
+    return {name: ds.dataset(clean / name, format="parquet", schema=schema.TABLES[name]).to_table()
             for name in ("documents", "paragraphs", "rejects")}
 
 
@@ -67,9 +69,12 @@ def test_demo_output_contract(demo):
     clean, manifest, t = demo
     run_id = manifest["run_id"]
     assert (clean / "_runs" / f"{run_id}.json").is_file()
-    for name in ("documents", "paragraphs", "rejects"):
+    for name in ("documents", "paragraphs"):
         assert (clean / name / run_id / "part-00000.parquet").is_file()
-        assert set(t[name]["run_id"].to_pylist()) <= {run_id}
+        assert set(t[name]["run_id"].to_pylist()) == {run_id}
+    # nothing rejected: the run's folder, and no empty part file for readers to trip on
+    assert t["rejects"].num_rows == 0
+    assert (clean / "rejects" / run_id).is_dir() and not any((clean / "rejects" / run_id).iterdir())
     paras = t["paragraphs"]
     assert len(set(paras["para_id"].to_pylist())) == paras.num_rows
     docs = t["documents"].to_pylist()
@@ -82,10 +87,15 @@ def test_demo_readable_by_pandas_polars_duckdb(demo):
     import duckdb
     import pandas as pd
     import polars as pl
+    from datasets import load_dataset
 
     clean, _, t = demo
-    for name, table in t.items():
+    for name in ("documents", "paragraphs"):  # the demo rejects nothing: no rejects file
+        table = t[name]
         assert len(pd.read_parquet(clean / name)) == table.num_rows
+        hf = load_dataset("parquet", data_files=str(clean / name / "*" / "*.parquet"),
+                          split="train", cache_dir=str(clean.parent / "hf-cache"))
+        assert hf.num_rows == table.num_rows
         assert pl.read_parquet(clean / name / "**" / "*.parquet").height == table.num_rows
         count = duckdb.sql(f"select count(*) from '{clean / name}/*/*.parquet'").fetchall()[0][0]
         assert count == table.num_rows
