@@ -27,7 +27,7 @@ from prefect.states import Failed
 from prefect.task_runners import ProcessPoolTaskRunner
 
 from flows.progress import wait_for_shards
-from flows.runners import dask_scheduler, describe, exit_with_parent, make_task_runner
+from flows.runners import dask_scheduler, describe, make_task_runner
 from tasks.cross_document import CrossDocumentResult, cross_document
 from tasks.faults import checkpoint
 from tasks.plan import RunPlan, plan_run
@@ -56,7 +56,6 @@ def plan_task(settings: Settings) -> RunPlan:
 
 @task(name="process_shard", cache_policy=NO_CACHE)
 def shard_task(plan: RunPlan, shard: int, settings: Settings, staging: str) -> ShardResult:
-    exit_with_parent()
     done = ShardResult.load(staging, shard, plan.shard_keys(shard))
     if done is not None:  # finished before an interruption: this rerun has the same run id
         get_run_logger().info("shard %d/%d: already done before the interruption", shard + 1,
