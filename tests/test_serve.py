@@ -86,8 +86,10 @@ def test_serve_registers_a_scheduled_deployment_and_runs_it(tmp_path):
             time.sleep(1)
 
         clean = tmp_path / "clean"
+        # a schedule that does not come due while the test runs: only the run it triggers
+        cron = f"0 {(time.gmtime().tm_hour + 12) % 24} * * *"
         serving = _start([sys.executable, "-m", "flows.cli", "serve", str(RAW), str(clean),
-                          "--cron", "0 * * * *", "--name", "textwash"], env,
+                          "--cron", cron, "--name", "textwash"], env,
                          tmp_path / "serve.log")
         with httpx.Client(base_url=api, timeout=10) as client:
             while True:
@@ -99,7 +101,7 @@ def test_serve_registers_a_scheduled_deployment_and_runs_it(tmp_path):
                 time.sleep(1)
         (deployment,) = found
         assert deployment["name"] == "textwash"
-        assert deployment["schedules"][0]["schedule"]["cron"] == "0 * * * *"
+        assert deployment["schedules"][0]["schedule"]["cron"] == cron
         params = deployment["parameters"]
         assert (params["raw"], params["clean"]) == (str(RAW), str(clean))
 
