@@ -130,6 +130,7 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
         "libraries": library_versions(),
         "inputs": [
             {"source": i.source, "sha256": i.sha256, "bytes": i.size, "format": i.kind,
+             "problem": list(i.problem) if i.problem else None,
              **per_source.get(i.source, {"documents": 0, "rejects": 0})}
             for i in plan.inputs
         ],

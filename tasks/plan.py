@@ -4,9 +4,12 @@ An input is processed unless the run that last processed its path saw the same c
 under the same output settings. When a processed path was processed before (changed content, or
 other settings), its earlier rows are superseded: the new run removes them from the visible
 tables and names them in its manifest (see tasks/store.py and flows/clean_corpus.py). An input
-that cannot be read (a file, or a folder that cannot be listed) is retried every run and does
-not supersede the rows of its last good read; the reject row an unreadable attempt left is
-superseded by the next run that finds the input (read or unchanged) or, for a folder, its files.
+that cannot be read (a file, or a folder that cannot be listed) is looked at again every run:
+while it fails for the same reason as at its last attempt it is skipped like an unchanged input
+(its reject row stands); when it fails otherwise, it is planned for a new reject row. An
+unreadable attempt never supersedes the rows of the input's last good read. Once the input can
+be read again (or, for a folder, listed), it is read again whatever its content, and that run
+supersedes both the reject rows of its attempts and the rows of its last good read.
 The run id is derived from the run's sequence number in that folder and a digest of the
 settings, the previous run and the inputs, so the same inputs with the same settings give the
 same id (and the same rows) in a fresh folder, and a run interrupted by a crash is rerun under
@@ -18,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
 
-from tasks.read import InputFile, discover_inputs, open_regular
+from tasks.read import InputFile, discover_inputs, open_regular, problem_now
 from tasks.settings import Settings
 from tasks.store import Store
 from tasks.version import TEXTWASH_VERSION
@@ -144,22 +147,32 @@ def plan_run(settings: Settings) -> RunPlan:
     fingerprint = settings.output_fingerprint()
     holders = current_holders(history)
     attempts = unreadable_attempts(history)
+    last_problems = last_attempt_problems(history)
+    unlisted = [folder for folder in attempts if folder.endswith("/")]
     planned, skipped, supersedes = [], [], []
     shard_bytes = settings.runtime.shard_bytes
     found = discover_inputs(settings.raw)
     for f in found:
-        supersedes += [(f.source, run_id) for run_id in attempts.pop(f.source, [])]
         # Large uncompressed JSONL files are cut into parts at line ends so that one file can
         # keep several workers busy (compressed files cannot be entered in the middle).
         splittable = f.kind == "jsonl" and not f.path.lower().endswith(".gz") and \
             f.size is not None and f.size > shard_bytes
         sha, cuts = scan_file(f.path, shard_bytes if splittable else None) \
             if f.problem is None else (None, [])
+        problem = f.problem or (problem_now(f) if sha is None else None)
+        if sha is None and problem is not None and f.source in attempts and \
+                last_problems.get(f.source) == problem:
+            skipped.append(f.source)  # unreadable as at its last attempt: its reject row stands
+            continue
+        supersedes += [(f.source, run_id) for run_id in attempts.get(f.source, [])]
         held = holders.get(f.source)
-        if sha is not None and held is not None and held[1:] == (sha, fingerprint):
+        # Read again once readable after failed attempts, so that this run replaces their rows.
+        retried = f.source in attempts or any(f.source.startswith(d) for d in unlisted)
+        if sha is not None and held is not None and held[1:] == (sha, fingerprint) \
+                and not retried:
             skipped.append(f.source)
             continue
-        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts), f.problem))
+        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts), problem))
         if sha is not None and held is not None:
             supersedes.append((f.source, held[0]))
     supersedes += _listed_folders(attempts, [f.source for f in found])
@@ -203,6 +216,18 @@ def unreadable_attempts(history: list[dict]) -> dict[str, list[str]]:
             if not item.get("sha256"):
                 attempts.setdefault(item["source"], []).append(manifest["run_id"])
     return {source: runs for source, runs in attempts.items() if runs}
+
+
+def last_attempt_problems(history: list[dict]) -> dict[str, tuple[str, str]]:
+    """source -> (error, detail) of the last run that could not read it."""
+    problems: dict[str, tuple[str, str]] = {}
+    for manifest in history:
+        for item in manifest["inputs"]:
+            if not item.get("sha256") and item.get("problem"):
+                problems[item["source"]] = tuple(item["problem"])
+            elif item.get("sha256"):
+                problems.pop(item["source"], None)
+    return problems
 
 
 def _listed_folders(attempts: dict[str, list[str]], sources: list[str]) -> list[tuple[str, str]]:

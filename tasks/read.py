@@ -253,7 +253,7 @@ def read_inputs(files: list[InputFile], settings: ReadSettings) -> tuple[pa.Tabl
     out = _Collector(settings)
     for f in files:
         out.counts.setdefault(f.source, {"documents": 0, "rejects": 0})
-        problem = f.problem or _problem_now(f)
+        problem = f.problem or problem_now(f)
         if problem is not None:
             out.reject(f.source, None, *problem)
         elif f.kind is None:
@@ -272,7 +272,7 @@ def read_inputs(files: list[InputFile], settings: ReadSettings) -> tuple[pa.Tabl
     return documents, rejects, out.counts
 
 
-def _problem_now(f: InputFile) -> tuple[str, str] | None:
+def problem_now(f: InputFile) -> tuple[str, str] | None:
     """What stops `f` being read now: it may have changed since the run was planned."""
     try:
         with open_regular(f.path):

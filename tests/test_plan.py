@@ -1,7 +1,7 @@
 import json
 import os
 
-from test_read import fifo_writer_stand_in
+from test_read import fifo_unblocker, fifo_writer_stand_in  # noqa: F401 (a fixture)
 
 from tasks import plan
 from tasks.read import read_inputs
@@ -83,22 +83,24 @@ def test_bad_inputs_are_planned_as_rejects_and_the_run_id_is_deterministic(
 
 
 def _history(tmp_path, fingerprint, *runs):
-    """Committed run manifests, as far as planning reads them."""
+    """Committed run manifests, as far as planning reads them. An input is (source, sha256) or
+    (source, None, problem) for an unreadable attempt."""
     from tasks.store import Store
 
     folder = Store(str(tmp_path / "clean")).runs_dir
     folder.mkdir(parents=True, exist_ok=True)
     for sequence, (run_id, inputs, superseded) in enumerate(runs, start=1):
         manifest = {"run_id": run_id, "sequence": sequence, "settings_fingerprint": fingerprint,
-                    "inputs": [{"source": s, "sha256": sha} for s, sha in inputs],
+                    "inputs": [{"source": i[0], "sha256": i[1],
+                                "problem": list(i[2]) if len(i) > 2 else None} for i in inputs],
                     "superseded": [{"run_id": r, "sources": sources} for r, sources in superseded]}
         (folder / f"{run_id}.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def test_a_retried_input_replaces_the_rejects_of_its_unreadable_attempts(tmp_path):
-    """An attempt that could not read an input left one reject row; the next run that sees the
-    input removes it (whatever it finds now), so the tables do not pile up stale rejects. The
-    rows of the input's last good read stay unless it is read again."""
+    """An attempt that could not read an input left one reject row; the next run that can read
+    the input reads it again, even unchanged since its last good read, and replaces both, so
+    the tables do not pile up stale rejects and no run only removes rows."""
     raw = tmp_path / "raw"
     (raw / "locked").mkdir(parents=True)
     (raw / "a.txt").write_text("Unchanged since run 1.", encoding="utf-8")
@@ -110,7 +112,36 @@ def test_a_retried_input_replaces_the_rejects_of_its_unreadable_attempts(tmp_pat
              ("00001-aaa", [("a.txt", sha_a), ("b.txt", None), ("locked/", None)], []),
              ("00002-bbb", [("a.txt", None), ("b.txt", None)], [("00001-aaa", ["b.txt"])]))
     p = plan.plan_run(settings)
-    assert [i.source for i in p.inputs] == ["b.txt", "locked/in.txt"]
-    assert p.skipped == ["a.txt"]
-    assert sorted(p.supersedes) == [("a.txt", "00002-bbb"), ("b.txt", "00002-bbb"),
-                                    ("locked/", "00001-aaa")]
+    assert [i.source for i in p.inputs] == ["a.txt", "b.txt", "locked/in.txt"]
+    assert p.skipped == []
+    assert sorted(p.supersedes) == [("a.txt", "00001-aaa"), ("a.txt", "00002-bbb"),
+                                    ("b.txt", "00002-bbb"), ("locked/", "00001-aaa")]
+
+
+def test_an_input_unreadable_for_the_same_reason_again_is_unchanged(tmp_path, fifo_unblocker):
+    """A FIFO or a link loop under RAW stays what it is: the next run has nothing new for it
+    (else every scheduled run would be a new run of the same reject rows). Failing for another
+    reason is news: a new reject row for it."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    os.mkfifo(raw / "pipe.txt")
+    fifo_unblocker.append(str(raw / "pipe.txt"))
+    os.symlink("loop", raw / "loop")
+    (raw / "gone.txt").symlink_to(raw / "nowhere.txt")
+    settings = _settings(tmp_path)
+    first = plan.plan_run(settings)
+    problems = {i.source: i.problem for i in first.inputs}
+    assert {s: p[0] for s, p in problems.items()} == {
+        "gone.txt": "unreadable", "loop": "unreadable", "pipe.txt": "not_a_file"}
+    _history(tmp_path, settings.output_fingerprint(),
+             ("00001-aaa", [(s, None, p) for s, p in problems.items()], []))
+    again = plan.plan_run(settings)
+    assert again.inputs == [] and sorted(again.skipped) == ["gone.txt", "loop", "pipe.txt"]
+    assert again.supersedes == []
+
+    (raw / "loop").unlink()
+    os.mkfifo(raw / "loop")  # the same name, unreadable otherwise now
+    fifo_unblocker.append(str(raw / "loop"))
+    changed = plan.plan_run(settings)
+    assert [(i.source, i.problem[0]) for i in changed.inputs] == [("loop", "not_a_file")]
+    assert changed.supersedes == [("loop", "00001-aaa")]
