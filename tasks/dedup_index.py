@@ -86,9 +86,13 @@ class History:
         check_meta(root, settings)
         self.root = root
         self.runs = [p.stem for p in _committed(root, "entries")]
-        self.excluded = set(exclude_doc_ids)
+        # doc id -> the sequence of the run that superseded it: its entries of earlier runs are
+        # gone from the tables; those of that run and later ones (the file read again) are not.
+        self.excluded: dict[str, int] = dict.fromkeys(exclude_doc_ids, _THIS_RUN)
         for path in _committed(root, "superseded"):
-            self.excluded.update(pq.read_table(path, columns=["doc_id"])["doc_id"].to_pylist())
+            sequence = int(path.stem.split("-")[0])
+            for doc_id in pq.read_table(path, columns=["doc_id"])["doc_id"].to_pylist():
+                self.excluded[doc_id] = max(self.excluded.get(doc_id, 0), sequence)
 
     def band_matches(self, band: int, keys: np.ndarray, max_per_key: int
                      ) -> tuple[np.ndarray, np.ndarray]:
@@ -142,10 +146,19 @@ class History:
             return pa.table({name: [] for name in (*ENTRY_FIELDS, "history_id")})
         table = pa.concat_tables(tables)
         if self.excluded:
-            table = table.filter(pc.invert(pc.is_in(table["doc_id"], value_set=pa.array(
-                sorted(self.excluded), type=pa.string()))))
+            table = table.filter(pa.array(self._kept(table), type=pa.bool_()))
         order = np.lexsort((table["order"].to_numpy(), table["run_seq"].to_numpy()))
         return table.take(pa.array(order))
+
+
+    def _kept(self, table: pa.Table) -> np.ndarray:
+        """Per entry: not superseded (its document was not read again by a later run)."""
+        doc_ids = table["doc_id"].to_pylist()
+        superseded_by = np.array([self.excluded.get(d, 0) for d in doc_ids], dtype=np.int64)
+        return table["run_seq"].to_numpy().astype(np.int64) >= superseded_by
+
+
+_THIS_RUN = np.iinfo(np.int64).max  # superseded by the run being made: every earlier entry
 
 
 def _committed(root: Path, kind: str) -> list[Path]:

@@ -200,7 +200,9 @@ def test_changed_input_supersedes_its_earlier_rows(prefect_server, tmp_path):
     shared = ("The regional council voted on Tuesday to extend the night bus network to the "
               "northern suburbs, after a two-year campaign by residents and shift workers.")
     v1 = f"Version one headline\n\n{shared}\n\nA closing line of the first version."
-    v2 = f"Version two headline\n\n{shared}\n\nA new closing line, written for the update."
+    update = ("The update adds that the first buses will run in March, with a stop at the "
+              "hospital that the residents had asked for since the campaign began.")
+    v2 = f"Version two headline\n\n{shared}\n\n{update}"
     write(raw / "a.txt", v1)
     write(raw / "b.txt", "Another article that does not change at all.")
     first = run(raw, clean)
@@ -218,6 +220,13 @@ def test_changed_input_supersedes_its_earlier_rows(prefect_server, tmp_path):
     # The paragraph both versions share is not a duplicate of the superseded version.
     row = next(p for p in t["paragraphs"].to_pylist() if p["text"] == shared)
     assert row["dup_of"] is None and row["keep"]
+    # The version read again is the current one: a later copy of it is its duplicate.
+    write(raw / "c.txt", f"A copy elsewhere\n\n{update}")
+    run(raw, clean)
+    t = tables(clean)
+    source_of = {d["doc_id"]: d["source"] for d in t["documents"].to_pylist()}
+    paras = {(source_of[p["doc_id"]], p["text"]): p for p in t["paragraphs"].to_pylist()}
+    assert paras[("c.txt", update)]["dup_of"] == paras[("a.txt", update)]["para_id"]
 
     write(raw / "a.txt", v1)  # back to the first version: read again, supersedes the second
     third = run(raw, clean)
