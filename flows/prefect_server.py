@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 from flows.lifetime import die_with_parent
 
@@ -88,7 +89,7 @@ class TemporaryServer:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api"
 
-    def __enter__(self) -> TemporaryServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -77,9 +77,9 @@ def format_bar_text(snapshot: RunSnapshot, elapsed: float) -> tuple[str, str]:
     """The texts left and right of the bar, short enough for 80 columns."""
     rate, left = estimate(snapshot, elapsed)
     said = "-:--:--" if left is None else _clock_time(left)
-    return (f"{snapshot.shards_done}/{snapshot.shards_total} shards",
-            f"{format_megabytes(snapshot)} · {snapshot.documents:,} docs · "
-            f"{rate / 1e6:.2f} MB/s · {said} left")
+    right = (f"{format_megabytes(snapshot)} · {snapshot.documents:,} docs · "
+             f"{rate / 1e6:.2f} MB/s · {said} left")
+    return f"{snapshot.shards_done}/{snapshot.shards_total} shards", right
 
 
 def format_megabytes(snapshot: RunSnapshot) -> str:

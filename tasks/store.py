@@ -206,12 +206,9 @@ class Store:
         """Who holds the folder's lock ("pid N"), or None when no run is writing. Only a hint
         (the lock can be taken right after): runs still take `lock()`. Looking leaves the
         lock file as it was."""
-        path = self.root / "_lock"
-        try:
-            fh = open(path)
-        except FileNotFoundError:
+        if not (self.root / "_lock").is_file():
             return None
-        with fh:
+        with open(self.root / "_lock") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError as exc:

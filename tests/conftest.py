@@ -4,6 +4,8 @@ they need neither ../shared nor the network."""
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,33 @@ def random_pairs(rng, max_rows: int, max_pairs: int):
     raw = raw[raw[:, 0] != raw[:, 1]]
     pairs = np.unique(np.sort(raw, axis=1), axis=0)
     return n, pairs, rng.random(len(pairs)).astype(np.float32)
+
+
+@contextmanager
+def fifo_writer_stand_in(fifos: list[str]):
+    """A reader that opens a FIFO waits for a writer: this thread plays the writer (opening
+    without blocking, so it never waits itself), so that a test of code that wrongly opens a
+    FIFO fails instead of hanging."""
+    done = threading.Event()
+
+    def unblock():
+        while not done.wait(0.2):
+            for fifo in fifos:
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                except OSError:  # no reader yet (ENXIO) or gone
+                    pass
+
+    thread = threading.Thread(target=unblock, daemon=True)
+    thread.start()
+    try:
+        yield fifos
+    finally:
+        done.set()
+        thread.join()
+
+
+@pytest.fixture
+def fifo_unblocker():
+    with fifo_writer_stand_in([]) as fifos:
+        yield fifos

@@ -14,8 +14,9 @@ from flows.clean_corpus import run_clean_corpus
 from tasks.boilerplate import boilerplate_signals
 from tasks.settings import BoilerplateSettings, Settings
 
-WORDS = ("the council said on monday that its plan for the harbour would cost more than "
-         "expected and residents were invited to comment before a vote in march").split()
+WORDS = ["the", "council", "said", "on", "monday", "that", "its", "plan", "for", "the", "harbour",
+         "would", "cost", "more", "than", "expected", "and", "residents", "were", "invited", "to",
+         "comment", "before", "a", "vote", "in", "march"]
 MENU = ["Home", "News", "Sport", "Weather", "Contact us", "Subscribe", "Log in", "Share"]
 
 

@@ -1,7 +1,7 @@
 import json
 import os
 
-from test_read import fifo_unblocker, fifo_writer_stand_in  # noqa: F401 (a fixture)
+from conftest import fifo_writer_stand_in
 
 from tasks import plan
 from tasks.read import read_inputs

@@ -7,8 +7,14 @@ import logging
 import pytest
 
 from flows import progress as flow_progress
-from flows.progress import (LogReporter, RunProgress, RunSnapshot, format_bar_text, format_progress,
-                            wait_for_shards)
+from flows.progress import (
+    LogReporter,
+    RunProgress,
+    RunSnapshot,
+    format_bar_text,
+    format_progress,
+    wait_for_shards,
+)
 from tasks import plan as plan_module
 from tasks import progress, shard
 from tasks.progress import ProgressFile, read_progress, shard_bytes
@@ -172,7 +178,7 @@ def test_the_log_reporter_logs_every_interval_and_only_when_something_changed():
         clock.now = t
         reporter.update(RunSnapshot(0, 2, done * 1_000_000, 100_000_000, done))
 
-    for t in range(0, 30):  # progress every second, but no line within the first 30 s
+    for t in range(30):  # progress every second, but no line within the first 30 s
         at(float(t), t)
     assert lines.lines == []
     at(30.0, 31)

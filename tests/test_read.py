@@ -1,8 +1,6 @@
 import gzip
 import json
 import os
-import threading
-from contextlib import contextmanager
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -158,36 +156,6 @@ def test_missing_input_folder(tmp_path):
 
 
 # --- finding inputs: links, odd names, folders that cannot be listed, special files ---------
-
-
-@contextmanager
-def fifo_writer_stand_in(fifos: list[str]):
-    """A reader that opens a FIFO waits for a writer: this thread plays the writer (opening
-    without blocking, so it never waits itself), so that a test of code that wrongly opens a
-    FIFO fails instead of hanging."""
-    done = threading.Event()
-
-    def unblock():
-        while not done.wait(0.2):
-            for fifo in fifos:
-                try:
-                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-                except OSError:  # no reader yet (ENXIO) or gone
-                    pass
-
-    thread = threading.Thread(target=unblock, daemon=True)
-    thread.start()
-    try:
-        yield fifos
-    finally:
-        done.set()
-        thread.join()
-
-
-@pytest.fixture
-def fifo_unblocker():
-    with fifo_writer_stand_in([]) as fifos:
-        yield fifos
 
 
 def test_symlink_loops_are_rejects_and_linked_folders_are_read(tmp_path):
