@@ -41,11 +41,11 @@ import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks import boilerplate
-from tasks.boilerplate import find_site_templates, flag_boilerplate
-from tasks.boilerplate_model import load_model
-from tasks.paragraphs import split_paragraphs
 from tasks.settings import BoilerplateSettings, SplitSettings
+from tasks.shard import boilerplate
+from tasks.shard.boilerplate import find_site_templates, flag_boilerplate
+from tasks.shard.boilerplate.model import load_model
+from tasks.shard.paragraphs import split_paragraphs
 
 L3S = "boilerplate/l3s_gn1_blocks.jsonl.gz"
 LINES_GOLD = "boilerplate/lines_gold_match.jsonl.gz"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.decode import DecodeError, decode_bytes
+from tasks.shard.decode import DecodeError, decode_bytes
 
 LANGUAGE_SUFFIXES = ("-arabic", "-bulgarian", "-croatian", "-czech", "-greek", "-hebrew",
                      "-hungarian", "-polish", "-romanian", "-russian", "-slovak", "-slovene",

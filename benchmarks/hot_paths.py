@@ -23,10 +23,10 @@ from pathlib import Path
 import psutil
 import pyarrow.parquet as pq
 
-from tasks.language import _load, fasttext_model_path, prepare_text
 from tasks.plan import plan_run
 from tasks.settings import Settings
 from tasks.shard import process_shard, return_freed_memory
+from tasks.shard.language import _load, fasttext_model_path, prepare_text
 
 
 def main(argv: list[str] | None = None) -> int:

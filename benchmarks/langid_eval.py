@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pyarrow as pa
 
-from tasks.language import (
+from tasks.settings import LanguageSettings
+from tasks.shard.language import (
     UNDETERMINED,
     _detect_fasttext,
     _load,
@@ -38,7 +39,6 @@ from tasks.language import (
     supported_languages,
     to_code,
 )
-from tasks.settings import LanguageSettings
 
 NAMES = {  # lingua's language names (report file names) -> ISO 639-1
     "Afrikaans": "af", "Albanian": "sq", "Arabic": "ar", "Armenian": "hy", "Azerbaijani": "az",

@@ -33,12 +33,12 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tasks import dedup_index
-from tasks.dedup import MAX_HEADS, DedupInput, find_duplicates, sorted_unique
-from tasks.minhash import band_keys, csr_to_list, signatures
-from tasks.normalize import STOPWORDS, content_hash32, normalize, words
-from tasks.paragraphs import split_text
+from tasks.cross_document import history as dedup_index
+from tasks.cross_document.duplicates import MAX_HEADS, DedupInput, find_duplicates, sorted_unique
 from tasks.settings import DedupSettings
+from tasks.shard.minhash import band_keys, csr_to_list, signatures
+from tasks.shard.normalize import STOPWORDS, content_hash32, normalize, words
+from tasks.shard.paragraphs import split_text
 
 
 def load_paragraphs(data_dir: str, limit: int) -> tuple[list[str], np.ndarray]:

@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.mojibake import fix_mojibake
-from tasks.paragraphs import split_paragraphs
-from tasks.read import discover_inputs, read_inputs
+from tasks.plan.inputs import discover_inputs
 from tasks.settings import Settings
+from tasks.shard.mojibake import fix_mojibake
+from tasks.shard.paragraphs import split_paragraphs
+from tasks.shard.read import read_inputs
 
 
 def through_pipeline(texts: list[str]) -> list[str]:

@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mt_eval import collapse, half_of, load_pan13, load_wmt, require, roc_auc
 
-from tasks.translation_style import WordPatterns, default_word_patterns
+from tasks.shard.translation_style import WordPatterns, default_word_patterns
 
 _WORD_OR_PUNCT = re.compile(r"[A-Za-z]+|[0-9]+|[^\sA-Za-z0-9]")
 WORD_OR_PUNCT_PATTERN = r"(?u)\b\w+\b|[^\w\s]"

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from mt_eval import WEB, collapse, half_of, roc_auc
 
-from tasks.translation_style import WordPatterns, default_word_patterns
+from tasks.shard.translation_style import WordPatterns, default_word_patterns
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+|[^\w\s]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")

@@ -36,7 +36,7 @@ import xxhash
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tasks.settings import TranslationSettings
-from tasks.translation import RULE_LOGODDS, flag_translation, paragraph_signals
+from tasks.shard.translation import RULE_LOGODDS, flag_translation, paragraph_signals
 
 PAN13_CASES = "pan13/cases.jsonl"
 PAN13_DOCUMENTS = "pan13/documents.jsonl.gz"

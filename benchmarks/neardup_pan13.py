@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pan13_paragraphs import KINDS, Task, build_task, is_right
 
-from tasks.dedup import DedupInput, find_duplicates
-from tasks.minhash import band_keys, signatures
-from tasks.normalize import normalize
+from tasks.cross_document.duplicates import DedupInput, find_duplicates
 from tasks.settings import DedupSettings
+from tasks.shard.minhash import band_keys, signatures
+from tasks.shard.normalize import normalize
 
 
 def textwash_pairs(task: Task, settings: DedupSettings) -> tuple[list[tuple[int, int]], np.ndarray, dict]:
@@ -57,7 +57,7 @@ def textwash_pairs(task: Task, settings: DedupSettings) -> tuple[list[tuple[int,
 def baseline_pairs(task: Task) -> tuple[list[tuple[int, int]], dict]:
     from datasketch import MinHash, MinHashLSH
 
-    from tasks.normalize import words
+    from tasks.shard.normalize import words
 
     start = time.perf_counter()
     lists = words([p.text for p in task.paragraphs]).to_pylist()

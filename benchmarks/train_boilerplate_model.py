@@ -7,8 +7,8 @@ Trains scikit-learn's HistGradientBoostingClassifier (fixed seed) on the TUNING 
 L3S-GN1 (every block) and lines_gold_match (lines of 5+ words: the labels of shorter lines come
 from string matching and are noisy), on the rows flag_boilerplate asks the model about (no sure
 rule fired, the document has a main run of prose), with the features flag_boilerplate computes
-(tasks/boilerplate_features.py), and exports its trees as plain JSON for the numpy inference in
-tasks/boilerplate_model.py. The held-out halves are for benchmarks/boilerplate_eval.py.
+(tasks/shard/boilerplate/features.py), and exports its trees as plain JSON for the numpy inference in
+tasks/shard/boilerplate/model.py. The held-out halves are for benchmarks/boilerplate_eval.py.
 
 L3S-GN1 is small (about 16,000 blocks in the tuning half) next to lines_gold_match (about
 100,000 scored lines), so its blocks weigh L3S_WEIGHT times more: the model should learn news
@@ -28,10 +28,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.boilerplate_eval import L3S, LINES_GOLD, TUNE, load
-from tasks.boilerplate import boilerplate_signals, model_rows
-from tasks.boilerplate_features import feature_matrix
-from tasks.boilerplate_model import MODEL_PATH, TreeModel
 from tasks.settings import BoilerplateSettings
+from tasks.shard.boilerplate import boilerplate_signals, model_rows
+from tasks.shard.boilerplate.features import feature_matrix
+from tasks.shard.boilerplate.model import MODEL_PATH, TreeModel
 
 L3S_WEIGHT = 30.0
 PARAMS = {"max_depth": 4, "max_iter": 100, "learning_rate": 0.2, "max_leaf_nodes": 16,

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.language import (
+from tasks.shard.language import (
     MODELS_DIR,
     _top,
     bucket_of,
@@ -203,7 +203,7 @@ def main() -> None:
     model_path = args.out / "langid-resolver.ftz"
     train(fasttext, rows_where(data, lambda i: i % 2 == 0), model_path)
     meta = {
-        "about": "textwash's language resolver; see tasks/language.py and "
+        "about": "textwash's language resolver; see tasks/shard/language.py and "
                  "benchmarks/train_langid_resolver.py. Trained on the even-indexed lines of "
                  "lingua's test sentences (Leipzig corpora, research licence).",
         "languages": languages,

@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/train_mt_model.py ../shared/eval
 
 Uses only the `tune` half of each data set (see benchmarks/mt_eval.py for the split):
-1. Features: symbol unigrams and bigrams (tasks/translation_style.py), TF-IDF weighted.
+1. Features: symbol unigrams and bigrams (tasks/shard/translation_style.py), TF-IDF weighted.
 2. A logistic regression, PAN13 translation-chain passages (1) against their source passages
    (0); C chosen by 5-fold cross-validation grouped by case.
 3. Calibration, with the prior fixed (PRIOR_LOGODDS): the length shrink (`shrink_words`) and the
@@ -33,14 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mt_eval import Example, load_pan13, load_wmt, pseudo_documents, roc_auc
 
 from tasks.settings import TranslationSettings
-from tasks.translation import (
+from tasks.shard.translation import (
     count_words,
     document_logit,
     logit,
     paragraph_signals,
     rule_evidence,
 )
-from tasks.translation_style import MODEL_PATH, WordPatternModel, WordPatterns
+from tasks.shard.translation_style import MODEL_PATH, WordPatternModel, WordPatterns
 
 KEPT_WORDS = 300
 BAND_ZIPF = (4.5, 3.0)

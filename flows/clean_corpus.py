@@ -32,11 +32,11 @@ from tasks.cross_document import CrossDocumentResult, cross_document
 from tasks.faults import checkpoint
 from tasks.plan import RunPlan, plan_run
 from tasks.publish import PublishCounts, publish_shard
-from tasks.report import library_versions, markdown_report, table_rows, utc_now
+from tasks.publish.report import library_versions, markdown_report, table_rows, utc_now
+from tasks.publish.supersede import rewrite_without, stage_index_exclusions, superseded_doc_ids
 from tasks.settings import Settings
 from tasks.shard import ShardResult, process_shard
 from tasks.store import Store
-from tasks.supersede import rewrite_without, stage_index_exclusions, superseded_doc_ids
 
 
 class StrictModeError(RuntimeError):

@@ -149,7 +149,7 @@ def _print_summary(manifest: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from tasks.report import summary_rows
+    from tasks.publish.report import summary_rows
 
     table = Table(title=f"textwash run {manifest['run_id']}", show_header=False)
     table.add_column(style="bold")
@@ -265,7 +265,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from tasks.report import markdown_report
+    from tasks.publish.report import markdown_report
     from tasks.store import Store
 
     runs = Store(args.clean).manifests()

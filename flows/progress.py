@@ -1,6 +1,6 @@
 """The flow's side of a run's progress: wait on the shard tasks and show how far they are.
 
-While the flow waits on the shard futures it reads the shards' progress files (tasks/progress.py)
+While the flow waits on the shard futures it reads the shards' progress files (tasks/shard/progress.py)
 every POLL_SECONDS and shows shards done, megabytes done of the total, documents, the rate and
 the time left: on a terminal as a rich progress bar on stderr (gone when the shards are done),
 otherwise as a line in the flow run's log every LOG_EVERY_SECONDS (none for shorter runs, none
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.plan import RunPlan
-from tasks.progress import read_progress, shard_bytes
 from tasks.shard import ShardResult
+from tasks.shard.progress import read_progress, shard_bytes
 
 POLL_SECONDS = 0.5  # how often the progress files are read while waiting
 LOG_EVERY_SECONDS = 30.0  # not on a terminal: a progress line at most this often

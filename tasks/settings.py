@@ -99,7 +99,7 @@ class TranslationSettings(_Section):
     )
     word_patterns: bool = Field(
         True, description="score English paragraphs with the word-pattern model as well as the "
-        "rules (tasks/translation_style.py); off: rules only"
+        "rules (tasks/shard/translation_style.py); off: rules only"
     )
 
 
@@ -229,7 +229,7 @@ class Settings(BaseModel):
     def _languages_the_backend_knows(self) -> Settings:
         """A code the language backend never answers would silently drop every paragraph."""
         if self.policy.keep_languages:
-            from tasks.language import UNDETERMINED, supported_languages
+            from tasks.shard.language import UNDETERMINED, supported_languages
 
             known = supported_languages(self.language.backend) | {UNDETERMINED}
             unknown = sorted(set(self.policy.keep_languages) - known)

@@ -2,17 +2,17 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks.boilerplate import (
+from tasks.settings import BoilerplateSettings
+from tasks.shard.boilerplate import (
     TemplateCounts,
     find_site_templates,
     flag_boilerplate,
     site_of,
     template_counts,
 )
-from tasks.boilerplate_features import _Doc
-from tasks.boilerplate_model import TreeModel, load_model
-from tasks.paragraphs import split_text
-from tasks.settings import BoilerplateSettings
+from tasks.shard.boilerplate.features import _Doc
+from tasks.shard.boilerplate.model import TreeModel, load_model
+from tasks.shard.paragraphs import split_text
 
 S = BoilerplateSettings()
 
@@ -278,8 +278,8 @@ def test_tree_model_inference():
 
 
 def test_shipped_model_matches_the_features():
-    from tasks.boilerplate import boilerplate_signals
-    from tasks.boilerplate_features import feature_matrix
+    from tasks.shard.boilerplate import boilerplate_signals
+    from tasks.shard.boilerplate.features import feature_matrix
 
     _, _, feats = boilerplate_signals(pa.table({"text": ["a line", "another line."]}), S)
     x, names = feature_matrix(feats)
@@ -290,7 +290,7 @@ def test_shipped_model_matches_the_features():
 
 
 def test_runs_of_member_rows_stop_at_document_boundaries():
-    from tasks.boilerplate_features import _runs
+    from tasks.shard.boilerplate.features import _runs
 
     d = _Doc(np.array([0] * 6 + [6] * 3), np.array([6] * 6 + [3] * 3))
     member = np.array([1, 1, 0, 1, 1, 1, 1, 1, 0], bool)
@@ -300,7 +300,7 @@ def test_runs_of_member_rows_stop_at_document_boundaries():
 
 
 def test_model_leaves_a_headline_first_line_alone_but_judges_a_page_title():
-    from tasks.boilerplate import boilerplate_signals, model_rows
+    from tasks.shard.boilerplate import boilerplate_signals, model_rows
 
     article = PAGE_ARTICLE[3:5] + PAGE_ARTICLE[12:14]
     headline = "River levels fall as flood defences hold"
@@ -393,7 +393,7 @@ def test_lines_of_punctuation_inside_an_article_are_no_letters(model):
 
 
 def test_numbers_inside_an_article_are_left_to_the_model():
-    from tasks.boilerplate import boilerplate_signals
+    from tasks.shard.boilerplate import boilerplate_signals
 
     lines = PAGE_ARTICLE[:5] + NUMBER_LINES + PAGE_ARTICLE[5:] + NUMBER_LINES
     rules, _, _ = boilerplate_signals(pa.table({"doc_id": ["page"] * len(lines), "text": lines}),

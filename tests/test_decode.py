@@ -4,7 +4,7 @@ import struct
 
 import pytest
 
-from tasks.decode import DecodeError, decode_bytes
+from tasks.shard.decode import DecodeError, decode_bytes
 
 GERMAN = "Die Bürger wählten im März einen neuen Präsidenten. Größere Straßen, schöne Grüße."
 

@@ -1,17 +1,17 @@
 import numpy as np
 from conftest import random_pairs
 
-from tasks.dedup import (
+from tasks.cross_document.duplicates import (
     DedupInput,
     candidate_pairs,
     exact_jaccard,
     find_duplicates,
     merge_sorted_unique,
 )
-from tasks.minhash import band_keys, signatures
-from tasks.normalize import normalize
-from tasks.paragraphs import split_text
 from tasks.settings import DedupSettings
+from tasks.shard.minhash import band_keys, signatures
+from tasks.shard.normalize import normalize
+from tasks.shard.paragraphs import split_text
 
 S = DedupSettings()
 
@@ -127,7 +127,7 @@ def _greedy(pairs, sims, n):
 
 
 def test_vectorised_canonical_assignment_equals_the_greedy():
-    from tasks.dedup import assign_canonicals
+    from tasks.cross_document.duplicates import assign_canonicals
 
     rng = np.random.default_rng(3)
     for _ in range(50):

@@ -7,10 +7,15 @@ import numpy as np
 import pyarrow as pa
 from conftest import random_pairs
 
-from tasks import staged_sets
-from tasks.band_tables import BandTables
-from tasks.dedup import CANONICAL, assign_canonicals, assign_sorted, candidate_pairs
-from tasks.staged_sets import StagedSets, sets_of_table
+from tasks.cross_document import staged_sets
+from tasks.cross_document.band_tables import BandTables
+from tasks.cross_document.duplicates import (
+    CANONICAL,
+    assign_canonicals,
+    assign_sorted,
+    candidate_pairs,
+)
+from tasks.cross_document.staged_sets import StagedSets, sets_of_table
 
 
 def _tables(tmp_path, keys, max_heads):

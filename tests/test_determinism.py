@@ -11,8 +11,8 @@ import pytest
 from conftest import RAW, write
 
 from flows.clean_corpus import run_clean_corpus
-from tasks.boilerplate import boilerplate_signals
 from tasks.settings import BoilerplateSettings, Settings
+from tasks.shard.boilerplate import boilerplate_signals
 
 WORDS = ["the", "council", "said", "on", "monday", "that", "its", "plan", "for", "the", "harbour",
          "would", "cost", "more", "than", "expected", "and", "residents", "were", "invited", "to",

@@ -186,7 +186,7 @@ def test_later_run_names_the_earlier_canonical(prefect_server, tmp_path):
 
 
 def test_index_built_with_other_settings_is_refused(prefect_server, tmp_path):
-    from tasks.dedup_index import IndexMismatchError
+    from tasks.cross_document.history import IndexMismatchError
 
     write(tmp_path / "raw" / "a.txt", "An article with some words in it.")
     run(tmp_path / "raw", tmp_path / "clean")
@@ -239,7 +239,7 @@ def test_demo_report_and_prefect_artifacts(demo):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    from tasks.report import markdown_report
+    from tasks.publish.report import markdown_report
 
     _, manifest, _ = demo
     report = markdown_report(manifest)

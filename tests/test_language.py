@@ -1,14 +1,14 @@
 import pyarrow as pa
 import pytest
 
-from tasks.language import (
+from tasks.settings import LanguageSettings
+from tasks.shard.language import (
     UNDETERMINED,
     detect_language,
     detect_languages,
     document_language,
     supported_languages,
 )
-from tasks.settings import LanguageSettings
 
 SENTENCES = {
     "en": "The committee will publish its final report on the new transport plan next week.",
@@ -52,7 +52,7 @@ def test_document_language_is_weighted_by_length():
 
 
 def test_codes_are_the_same_for_both_backends():
-    from tasks.language import to_code
+    from tasks.shard.language import to_code
 
     assert [to_code(x) for x in ("zh-cn", "zh-tw", "__label__no", "__label__als", "sh", "en")] == \
         ["zh", "zh", "nb", "gsw", "hbs", "en"]
@@ -70,7 +70,7 @@ def test_norwegian_is_bokmal_from_both_backends():
 
 
 def test_resolver_only_redivides_its_own_languages():
-    from tasks.language import combine
+    from tasks.shard.language import combine
 
     general = {"hr": 0.5, "bs": 0.2, "gl": 0.3}  # gl: a language only lid.176 knows
     lang, score = combine(general, {"bs": 0.9, "hr": 0.1}, frozenset({"hr", "bs"}), alpha=0.0)
@@ -80,7 +80,7 @@ def test_resolver_only_redivides_its_own_languages():
 
 
 def test_scores_are_calibrated_probabilities():
-    from tasks.language import _detect_fasttext, load_resolver_meta
+    from tasks.shard.language import _detect_fasttext, load_resolver_meta
 
     texts = list(SENTENCES.values()) + ["ok", "Berlin", "x y z"]
     _, raw = _detect_fasttext(texts, calibrate=False)
@@ -93,7 +93,7 @@ def test_scores_are_calibrated_probabilities():
 
 
 def test_prepare_text_drops_urls_and_capitals():
-    from tasks.language import prepare_text
+    from tasks.shard.language import prepare_text
 
     assert prepare_text("Mehr unter https://example.com/a?b=1 und\nwww.example.de") == \
         "Mehr unter und"

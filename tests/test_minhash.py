@@ -2,9 +2,9 @@ import numpy as np
 import pyarrow as pa
 from datasketch import MinHash
 
-from tasks.minhash import list_matrix, minhash, signatures
-from tasks.normalize import STOPWORDS, content_hash32, normalize, words
 from tasks.settings import DedupSettings
+from tasks.shard.minhash import list_matrix, minhash, signatures
+from tasks.shard.normalize import STOPWORDS, content_hash32, normalize, words
 
 TEXTS = [
     "IBM says it is withdrawing from the facial recognition industry for the sake of knowing.",

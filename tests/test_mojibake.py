@@ -1,7 +1,7 @@
 import pyarrow as pa
 
-from tasks.mojibake import fix_mojibake, fix_paragraph
 from tasks.settings import MojibakeSettings
+from tasks.shard.mojibake import fix_mojibake, fix_paragraph
 
 
 def test_repairs_utf8_read_as_cp1252():
@@ -35,8 +35,8 @@ def test_table_flags_changed_paragraphs():
 
 def test_cases_through_split_and_fix():
     """Cases in the style of ftfy's test set, through the split and fix stages as in a run."""
-    from tasks.paragraphs import split_paragraphs
     from tasks.settings import SplitSettings
+    from tasks.shard.paragraphs import split_paragraphs
 
     cases = {  # original -> expected paragraph
         "He's Justinâ\x9d¤": "He's Justin❤",
@@ -53,7 +53,7 @@ def test_cases_through_split_and_fix():
 
 
 def test_fast_path_gives_what_ftfy_gives():
-    from tasks.mojibake import fix_texts
+    from tasks.shard.mojibake import fix_texts
 
     cases = ["plain ascii", "café", "cafÃ©", "Itâ€™s", "fish &amp; chips", "a &lt; b <i>",
              "bell\x07", "C1 \x85 control", "e\u0301 to compose", "ﬁ ligature", "ＡＢＣ",

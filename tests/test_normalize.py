@@ -1,6 +1,6 @@
 import numpy as np
 
-from tasks.normalize import content_hash32, normalize, own_words_text, words
+from tasks.shard.normalize import content_hash32, normalize, own_words_text, words
 
 
 def test_words_fold_case_width_punctuation_and_scripts():

@@ -2,8 +2,8 @@ import textwrap
 
 import pyarrow as pa
 
-from tasks.paragraphs import split_paragraphs, split_text
 from tasks.settings import SplitSettings
+from tasks.shard.paragraphs import split_paragraphs, split_text
 
 WEB = "Home\nNews\nSport\nA long first paragraph of the article, as scrapers put it. It ends.\n" \
       "Second paragraph, also on its own line.\nShare this article"

@@ -4,8 +4,8 @@ import os
 from conftest import fifo_writer_stand_in
 
 from tasks import plan
-from tasks.read import read_inputs
 from tasks.settings import ReadSettings, Settings
+from tasks.shard.read import read_inputs
 
 
 def _settings(tmp_path, **runtime):

@@ -16,9 +16,10 @@ from flows.progress import (
     wait_for_shards,
 )
 from tasks import plan as plan_module
-from tasks import progress, shard
-from tasks.progress import ProgressFile, read_progress, shard_bytes
+from tasks import shard
 from tasks.settings import Settings
+from tasks.shard import progress
+from tasks.shard.progress import ProgressFile, read_progress, shard_bytes
 
 
 def _settings(tmp_path, **runtime):

@@ -7,8 +7,9 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import write
 
-from tasks.read import discover_inputs, make_doc_id, read_inputs
+from tasks.plan.inputs import discover_inputs
 from tasks.settings import ReadSettings
+from tasks.shard.read import make_doc_id, read_inputs
 
 S = ReadSettings()
 
@@ -192,7 +193,7 @@ def test_a_name_that_is_not_utf8_is_shown_escaped_and_its_document_kept(tmp_path
     assert docs[0]["doc_id"] == make_doc_id("caf\\xe9.txt", None, 0)
     assert read_dir(raw)[0] == docs
     # The escape is reversible: the source gives back the file's bytes.
-    from tasks.read import source_bytes
+    from tasks.plan.inputs import source_bytes
 
     assert source_bytes(docs[0]["source"]) == b"caf\xe9.txt"
     assert source_bytes("d\\xff/in.txt") == b"d\xff/in.txt"

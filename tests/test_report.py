@@ -1,6 +1,6 @@
 """The run summary a data engineer reads: the largest counts first."""
 
-from tasks.report import markdown_report, summary_rows
+from tasks.publish.report import markdown_report, summary_rows
 
 
 def manifest() -> dict:

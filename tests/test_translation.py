@@ -7,16 +7,16 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks.paragraphs import split_text
 from tasks.settings import TranslationSettings
-from tasks.translation import (
+from tasks.shard.paragraphs import split_text
+from tasks.shard.translation import (
     RULE_LOGODDS,
     flag_translation,
     paragraph_signals,
     rule_evidence,
     sigmoid,
 )
-from tasks.translation_style import default_word_patterns, load_model
+from tasks.shard.translation_style import default_word_patterns, load_model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -379,7 +379,7 @@ def _rule_heavy_texts(n: int, seed: int) -> list[str]:
 
 
 def test_rules_run_over_a_column_find_what_they_find_text_by_text():
-    from tasks.translation import rule_hits
+    from tasks.shard.translation import rule_hits
 
     texts = _rule_heavy_texts(3000, seed=1) + [
         "The firm raised $ 1 million last year.", "without the consent of users. .",
@@ -394,7 +394,7 @@ def test_rules_run_over_a_column_find_what_they_find_text_by_text():
 def test_rules_by_language_over_a_column_find_what_they_find_text_by_text():
     import random
 
-    from tasks.translation import rule_hits
+    from tasks.shard.translation import rule_hits
 
     rnd = random.Random(5)
     texts = _rule_heavy_texts(3000, seed=6) + [t for t, _ in HUMAN_TYPOGRAPHY]
@@ -412,8 +412,8 @@ def test_rules_by_language_over_a_column_find_what_they_find_text_by_text():
 def test_document_language_is_the_language_stage_s():
     import random
 
-    from tasks.language import document_language
-    from tasks.translation import _document_languages
+    from tasks.shard.language import document_language
+    from tasks.shard.translation import _document_languages
 
     rnd = random.Random(7)
     n = 2000
@@ -467,8 +467,8 @@ def test_paragraph_scores_are_the_one_paragraph_evidence():
 def test_ascii_tokeniser_finds_the_regex_tokens():
     import random
 
-    from tasks.ascii_tokens import ascii_tokens
-    from tasks.translation_style import _TOKEN
+    from tasks.shard.ascii_tokens import ascii_tokens
+    from tasks.shard.translation_style import _TOKEN
 
     rnd = random.Random(4)
     pieces = [chr(c) for c in range(128)] + ["don't", "'a", "a'", "''", "rock'n'roll", "12ab3",

@@ -39,10 +39,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks import MODELS_DIR
 from tasks.settings import LanguageSettings
 
 UNDETERMINED = "und"
-MODELS_DIR = Path(__file__).with_name("models")
+
 RESOLVER_MODEL = MODELS_DIR / "langid-resolver.ftz"
 RESOLVER_META = MODELS_DIR / "langid-resolver.json"
 

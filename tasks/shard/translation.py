@@ -10,7 +10,7 @@ Two kinds of evidence, added as log-odds:
   follows how often it fires on round-trip translations against human text (PAN13 sources, WMT
   original English and human translations; see BENCHMARKS.md): loose punctuation, which scraped
   human pages show as often as translations do, counts little.
-- Word patterns (tasks/translation_style.py), for paragraphs in English (`lang` == "en", or no
+- Word patterns (tasks/shard/translation_style.py), for paragraphs in English (`lang` == "en", or no
   `lang` column): a small logistic regression over function words and word classes, shrunk for
   short paragraphs. Named `word_patterns` in `mt_signals` when it alone reaches the threshold.
 
@@ -42,9 +42,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.language import UNDETERMINED
 from tasks.settings import TranslationSettings
-from tasks.translation_style import WordPatterns, default_word_patterns, load_model
+from tasks.shard.language import UNDETERMINED
+from tasks.shard.translation_style import WordPatterns, default_word_patterns, load_model
 
 # Log-odds a hit adds. Measured firing rates per paragraph (benchmarks/mt_eval.py prints them):
 # currency_space 4.8% of PAN13 translations vs 0.18% of their sources and 0.02% of WMT human
@@ -495,7 +495,7 @@ def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
 
 def _document_languages(langs: pa.Array, texts: pa.Array, doc: np.ndarray, n_docs: int,
                         content: np.ndarray) -> pa.Array:
-    """Each document's language as tasks.language.document_language finds it: the one covering
+    """Each document's language as tasks.shard.language.document_language finds it: the one covering
     most characters of its content paragraphs (of all its paragraphs when none is content),
     ties to the first in alphabetical order; `und` when no paragraph has one."""
     names = sorted(set(pc.unique(langs).to_pylist()) - {None, UNDETERMINED})
@@ -523,7 +523,7 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     (boilerplate excluded when `boilerplate_rule` is present). Word patterns apply to English
     paragraphs (`lang` == "en"; all paragraphs when there is no `lang` column); the rules by
     the paragraph's language and its document's (the one covering most characters of its
-    content paragraphs, as tasks.language.document_language finds it).
+    content paragraphs, as tasks.shard.language.document_language finds it).
 
     Column-wise: rules only where a prefilter says they may fire, word patterns for all English
     paragraphs at once (WordPatterns.score_many), documents aggregated with bincount in row

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasks.dedup import decode_pairs, pairs_in_groups, sorted_unique
+from tasks.cross_document.duplicates import decode_pairs, pairs_in_groups, sorted_unique
 
 
 def _shard_band_rows(directory: str, first_row: int, bands: int, reps: np.ndarray) -> pd.DataFrame:

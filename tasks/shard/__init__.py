@@ -23,17 +23,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.boilerplate import flag_boilerplate, site_of
 from tasks.faults import checkpoint
-from tasks.language import detect_language
-from tasks.minhash import list_matrix, minhash
-from tasks.mojibake import fix_mojibake
-from tasks.paragraphs import split_paragraphs
 from tasks.plan import RunPlan
-from tasks.progress import ProgressFile, shard_bytes
-from tasks.read import read_inputs
 from tasks.settings import Settings
-from tasks.translation import flag_translation
+from tasks.shard.boilerplate import flag_boilerplate, site_of
+from tasks.shard.language import detect_language
+from tasks.shard.minhash import list_matrix, minhash
+from tasks.shard.mojibake import fix_mojibake
+from tasks.shard.paragraphs import split_paragraphs
+from tasks.shard.progress import ProgressFile, shard_bytes
+from tasks.shard.read import read_inputs
+from tasks.shard.translation import flag_translation
 
 STAGING_COMPRESSION = "lz4"  # staged files are read once, soon: speed over size
 
@@ -220,7 +220,7 @@ def document_chunks(paragraphs: pa.Table, size: int):
 
 def _empty_stage_output(settings: Settings) -> pa.Table:
     """The stages' columns for a shard without paragraphs (only rejects)."""
-    from tasks.paragraphs import PARAGRAPHS
+    from tasks.shard.paragraphs import PARAGRAPHS
 
     empty = PARAGRAPHS.empty_table()
     chunk = detect_language(flag_boilerplate(fix_mojibake(empty, settings.mojibake),

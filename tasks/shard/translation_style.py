@@ -1,5 +1,5 @@
 """The word-pattern model: how much an English paragraph's function words and word classes look
-like round-trip machine translation (one part of `mt_score`, see tasks/translation.py).
+like round-trip machine translation (one part of `mt_score`, see tasks/shard/translation.py).
 
 Each word becomes a symbol: one of the model's most frequent English words stays itself, any
 other word becomes its frequency band in wordfreq's English list (`h` zipf >= 4.5, `m` >= 3,
@@ -39,9 +39,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.ascii_tokens import ascii_tokens
+from tasks import MODELS_DIR
+from tasks.shard.ascii_tokens import ascii_tokens
 
-MODEL_PATH = Path(__file__).parent / "models" / "mt_word_patterns.json"
+MODEL_PATH = MODELS_DIR / "mt_word_patterns.json"
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*|\d+|[^\w\s]")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"'})
@@ -146,7 +147,7 @@ class WordPatterns:
     def score_many(self, texts: list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """`score` for many texts at once: (words, z) as arrays, the same numbers as `score`
         gives text by text (its sums are taken in the same order). ASCII texts are tokenised
-        on their bytes (tasks/ascii_tokens.py), the others with the regex, text by text;
+        on their bytes (tasks/shard/ascii_tokens.py), the others with the regex, text by text;
         symbols, counts and the dot product are array operations."""
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()

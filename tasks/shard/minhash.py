@@ -4,12 +4,12 @@ Compatible with datasketch: the permutations are datasketch's own ("affine32", i
 scheme since 2.0: h -> a * fmix32(h) + b mod 2^32), so a signature here equals
 `datasketch.MinHash(num_perm, seed, hashfunc=content_hash32)` fed the same words (a test checks
 it). What differs is the cost: words are tokenised by Arrow kernels and hashed once per distinct
-word (tasks/normalize.py), and the permutations and minimum run over blocks of thousands of
+word (tasks/shard/normalize.py), and the permutations and minimum run over blocks of thousands of
 words at a time, never one Python object per word or paragraph.
 
 Why content-word sets and not the usual word 5-grams: a spun or round-trip-translated copy
 changes most 5-grams (median Jaccard 0.06 on PAN13's obfuscated copies) but keeps most of its
-content words; see tasks/dedup.py for how candidates are verified.
+content words; see tasks/cross_document/duplicates.py for how candidates are verified.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks.normalize import Normalized, normalize
 from tasks.settings import DedupSettings
+from tasks.shard.normalize import Normalized, normalize
 
 HASH_SCHEME = "datasketch-affine32 over xxh3-64 word hashes folded to 32 bits"
 _BLOCK = 8192  # set elements per permutation block: 8192 x 128 x 4 bytes = 4 MB

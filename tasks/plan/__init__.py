@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field, replace
 
-from tasks.read import InputFile, discover_inputs, open_regular, problem_now
+from tasks.plan.inputs import InputFile, discover_inputs, open_regular, problem_now
 from tasks.settings import Settings
 from tasks.store import Store
 from tasks.version import TEXTWASH_VERSION
@@ -40,7 +40,7 @@ class PlannedInput:
     cuts: tuple[tuple[int, int], ...] = ()
 
     # (error, detail) when it cannot be an input (a folder that cannot be listed, a link loop, a
-    # FIFO, ...): its read is that reject row (tasks/read.py).
+    # FIFO, ...): its read is that reject row (tasks/shard/read.py).
     problem: tuple[str, str] | None = None
 
 

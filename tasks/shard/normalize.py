@@ -6,7 +6,7 @@ without spaces (Chinese, Japanese, Thai, ...) are cut into single characters ins
 words come:
 - `norm_hash`: a 64-bit hash of the whole word sequence: equal for exact copies that differ only
   in case, punctuation, spacing or Unicode form;
-- the content set: the distinct words that are not function words (tasks/stopwords.py), each as
+- the content set: the distinct words that are not function words (tasks/shard/stopwords.py), each as
   a 32-bit hash; MinHash and the verifier compare these sets.
 Everything that changes these values is versioned by NORMALIZER_VERSION, which the cross-run
 index records.
@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from tasks.stopwords import STOPWORDS
+from tasks.shard.stopwords import STOPWORDS
 
 NORMALIZER_VERSION = 2
 WORD_SPLIT = r"[^\p{L}\p{N}\p{M}]+"

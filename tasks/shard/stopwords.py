@@ -5,7 +5,7 @@ Jaccard; without those words they share almost nothing, while a spun or round-tr
 copy keeps most of its content words. The lists cover the languages most scraped text is in
 (English, German, French, Spanish, Italian, Portuguese, Dutch); words are lower-cased NFKC as the
 tokeniser produces them. Changing a list changes every signature: bump NORMALIZER_VERSION in
-tasks/normalize.py.
+tasks/shard/normalize.py.
 """
 
 _LISTS = {

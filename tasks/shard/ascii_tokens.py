@@ -1,6 +1,6 @@
 """The word-pattern tokeniser for ASCII text, on the bytes of an Arrow string array.
 
-For ASCII text, tasks/translation_style.py's token regex
+For ASCII text, tasks/shard/translation_style.py's token regex
 `[^\\W\\d_]+(?:'[^\\W\\d_]+)*|\\d+|[^\\w\\s]` means: a run of letters (an apostrophe between two
 letters joins the run), a run of digits, or any one other character that is not whitespace
 (Python's: also \\x1c-\\x1f) or "_". Running Python's regex text by text costs ~5 µs a paragraph;

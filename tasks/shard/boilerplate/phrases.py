@@ -138,7 +138,7 @@ MEDIA_CREDIT_SUFFIX = re.compile(r"\b(logo|photo|image|screenshot|illustration)$
 # of months and days, abbreviated ones also with a full stop; the words around a number that
 # make it a time; the labels and little words a dateline is built of ("Updated on", "am",
 # "le", "de"). A line is a date when it is made of these and numbers only and names a date:
-# see tasks/boilerplate.py.
+# see tasks/shard/boilerplate/__init__.py.
 DATE_NAMES = (
     # en
     "january", "february", "march", "april", "may", "june", "july", "august", "september",

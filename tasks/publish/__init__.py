@@ -25,9 +25,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks import schema
-from tasks.language import document_language
 from tasks.settings import PolicySettings, Settings
 from tasks.shard import ShardResult
+from tasks.shard.language import document_language
 
 OUTPUT_COMPRESSION = "zstd"
 PARAGRAPH_SEPARATOR = "\n\n"

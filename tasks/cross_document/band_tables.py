@@ -2,7 +2,7 @@
 pairs can be produced range of members by range of members with memory bounded by the range.
 
 A band's rows are sorted by (key, row) once; a row `j` then pairs with the first rows of its
-group that come before it, at most `max_heads` (tasks/dedup.py, `pairs_in_groups`). Per band the
+group that come before it, at most `max_heads` (tasks/cross_document/duplicates.py, `pairs_in_groups`). Per band the
 table keeps, as raw files:
 
     pos     int32 per sorted position: the row there
@@ -11,7 +11,7 @@ table keeps, as raw files:
 
 so the pairs of members [a0, a1) are `(pos[gstart[j] + t], j)` for t < heads[j]: one read of
 `pos` and a slice of the two per-row files. The pairs come out sorted by (member, head), which
-is the order the canonical choice wants (tasks/dedup.py, `assign_sorted`), as codes
+is the order the canonical choice wants (tasks/cross_document/duplicates.py, `assign_sorted`), as codes
 `j * m + i`. `heads_max` (the most pairs a row has in any band) sizes the ranges.
 
 Disk: 9 bytes per row and band (64 bands: 576 bytes per paragraph), written once, read back
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.dedup import merge_sorted_unique
+from tasks.cross_document.duplicates import merge_sorted_unique
 
 _STEP = 1 << 16  # members expanded at a time (bounds the temporaries of one band)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-MODEL_PATH = Path(__file__).parent / "models" / "boilerplate_model.json"
+from tasks import MODELS_DIR
+
+MODEL_PATH = MODELS_DIR / "boilerplate_model.json"
 
 
 class TreeModel:

@@ -2,7 +2,7 @@
 
 One row per (site, template key) with the number of the run's documents of that site holding the
 line, and one row per site with key 0 and the run's number of documents of the site. A new run
-adds up the earlier runs' rows and its own (tasks/boilerplate.py, `find_site_templates`), so a
+adds up the earlier runs' rows and its own (tasks/shard/boilerplate/__init__.py, `find_site_templates`), so a
 line a site repeats on every page is recognised even in a run that brings few of its pages.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.boilerplate import TemplateCounts
+from tasks.shard.boilerplate import TemplateCounts
 
 SCHEMA = pa.schema([("site", pa.string()), ("key", pa.uint64()), ("docs", pa.int64())])
 

@@ -253,7 +253,7 @@ def _within_margin(texts: list[str], cost, margin: float) -> list[str]:
 def _alphabet_of_language(data: bytes) -> frozenset[str]:
     """The letters of the languages lid.176 sees in the ASCII words around the bytes above 0x7F
     (the same for every reading); empty when none of its three best has letters of its own."""
-    from tasks.language import _load, fasttext_model_path, to_code
+    from tasks.shard.language import _load, fasttext_model_path, to_code
 
     skeleton = b" ".join(data[a:b] for a, b in _pieces_around_high_bytes(data))
     line = " ".join(re.sub(rb"[\x80-\xff]", b" ", skeleton).decode("ascii").split())

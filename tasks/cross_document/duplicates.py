@@ -197,7 +197,7 @@ def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarra
                   canonical_of: np.ndarray, sim_of: np.ndarray) -> None:
     """The greedy pass over verified pairs (i, j), i < j, sorted by (j, i), in place: `status`
     of every row before the smallest j must be decided (CANONICAL or MEMBER), so the pairs can
-    come range of members by range of members, in order (tasks/cross_document.py).
+    come range of members by range of members, in order (tasks/cross_document/__init__.py).
 
     Computed in rounds of array operations: a row is decided once all its partners are, and the
     earliest undecided row always is (its partners all come before it), so every round makes
@@ -295,7 +295,7 @@ def resolve_assigned(rows: np.ndarray, head: np.ndarray, fixed: np.ndarray,
 def find_duplicates(inp: DedupInput, settings: DedupSettings,
                     candidates: Callable[[np.ndarray], np.ndarray] | None = None) -> Duplicates:
     """All in memory (tests, benchmarks; the pipeline streams the same steps band by band in
-    tasks/cross_document.py). `candidates`, when given, finds the candidate pairs among the
+    tasks/cross_document/__init__.py). `candidates`, when given, finds the candidate pairs among the
     rows it is passed (the representatives) in place of `candidate_pairs`."""
     n = len(inp.norm_hash)
     fixed = inp.fixed if inp.fixed is not None else np.zeros(n, dtype=bool)

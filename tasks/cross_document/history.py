@@ -33,10 +33,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.minhash import HASH_SCHEME
-from tasks.normalize import NORMALIZER_VERSION
 from tasks.settings import DedupSettings
-from tasks.stopwords import STOPWORDS
+from tasks.shard.minhash import HASH_SCHEME
+from tasks.shard.normalize import NORMALIZER_VERSION
+from tasks.shard.stopwords import STOPWORDS
 
 INDEX_FORMAT = 3
 _ENTRY_ROW_GROUP = 16_384

@@ -1,10 +1,10 @@
 """Flag boilerplate paragraphs with the name of the rule that fired (`boilerplate_rule`).
 
 Rules only annotate; publish decides what is dropped. A paragraph is a line of the page (see
-tasks/paragraphs.py), and a document's paragraphs are contiguous rows of the shard, so rules can
+tasks/shard/paragraphs.py), and a document's paragraphs are contiguous rows of the shard, so rules can
 look at a line's neighbours. In order, the first that fires names the line:
 
-1. phrase rules (`tasks/boilerplate_phrases.py`): comment forms, newsletter boxes, share bars,
+1. phrase rules (`tasks/shard/boilerplate/phrases.py`): comment forms, newsletter boxes, share bars,
    cookie and policy lines, related links, partner promos, archive notes, author bios,
    javascript, navigation, login prompts, in English, German, French and Spanish; media credits;
    `no_letters` (a line without a letter; one with digits in or just above the article's main
@@ -18,9 +18,9 @@ look at a line's neighbours. In order, the first that fires names the line:
    `trailing_run` (short non-prose lines after it: footers, link lists, comment signatures).
    The three lines just above the main run are spared: headline, byline and dateline live there.
 4. `content_model` (when `boilerplate.model` is on): small gradient-boosted trees over the same
-   text-only signals (`tasks/boilerplate_features.py`, `tasks/boilerplate_model.py`) say the line
+   text-only signals (`tasks/shard/boilerplate/features.py`, `tasks/shard/boilerplate/model.py`) say the line
    is not content.
-5. across the run (`find_site_templates`, in tasks/cross_document.py): `site_template`, a short
+5. across the run (`find_site_templates`, in tasks/cross_document/__init__.py): `site_template`, a short
    line repeated in many documents of the same site (URL host, else the input file), in this run
    and, given their counts, in earlier runs.
 """
@@ -37,9 +37,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from tasks.boilerplate_features import document_bounds, feature_matrix, features
-from tasks.boilerplate_model import load_model
-from tasks.boilerplate_phrases import (
+from tasks.settings import BoilerplateSettings
+from tasks.shard.boilerplate.features import document_bounds, feature_matrix, features
+from tasks.shard.boilerplate.model import load_model
+from tasks.shard.boilerplate.phrases import (
     CLOCK_WORDS,
     DATE_ABBREVIATIONS,
     DATE_LABELS,
@@ -49,7 +50,6 @@ from tasks.boilerplate_phrases import (
     PHRASE_RULES,
     SHARE_WORDS,
 )
-from tasks.settings import BoilerplateSettings
 
 _LETTER = re.compile(r"[^\W\d_]")
 _EDGE = " \t•·|*-–—>»«:;,.!?()[]{}\"'“”‘’"

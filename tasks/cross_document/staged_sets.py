@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from tasks.band_tables import read_raw as _read
-from tasks.dedup import ContentSets, take_rows
-from tasks.minhash import content_csr
+from tasks.cross_document.band_tables import read_raw as _read
+from tasks.cross_document.duplicates import ContentSets, take_rows
+from tasks.shard.minhash import content_csr
 
 _BLOCK_ROWS = 1 << 20
 

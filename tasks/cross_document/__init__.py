@@ -4,8 +4,8 @@ Works from the staged shards with memory that grows slowly with the run: per par
 a few numbers (document, position, flags, the chosen canonical: about 50 bytes, 1.1 GB for the
 18.6 million paragraphs of the 1.5 GB benchmark, Python and Prefect included). Everything that grows with the duplicates is staged on disk and worked through range of
 members by range of members, each range holding at most `_RANGE_PAIRS` candidate pairs per band:
-- the LSH band tables, sorted once per band (tasks/band_tables.py);
-- the content-word sets of the paragraphs that can be near copies (tasks/staged_sets.py).
+- the LSH band tables, sorted once per band (tasks/cross_document/band_tables.py);
+- the content-word sets of the paragraphs that can be near copies (tasks/cross_document/staged_sets.py).
 Steps:
 1. site templates among the lines no phrase rule took (this run's and earlier runs' counts);
 2. exact copies by hash; the first paragraph of each normalised text represents it;
@@ -31,10 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks import template_index
-from tasks.band_tables import BandTables
-from tasks.boilerplate import find_site_templates, template_counts
-from tasks.dedup import (
+from tasks.cross_document import templates as template_index
+from tasks.cross_document.band_tables import BandTables
+from tasks.cross_document.duplicates import (
     CANONICAL,
     MAX_HEADS,
     MEMBER,
@@ -45,7 +44,8 @@ from tasks.dedup import (
     sorted_unique,
     verified,
 )
-from tasks.dedup_index import History, RunIndexWriter, expand_ranges
+from tasks.cross_document.history import History, RunIndexWriter, expand_ranges
+from tasks.cross_document.staged_sets import StagedSets, sets_of_table
 from tasks.settings import Settings
 from tasks.shard import (
     STAGING_COMPRESSION,
@@ -53,7 +53,7 @@ from tasks.shard import (
     map_large_allocations,
     return_freed_memory,
 )
-from tasks.staged_sets import StagedSets, sets_of_table
+from tasks.shard.boilerplate import find_site_templates, template_counts
 
 CROSS = pa.schema(
     [
@@ -147,7 +147,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
                    dask_address: str | None = None) -> CrossDocumentResult:
     """`dask_address`: a Dask scheduler; with it, and at least runtime.dask_dedup_min_rows
     paragraphs with band keys, the candidate search among this run's paragraphs runs there
-    (tasks/dedup_dask.py)."""
+    (tasks/cross_document/on_dask.py)."""
     seconds: dict[str, float] = {}
     clock = [time.perf_counter()]
 
@@ -228,7 +228,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     return_freed_memory()  # the sorts' temporaries
     dask_codes = None
     if use_dask:
-        from tasks.dedup_dask import candidate_pairs_on_dask
+        from tasks.cross_document.on_dask import candidate_pairs_on_dask
 
         found = candidate_pairs_on_dask(dask_address, shards, reps, bands, MAX_HEADS)
         dask_codes = sorted_unique(found[:, 1].astype(np.int64) * m + found[:, 0])
