@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "datatrove_baseline.py"
+SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "speed" / "datatrove_baseline.py"
 
 
 def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
@@ -42,7 +42,7 @@ HOT_PATHS = SCRIPT.parent / "hot_paths.py"
 
 
 def test_hot_paths_measures_one_shard_of_the_sample(tmp_path):
-    raw = SCRIPT.parent.parent / "raw"
+    raw = Path(__file__).resolve().parent.parent / "raw"
     r = subprocess.run([sys.executable, str(HOT_PATHS), str(raw)], check=False,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr

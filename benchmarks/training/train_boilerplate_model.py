@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from benchmarks.boilerplate_eval import L3S, LINES_GOLD, TUNE, load
+from benchmarks.evaluation.boilerplate_eval import L3S, LINES_GOLD, TUNE, load
 from tasks.settings import BoilerplateSettings
 from tasks.shard.boilerplate import boilerplate_signals, model_rows
 from tasks.shard.boilerplate.features import feature_matrix
@@ -93,7 +93,7 @@ def cross_validate(data_dir: Path, l3s_weights: list[float]) -> None:
     flag_boilerplate (rules + model, default settings) on the left-out fold."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    from benchmarks.boilerplate_eval import prf
+    from benchmarks.evaluation.boilerplate_eval import prf
     from tasks import boilerplate
 
     settings = BoilerplateSettings()

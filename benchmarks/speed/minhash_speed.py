@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tasks.cross_document import history as dedup_index
 from tasks.cross_document.duplicates import MAX_HEADS, DedupInput, find_duplicates, sorted_unique

@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tasks.settings import TranslationSettings
 from tasks.shard.translation import RULE_LOGODDS, flag_translation, paragraph_signals

@@ -43,7 +43,7 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 # -- corpus ------------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  textwash is {mb / r['cpu'] / b_rate:.0f} times faster per core")
 
     if args.datatrove_python:
-        command = [args.datatrove_python, str(REPO / "benchmarks" / "datatrove_baseline.py"),
+        command = [args.datatrove_python, str(REPO / "benchmarks" / "speed" / "datatrove_baseline.py"),
                    str(raw), str(work / "datatrove"), "--textwash-mb-per-core",
                    f"{mb / r['cpu']:.4f}"]
         if args.datatrove_mb:
