@@ -30,7 +30,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from benchmarks.evaluation.mt_eval import Example, load_pan13, load_wmt, pseudo_documents, roc_auc
-
 from tasks.settings import TranslationSettings
 from tasks.shard.translation import (
     count_words,
