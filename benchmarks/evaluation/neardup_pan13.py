@@ -1,14 +1,19 @@
-"""Near-duplicate paragraphs on PAN13: textwash beside datasketch used the usual way.
+"""Near-duplicate paragraphs on PAN13: `textwash run` beside datasketch used the usual way.
 
-    python benchmarks/neardup_pan13.py ../shared/eval [--threshold 0.3] [--no-baseline]
+    python benchmarks/evaluation/neardup_pan13.py ../shared/eval [--threshold 0.3] [--no-baseline]
+        [--work DIR]
 
 The task (see pan13_paragraphs.py): every reused passage and its source passage as two
-paragraphs, the rest of the source documents cut into distractor passages. textwash runs its
-own pipeline functions (normalize -> signatures -> find_duplicates, default settings), then each
-predicted pair (paragraph, its canonical) is right when the two are, or were made from, one
-stretch of a document. Recall per kind: the reused passage and its source end up in one cluster.
-The baseline is what the required packages suggest: datasketch MinHash (128 permutations) of word
-5-gram shingles in MinHashLSH at threshold 0.8, every pair the index returns taken as found.
+paragraphs, the rest of the source documents cut into distractor passages. The passages are
+given to textwash as a user gives text: one JSONL record per PAN13 document, one passage per
+line (source documents in the first file, suspicious ones in the second, so sources come first),
+and `textwash run`'s own flow (run_clean_corpus, default settings but the threshold) cleans
+them. Scored as a reader reads the output: every two paragraphs that share a `dup_cluster` are
+claimed copies, right when the two are, or were made from, one stretch of a document. Recall per
+kind: the reused passage and its source end up in one cluster. Passages the run tags as
+boilerplate are not deduplicated, as in any run. The baseline is what the required packages
+suggest: datasketch MinHash (128 permutations) of word 5-gram shingles in MinHashLSH at
+threshold 0.8, every pair the index returns taken as found.
 
 Results are printed for half 0 (used for tuning), half 1 (held out) and both.
 """
@@ -16,42 +21,78 @@ Results are printed for half 0 (used for tuning), half 1 (held out) and both.
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import sys
+import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
-
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from pan13_paragraphs import KINDS, Task, build_task, is_right
 
-from tasks.cross_document.duplicates import DedupInput, find_duplicates
-from tasks.settings import DedupSettings
-from tasks.shard.minhash import band_keys, signatures
-from tasks.shard.normalize import normalize
+from tasks.settings import Settings
 
 
-def textwash_pairs(task: Task, settings: DedupSettings) -> tuple[list[tuple[int, int]], np.ndarray, dict]:
-    texts = [p.text for p in task.paragraphs]
+def write_inputs(task: Task, raw: Path) -> dict[tuple[str, int], int]:
+    """One JSONL record per document, one passage per line; returns (document, line) -> the
+    passage's index in the task."""
+    by_doc: dict[str, list[int]] = defaultdict(list)
+    for i, p in enumerate(task.paragraphs):  # canonical order: sources first, then by offset
+        by_doc[p.doc].append(i)
+    where = {}
+    raw.mkdir(parents=True, exist_ok=True)
+    files = {True: raw / "0-sources.jsonl", False: raw / "1-suspicious.jsonl"}
+    out = {k: v.open("w", encoding="utf-8") for k, v in files.items()}
+    for doc, rows in by_doc.items():
+        text = "\n".join(task.paragraphs[i].text for i in rows)
+        out[doc.startswith("source")].write(json.dumps({"id": doc, "text": text}) + "\n")
+        where.update({(doc, line): i for line, i in enumerate(rows)})
+    for fh in out.values():
+        fh.close()
+    return where
+
+
+def textwash_clusters(task: Task, threshold: float | None, work: Path
+                      ) -> tuple[list[tuple[int, int]], dict[int, str], dict]:
+    """Run textwash on the task; the claimed pairs (every two paragraphs of one dup_cluster)
+    and each passage's cluster, as task indexes."""
+    import pyarrow.dataset as ds
+
+    from flows.clean_corpus import run_clean_corpus
+    from tasks import schema
+
+    where = write_inputs(task, work / "raw")
+    dedup = {} if threshold is None else {"threshold": threshold}
     start = time.perf_counter()
-    norm = normalize(texts)
-    sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
-    keys = band_keys(sigs, settings.bands, settings.rows, settings.seed)
-    t_sig = time.perf_counter() - start
-    docs = {d: i for i, d in enumerate(sorted({p.doc for p in task.paragraphs}))}
-    start = time.perf_counter()
-    dups = find_duplicates(DedupInput(
-        norm_hash=norm.norm_hash, band_keys=keys, has_keys=has, content=norm.content,
-        content_offsets=norm.offsets, own=norm.own, own_offsets=norm.own_offsets,
-        quoted=norm.quoted, doc=np.array([docs[p.doc] for p in task.paragraphs])), settings)
-    t_dup = time.perf_counter() - start
-    pairs = [(int(j), int(i)) for i, j in enumerate(dups.dup_of) if j >= 0]
-    return pairs, dups.cluster, {"text_to_signature_s": t_sig, "clustering_s": t_dup,
-                                 "candidate_pairs": dups.candidate_pairs,
-                                 "verified_pairs": dups.verified_pairs}
+    manifest = run_clean_corpus(Settings.model_validate(
+        {"raw": str(work / "raw"), "clean": str(work / "clean"), "dedup": dedup}))
+    seconds = time.perf_counter() - start
+    docs = ds.dataset(work / "clean" / "documents", schema=schema.DOCUMENTS).to_table(
+        columns=["doc_id", "input_id"]).to_pylist()
+    doc_of = {d["doc_id"]: d["input_id"] for d in docs}
+    paras = ds.dataset(work / "clean" / "paragraphs", schema=schema.PARAGRAPHS).to_table(
+        columns=["doc_id", "para_index", "text", "dup_cluster", "boilerplate_rule"]).to_pylist()
+    cluster_of, members = {}, defaultdict(list)
+    boilerplate = 0
+    for p in paras:
+        i = where[(doc_of[p["doc_id"]], p["para_index"])]
+        boilerplate += p["boilerplate_rule"] is not None
+        if p["dup_cluster"] is not None:
+            cluster_of[i] = p["dup_cluster"]
+            members[p["dup_cluster"]].append(i)
+    if len(paras) != len(task.paragraphs):  # one paragraph per passage, or the mapping is off
+        sys.exit(f"{len(paras)} paragraphs came back for {len(task.paragraphs)} passages")
+    pairs = [pair for rows in members.values() for pair in itertools.combinations(sorted(rows), 2)]
+    counts = manifest["counts"]
+    return pairs, cluster_of, {"seconds": round(seconds, 1), "clusters": len(members),
+                               "paragraphs_in_clusters": len(cluster_of),
+                               "boilerplate_paragraphs": boilerplate,
+                               "candidate_pairs": counts.get("candidate_pairs"),
+                               "verified_pairs": counts.get("verified_pairs")}
 
 
 def baseline_pairs(task: Task) -> tuple[list[tuple[int, int]], dict]:
@@ -99,16 +140,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data_dir", help="folder that holds pan13/ (e.g. ../shared/eval)")
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="folder for the run's raw/ and clean/ (default: a temporary one)")
     args = parser.parse_args(argv)
 
     task = build_task(args.data_dir)
     print(f"PAN13 paragraphs: {len(task.paragraphs):,} ({len(task.true_pairs):,} reused passages "
           f"and their sources, the rest distractors); pairs by kind: "
           f"{dict(Counter(k for *_, k, _ in task.true_pairs))}")
-    settings = DedupSettings() if args.threshold is None else DedupSettings(threshold=args.threshold)
-    pairs, cluster, info = textwash_pairs(task, settings)
-    results = {"textwash": (pairs, lambda s, t: cluster[s] >= 0 and cluster[s] == cluster[t])}
-    print(f"textwash (threshold {settings.threshold}): {info}")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        if (work / "clean").exists():
+            sys.exit(f"{work / 'clean'} exists: give an empty --work folder")
+        pairs, cluster_of, info = textwash_clusters(task, args.threshold, work)
+    threshold = args.threshold if args.threshold is not None else Settings().dedup.threshold
+    same = (lambda s, t: s in cluster_of and cluster_of.get(t) == cluster_of[s])
+    results = {"textwash run": (pairs, same)}
+    print(f"textwash run (threshold {threshold}): {info}")
     if not args.no_baseline:
         base, binfo = baseline_pairs(task)
         found = set(base)

@@ -1,6 +1,6 @@
 """Speed and memory of near-duplicate detection, beside datasketch on the same paragraphs.
 
-    python benchmarks/minhash_speed.py ../shared/eval [--limit 300000] [--datasketch-sample 20000]
+    python benchmarks/speed/minhash_speed.py ../shared/eval [--limit 300000] [--datasketch-sample 20000]
 
 Paragraphs: the lines of corpus/web_fulltext.jsonl.gz (real web pages, navigation included),
 split as the pipeline splits them. Reported per core: paragraphs divided by the CPU seconds of
@@ -8,11 +8,14 @@ this single process (numpy and Arrow run these steps on one thread).
 1. text -> band keys: textwash's normalize + signatures + band_keys, against datasketch's
    per-object MinHash and MinHash.bulk over the same content-word sets and hash function
    (on a sample: they are two orders of magnitude slower).
-2. band keys -> clusters: textwash's find_duplicates (LSH candidates by sorting band keys, exact
-   verification, canonical assignment), against datasketch MinHashLSH insert + query on the
-   sample (it only finds candidates: no verification, no clusters).
-3. memory: bytes per paragraph of what clustering holds (band keys, content sets, hashes) and
-   the peak of numpy allocations during find_duplicates (tracemalloc), divided by paragraphs.
+2. band keys -> clusters: the cross_document step of `textwash run` (run_clean_corpus, one
+   worker, on the paragraphs as one JSONL record per page, one paragraph per line): wall
+   seconds of the step and of its parts from the run manifest (site templates, candidate
+   search, verification, canonical assignment, index), against datasketch MinHashLSH insert +
+   query on the sample (it only finds candidates: no verification, no clusters). The run's
+   peak memory is measured by throughput.py.
+3. memory: bytes per paragraph of what the duplicate step holds per paragraph (band keys,
+   content sets, hashes).
 4. the cross-run index: lookup time of a new batch against 1, 2 and 3 earlier runs (band by
    band, as a run does it).
 """
@@ -25,7 +28,6 @@ import json
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +36,8 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tasks.cross_document import history as dedup_index
-from tasks.cross_document.duplicates import MAX_HEADS, DedupInput, find_duplicates, sorted_unique
-from tasks.settings import DedupSettings
+from tasks.cross_document.duplicates import MAX_HEADS, sorted_unique
+from tasks.settings import DedupSettings, Settings
 from tasks.shard.minhash import band_keys, csr_to_list, signatures
 from tasks.shard.normalize import STOPWORDS, content_hash32, normalize, words
 from tasks.shard.paragraphs import split_text
@@ -112,13 +114,13 @@ def main(argv: list[str] | None = None) -> int:
           f"(per object, {sample:,} paragraphs; words already split)")
     print(f"   datasketch .bulk       {sample / cpu_bulk:>12,.0f} paragraphs/s/core")
 
-    # 2. band keys -> clusters
-    inp = DedupInput(norm.norm_hash, keys, has, norm.content, norm.offsets, norm.own,
-                     norm.own_offsets, norm.quoted, docs)
-    dups, wall, cpu = timed(lambda: find_duplicates(inp, s))
-    print(f"\n2. signature -> clusters ({dups.candidate_pairs:,} candidate pairs, "
-          f"{dups.verified_pairs:,} verified, {dups.n_duplicates:,} duplicates)")
-    print(f"   textwash               {n / cpu:>12,.0f} paragraphs/s/core  ({wall:.2f} s wall)")
+    # 2. band keys -> clusters, by the product's own step
+    step = _cross_document_of_a_run(texts, docs)
+    print(f"\n2. signature -> clusters, the cross_document step of textwash run "
+          f"({step['candidate_pairs']:,} candidate pairs, {step['verified_pairs']:,} verified, "
+          f"{step['duplicates']:,} duplicates)")
+    print(f"   textwash               {n / step['seconds']:>12,.0f} paragraphs/s wall  "
+          f"({step['seconds']:.2f} s wall; parts: {step['parts']})")
 
     def lsh_insert_query():
         lsh = MinHashLSH(threshold=s.threshold, num_perm=s.num_perm)
@@ -134,12 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     held = (keys.nbytes + norm.content.nbytes + norm.offsets.nbytes + norm.norm_hash.nbytes
             + (norm.own.nbytes + norm.own_offsets.nbytes if norm.own is not norm.content else 0)
             + docs.nbytes + has.nbytes + norm.quoted.nbytes)
-    tracemalloc.start()
-    find_duplicates(inp, s)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    print(f"\n3. memory per paragraph: {held / n:,.0f} bytes held for clustering, "
-          f"{peak / n:,.0f} bytes peak of numpy allocations inside find_duplicates "
+    print(f"\n3. memory per paragraph: {held / n:,.0f} bytes held for clustering "
           f"(band keys {keys.nbytes / n:,.0f}, content sets "
           f"{(norm.content.nbytes + norm.own.nbytes) / n:,.0f})")
 
@@ -173,6 +170,28 @@ def main(argv: list[str] | None = None) -> int:
             print(f"   {run + 1} earlier run(s): {wall:.2f} s wall, {cpu:.2f} s CPU, "
                   f"{matched:,} earlier paragraphs matched")
     return 0
+
+
+def _cross_document_of_a_run(texts: list[str], docs: np.ndarray) -> dict:
+    """`textwash run` on the paragraphs (one JSONL record per page, a paragraph per line) in a
+    temporary folder, one worker; the cross_document step's figures from its manifest."""
+    from flows.clean_corpus import run_clean_corpus
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw"
+        raw.mkdir()
+        with (raw / "pages.jsonl").open("w", encoding="utf-8") as fh:
+            starts = np.flatnonzero(np.concatenate(([True], docs[1:] != docs[:-1])))
+            for a, b in zip(starts, [*starts[1:], len(texts)]):
+                fh.write(json.dumps({"text": "\n".join(texts[a:b])}) + "\n")
+        manifest = run_clean_corpus(Settings.model_validate({
+            "raw": str(raw), "clean": str(Path(tmp) / "clean"),
+            "runtime": {"workers": 1, "task_runner": "thread"}}))
+    counts = manifest["counts"]
+    return {"seconds": manifest["seconds"]["cross_document"],
+            "parts": {k: round(v, 2) for k, v in manifest["cross_document_seconds"].items()},
+            "candidate_pairs": counts["candidate_pairs"], "verified_pairs": counts["verified_pairs"],
+            "duplicates": counts["duplicates"]}
 
 
 def _lookup(root: Path, s: DedupSettings, keys: np.ndarray, norm_hash: np.ndarray):

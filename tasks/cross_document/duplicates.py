@@ -22,7 +22,6 @@ Paragraphs with fewer than `min_words` content words are matched exactly only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,48 +32,6 @@ from tasks.settings import DedupSettings
 # (the earliest row) is always among them, and a bucket of common words cannot blow up.
 MAX_HEADS = 32
 _PAIR_CHUNK = 200_000
-
-
-@dataclass
-class DedupInput:
-    norm_hash: np.ndarray  # uint64 per row; 0 = not eligible (boilerplate, no words)
-    band_keys: np.ndarray  # (n x bands) uint32 LSH keys of the rows' MinHash signatures
-    has_keys: np.ndarray  # bool: enough content words for MinHash
-    content: np.ndarray  # CSR values: sorted distinct content-word hashes (uint32)
-    content_offsets: np.ndarray  # CSR offsets (int64, n + 1)
-    own: np.ndarray  # CSR values: the same for words outside quotations
-    own_offsets: np.ndarray
-    quoted: np.ndarray  # bool: the paragraph quotes something (own differs from content)
-    doc: np.ndarray  # int64 document code per row (same code = same document)
-    fixed: np.ndarray | None = None  # bool: rows from earlier runs, never members
-
-
-@dataclass
-class Duplicates:
-    dup_of: np.ndarray  # int64 row of the canonical, -1 when the row is not a duplicate
-    similarity: np.ndarray  # float32 verified similarity to the canonical, NaN otherwise
-    cluster: np.ndarray  # int64 row of the cluster's canonical for every member (and itself)
-    candidate_pairs: int  # distinct pairs sharing an LSH band
-    verified_pairs: int  # of those, pairs that passed verification
-
-    @property
-    def n_duplicates(self) -> int:
-        return int((self.dup_of >= 0).sum())
-
-
-def candidate_pairs(keys: np.ndarray, max_heads: int = MAX_HEADS) -> np.ndarray:
-    """Distinct (i, j), i < j, of rows that share a key in some band: (m x 2) int64."""
-    n = keys.shape[0]
-    index = np.arange(n, dtype=np.uint64)
-    found = []
-    for band in range(keys.shape[1]):
-        # Sorting key and row together groups equal keys with rows ascending inside a group.
-        packed = np.sort((keys[:, band].astype(np.uint64) << np.uint64(32)) | index)
-        found.append(pairs_in_groups(packed >> np.uint64(32),
-                                     (packed & np.uint64(0xFFFFFFFF)).astype(np.int64),
-                                     n, max_heads))
-    return decode_pairs(sorted_unique(np.concatenate(found)) if found else np.zeros(0, np.int64),
-                        n)
 
 
 def pairs_in_groups(key: np.ndarray, row: np.ndarray, n: int,
@@ -146,11 +103,6 @@ def take_rows(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray
     return values[starts + np.arange(int(new_offsets[-1]))], new_offsets
 
 
-def exact_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Jaccard of the content sets of each pair (rows of one CSR)."""
-    return jaccard_between(values, offsets, pairs[:, 0], values, offsets, pairs[:, 1])
-
-
 def jaccard_between(a_values: np.ndarray, a_offsets: np.ndarray, a_rows: np.ndarray,
                     b_values: np.ndarray, b_offsets: np.ndarray, b_rows: np.ndarray) -> np.ndarray:
     """Jaccard of set a_rows[k] of CSR a and set b_rows[k] of CSR b, in bulk. Each set is
@@ -180,17 +132,6 @@ def _tagged_elements(values, offsets, sizes, rows) -> np.ndarray:
 
 
 UNDECIDED, CANONICAL, MEMBER = 0, 1, 2
-
-
-def assign_canonicals(pairs: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For verified pairs (i, j), i < j: each row j joins the earliest i it is paired with that
-    is not itself a member; a row that no canonical takes is a canonical."""
-    canonical_of = np.full(n, -1, dtype=np.int64)
-    sim_of = np.full(n, np.nan, dtype=np.float32)
-    status = np.full(n, CANONICAL, dtype=np.int8)
-    order = np.lexsort((pairs[:, 0], pairs[:, 1]))  # grouped by member, candidates rising
-    assign_sorted(pairs[order, 0], pairs[order, 1], sims[order], status, canonical_of, sim_of)
-    return canonical_of, sim_of
 
 
 def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarray,
@@ -243,15 +184,6 @@ def verified(sims: np.ndarray, own_sims: np.ndarray, same_doc: np.ndarray,
     return (sims >= needed) & (own_sims >= needed)
 
 
-def pair_similarities(pairs: np.ndarray, content: np.ndarray, offsets: np.ndarray,
-                      own: np.ndarray, own_offsets: np.ndarray, quoted: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact content-word Jaccard of each pair, over all words and over the words outside
-    quotations (the same where neither paragraph quotes anything)."""
-    sets = ContentSets(content, offsets, own, own_offsets, quoted)
-    return similarities_between(sets, pairs[:, 0], sets, pairs[:, 1])
-
-
 def similarities_between(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_rows: np.ndarray
                          ) -> tuple[np.ndarray, np.ndarray]:
     """`pair_similarities` for pairs whose two sides are rows of two sets."""
@@ -261,13 +193,6 @@ def similarities_between(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_r
     own_sims[quoting] = jaccard_between(a.own, a.own_offsets, a_rows[quoting],
                                         b.own, b.own_offsets, b_rows[quoting])
     return sims, own_sims
-
-
-def resolve(n: int, rows: np.ndarray, head: np.ndarray, pairs: np.ndarray, sims: np.ndarray,
-            fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """From exact groups and verified near pairs to (dup_of, similarity, cluster) per row."""
-    canonical_of, sim_of = assign_canonicals(pairs, sims, n)
-    return resolve_assigned(rows, head, fixed, canonical_of, sim_of)
 
 
 def resolve_assigned(rows: np.ndarray, head: np.ndarray, fixed: np.ndarray,
@@ -292,21 +217,3 @@ def resolve_assigned(rows: np.ndarray, head: np.ndarray, fixed: np.ndarray,
     return dup_of, similarity, cluster
 
 
-def find_duplicates(inp: DedupInput, settings: DedupSettings,
-                    candidates: Callable[[np.ndarray], np.ndarray] | None = None) -> Duplicates:
-    """All in memory (tests, benchmarks; the pipeline streams the same steps band by band in
-    tasks/cross_document/__init__.py). `candidates`, when given, finds the candidate pairs among the
-    rows it is passed (the representatives) in place of `candidate_pairs`."""
-    n = len(inp.norm_hash)
-    fixed = inp.fixed if inp.fixed is not None else np.zeros(n, dtype=bool)
-    rows, head = exact_groups(inp.norm_hash)
-    reps = rows[(head == rows) & inp.has_keys[rows]]
-    found = candidates(reps) if candidates is not None else candidate_pairs(inp.band_keys[reps])
-    pairs = reps[found]  # reps is sorted: pairs stay (earlier, later)
-    n_candidates = len(pairs)
-    pairs = pairs[~fixed[pairs[:, 1]]]  # an earlier run's row is never a member
-    sims, own_sims = pair_similarities(pairs, inp.content, inp.content_offsets, inp.own,
-                                       inp.own_offsets, inp.quoted)
-    ok = verified(sims, own_sims, inp.doc[pairs[:, 0]] == inp.doc[pairs[:, 1]], settings)
-    dup_of, similarity, cluster = resolve(n, rows, head, pairs[ok], sims[ok], fixed)
-    return Duplicates(dup_of, similarity, cluster, n_candidates, int(ok.sum()))
