@@ -1,6 +1,6 @@
 """How well flag_boilerplate tells content from the rest, next to the C4 line rules.
 
-    python benchmarks/boilerplate_eval.py /work/shared/eval [--skip-lines-gold]
+    python benchmarks/evaluation/boilerplate_eval.py /work/shared/eval [--skip-lines-gold]
 
 Data (never copied into the repo): DATA_DIR/boilerplate/l3s_gn1_blocks.jsonl.gz (L3S-GN1 news
 pages as text blocks in page order, human labels; content = headline, fulltext, supplemental) and

@@ -1,6 +1,6 @@
 """Share of files whose text textwash reads correctly, per encoding.
 
-    .venv/bin/python benchmarks/encoding_eval.py /work/shared/eval [--baseline]
+    .venv/bin/python benchmarks/evaluation/encoding_eval.py /work/shared/eval [--baseline]
 
 Data: DATA_DIR/encodings/<encoding>/ (chardet's test corpus; the folder name is the true
 encoding, with a language suffix for some). A file is read correctly when textwash's decoded text

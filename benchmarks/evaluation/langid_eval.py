@@ -1,6 +1,7 @@
 """Language identification on real sentences: accuracy per language and overall, throughput.
 
-    .venv/bin/python benchmarks/langid_eval.py /work/shared/eval [--backends fasttext,langdetect]
+    .venv/bin/python benchmarks/evaluation/langid_eval.py /work/shared/eval
+        [--backends fasttext,langdetect]
 
 Data: DATA_DIR/langid/sentences/<iso>.txt (lingua's test sentences from the Leipzig corpora) and
 DATA_DIR/langid/accuracy-reports/langdetect/<Language>.txt (lingua's published accuracy of

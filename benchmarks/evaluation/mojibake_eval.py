@@ -1,6 +1,6 @@
 """ftfy's own test cases through textwash's read -> split -> fix_mojibake stages.
 
-    .venv/bin/python benchmarks/mojibake_eval.py /work/shared/eval
+    .venv/bin/python benchmarks/evaluation/mojibake_eval.py /work/shared/eval
 
 Data: DATA_DIR/mojibake/ftfy-test-cases/*.json (`original`, `fixed`, optional `fixed-encoding`,
 `expect`). Each case becomes one JSONL record (UTF-8), is read, split into paragraphs and repaired

@@ -1,6 +1,6 @@
 """Measure flag_translation on labelled data: quality per paragraph, and speed.
 
-    .venv/bin/python benchmarks/mt_eval.py ../shared/eval [--web-paragraphs 50000]
+    .venv/bin/python benchmarks/evaluation/mt_eval.py ../shared/eval [--web-paragraphs 50000]
 
 DATA_DIR holds pan13/ (cases.jsonl, documents.jsonl.gz), wmt/wmt22_en_human_vs_mt.jsonl.gz and,
 for the speed figure, corpus/web_fulltext.jsonl.gz. Each data set is split in two halves by a

@@ -1,6 +1,7 @@
 """datatrove's nearest pipeline to textwash, run offline on one core, for issue 8's comparison.
 
-    python benchmarks/datatrove_baseline.py CORPUS_DIR WORK_DIR [--max-mb 15] [--lid-model PATH]
+    python benchmarks/speed/datatrove_baseline.py CORPUS_DIR WORK_DIR [--max-mb 15]
+        [--lid-model PATH]
 
 CORPUS_DIR is a folder of JSONL files with fields id and text, as benchmarks/throughput.py's
 `build_corpus` writes them. WORK_DIR receives the input subset, datatrove's logs, the MinHash
@@ -25,8 +26,8 @@ nothing is downloaded at run time):
 
 Run on one core:
 
-    taskset -c 0 /tmp/dt-venv/bin/python benchmarks/datatrove_baseline.py /tmp/corpus /tmp/dt-work \\
-        --max-mb 15
+    taskset -c 0 /tmp/dt-venv/bin/python benchmarks/speed/datatrove_baseline.py \\
+        /tmp/corpus /tmp/dt-work --max-mb 15
 
 The pipeline, each stage a LocalPipelineExecutor run (workers=1; tasks=1 except
 MinhashDedupBuckets, which needs one task per bucket: 14 tasks run one after another):

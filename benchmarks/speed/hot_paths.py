@@ -1,7 +1,7 @@
 """One shard in this process, measured: the figures BENCHMARKS.md's throughput section quotes
 for a worker's memory and for the floor that language identification sets.
 
-    python benchmarks/hot_paths.py RAW_DIR [--shard-mb 16]
+    python benchmarks/speed/hot_paths.py RAW_DIR [--shard-mb 16]
 
 RAW_DIR is a folder of inputs (e.g. the corpus benchmarks/throughput.py builds under its
 --work folder, `raw/`). Prints for the first shard of a default plan: paragraphs, CPU seconds

@@ -1,6 +1,6 @@
 """End-to-end throughput: `textwash run` on a corpus of real text, beside the obvious script.
 
-    python benchmarks/throughput.py ../shared/eval [--scale 1] [--skip-baseline] [--work DIR]
+    python benchmarks/speed/throughput.py ../shared/eval [--scale 1] [--skip-baseline] [--work DIR]
 
 1. Builds the corpus as JSONL from ../shared/eval: corpus/web_fulltext (web pages with their
    navigation), PAN13's documents, and the WMT22 English sentences grouped into documents of 20

@@ -1,7 +1,7 @@
 """Train the boilerplate model and write tasks/models/boilerplate_model.json.
 
     pip install -e '.[train]'
-    python benchmarks/train_boilerplate_model.py /work/shared/eval
+    python benchmarks/training/train_boilerplate_model.py /work/shared/eval
 
 Trains scikit-learn's HistGradientBoostingClassifier (fixed seed) on the TUNING half only of
 L3S-GN1 (every block) and lines_gold_match (lines of 5+ words: the labels of shorter lines come

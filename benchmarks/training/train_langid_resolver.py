@@ -2,7 +2,7 @@
 
     python3 -m venv /tmp/lid-train && /tmp/lid-train/bin/pip install -e . \
         && /tmp/lid-train/bin/pip install fasttext-numpy2-wheel
-    /tmp/lid-train/bin/python benchmarks/train_langid_resolver.py /work/shared/eval
+    /tmp/lid-train/bin/python benchmarks/training/train_langid_resolver.py /work/shared/eval
 
 (fasttext-numpy2-wheel is the full fastText with training; it replaces fasttext-predict's module
 of the same name, so it lives in its own environment, never in textwash's dependencies.)

@@ -1,7 +1,7 @@
 """Train and calibrate the word-pattern model (tasks/models/mt_word_patterns.json).
 
     .venv/bin/python -m pip install scikit-learn    # training only; textwash does not need it
-    .venv/bin/python benchmarks/train_mt_model.py ../shared/eval
+    .venv/bin/python benchmarks/training/train_mt_model.py ../shared/eval
 
 Uses only the `tune` half of each data set (see benchmarks/mt_eval.py for the split):
 1. Features: symbol unigrams and bigrams (tasks/shard/translation_style.py), TF-IDF weighted.
