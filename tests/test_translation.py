@@ -284,7 +284,7 @@ def test_model_file_is_small_and_sane():
 
 
 def test_eval_script_says_when_data_is_missing(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "mt_eval.py"),
+    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "evaluation" / "mt_eval.py"),
                              str(tmp_path / "missing")], check=False, capture_output=True,
                             text=True)
     assert result.returncode != 0
@@ -292,78 +292,12 @@ def test_eval_script_says_when_data_is_missing(tmp_path):
 
 
 def test_roc_auc_matches_pairwise_definition():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    from mt_eval import roc_auc
+    from benchmarks.evaluation.mt_eval import roc_auc
 
     rng = np.random.default_rng(0)
     pos, neg = rng.integers(0, 5, 40).astype(float), rng.integers(0, 4, 30).astype(float)
     pairwise = np.mean([(p > n) + 0.5 * (p == n) for p in pos for n in neg])
     assert roc_auc(pos, neg) == pytest.approx(pairwise)
-
-
-def test_alternatives_script_says_when_data_is_missing(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "mt_alternatives.py"),
-                             str(tmp_path / "missing"), "--round", "2"], check=False,
-                            capture_output=True, text=True)
-    assert result.returncode != 0
-    assert "evaluation data not found" in result.stderr
-
-
-def _round_two():
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    import mt_alternatives_round2
-
-    return mt_alternatives_round2
-
-
-def test_kneser_ney_of_the_alternatives_is_a_distribution():
-    """The human-English n-gram model behind BENCHMARKS.md's perplexity rows: for any history,
-    the probabilities of the known tokens and of one unknown token add up to 1."""
-    round_two = _round_two()
-    sequences = [s.split() for s in ("the cat sat on the mat", "the dog sat on a log",
-                                     "a cat and a dog", "on the mat the cat sat")]
-    model = round_two.KneserNey(3).fit(sequences)
-    vocabulary = sorted({w for s in sequences for w in s}) + ["</s>"]
-    for history in ([], ["the"], ["on", "the"], ["a", "dog"], ["unseen", "words"]):
-        total = sum(math.exp(model.logprobs(history + [w])[len(history)])
-                    for w in vocabulary + ["zebra"])
-        assert total == pytest.approx(1.0)
-    seen = model.logprobs(["the", "cat", "sat", "on", "the", "mat"]).mean()
-    shuffled = model.logprobs(["mat", "the", "on", "sat", "cat", "the"]).mean()
-    assert seen > shuffled
-
-
-def test_case_rates_count_mid_sentence_capitals_against_the_table():
-    round_two = _round_two()
-    lower, capital = round_two.case_table(
-        ["we went to the market with Anna and the dog"] * 10)
-    # "Market" is capitalised mid-sentence though the table writes it in lower case; "anna" is
-    # lower-cased though the table capitalises it; "The" after a full stop is a sentence start.
-    rates = round_two.case_rates("we went to the Market. The dog and anna went", lower, capital)
-    common_capitalised, name_lowered, either, unknown = rates
-    words = 8  # mid-sentence words: went to the Market dog and anna went
-    assert common_capitalised == pytest.approx(1 / words)
-    assert name_lowered == pytest.approx(1 / words)
-    assert either == pytest.approx(2 / words) and unknown == 0.0
-
-
-def test_link_grammar_statistics_count_null_links_and_sentences_not_parsed():
-    """The parser rows of BENCHMARKS.md, with a stand-in for Link Grammar: null links per word of
-    the sentences parsed, and the share of sentences not parsed (too long, or no parse)."""
-    round_two = _round_two()
-    long_sentence = " ".join(["Word"] * (round_two.LINK_GRAMMAR_MAX_WORDS + 1)) + "."
-    text = f"One two three four. Five six seven eight nine ten. Timed out here. {long_sentence}"
-    nulls = {"One two three four.": 1, "Five six seven eight nine ten.": 2}
-    tried = []
-
-    def parse(sentence):
-        tried.append(sentence)
-        return nulls.get(sentence)
-
-    per_word, not_parsed = round_two.link_grammar_statistics(text, parse)
-    assert per_word == pytest.approx(3 / 10)
-    assert not_parsed == pytest.approx(2 / 4)
-    assert long_sentence not in tried
 
 
 def _rule_heavy_texts(n: int, seed: int) -> list[str]:
