@@ -21,7 +21,7 @@ from pydantic import ValidationError
 EXIT_CODES = """exit codes:
   0  the run was published, or there was nothing new to process
   1  the run failed (the message says why; the Prefect flow run has the traceback)
-  2  bad usage or settings, or a missing input folder
+  2  bad usage or settings, or an input folder that is missing or cannot be listed
   3  --strict and some input records were rejected: nothing was published
   4  another textwash run is writing to the same output folder"""
 
@@ -49,7 +49,7 @@ _FLAG_TO_SETTING = {
 def _add_settings_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("raw", nargs="?", default=None, help="input folder (default raw/)")
     run.add_argument("clean", nargs="?", default=None, help="output folder (default clean/)")
-    run.add_argument("--config", help="TOML settings file (sections as in the README)")
+    run.add_argument("--config", help="TOML settings file (sections as in docs/settings.md)")
     run.add_argument("--strict", action="store_true", default=None,
                      help="fail (exit 3, publish nothing) if any input record is rejected")
     run.add_argument("--workers", type=int, help="parallel shard tasks (default 2)")

@@ -79,7 +79,7 @@ class BoilerplateSettings(_Section):
 class LanguageSettings(_Section):
     backend: Literal["fasttext", "langdetect"] = Field(
         "fasttext", description="fasttext: lid.176 with textwash's resolver (fast); langdetect: "
-        "seeded, about 50 times slower"
+        "seeded, much slower (docs/benchmarks/language-and-encodings.md)"
     )
     min_score: float = Field(
         0.5, ge=0, le=1, description="below this confidence the paragraph's language is 'und' "
