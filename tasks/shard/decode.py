@@ -53,6 +53,8 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+from tasks import reasons
+
 _BOMS = (  # longest first: the UTF-32-LE BOM starts with the UTF-16-LE one
     (codecs.BOM_UTF32_LE, "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32-be"),
@@ -72,7 +74,7 @@ _MAX_CONTROL_SHARE = 0.05
 
 
 class DecodeError(ValueError):
-    """The bytes are not text we can decode. `code` is the reject reason."""
+    """The bytes are not text we can decode. `code` is the reject reason (tasks/reasons.py)."""
 
     def __init__(self, code: str, detail: str):
         super().__init__(detail)
@@ -100,7 +102,7 @@ def decode_bytes(data: bytes, max_replacement_ratio: float = 0.01) -> Decoded:
             return _decode_with(data, wide, max_replacement_ratio)
         if nuls > max_replacement_ratio * len(data):
             raise DecodeError(
-                "binary", f"NUL bytes in the input ({nuls} of {len(data)} bytes, "
+                reasons.BINARY, f"NUL bytes in the input ({nuls} of {len(data)} bytes, "
                           f"more than the {max_replacement_ratio:.1%} of stray bytes allowed)")
         # Stray NULs (a damaged file, a bad join): the rest says how to read the text.
         without = _decode_ascii_compatible(data.replace(b"\x00", b""), max_replacement_ratio)
@@ -138,7 +140,7 @@ def _decode_ascii_compatible(data: bytes, max_replacement_ratio: float) -> Decod
     try:
         return _decode_with(data, "utf-8", max_replacement_ratio)
     except DecodeError as exc:
-        raise DecodeError("undecodable", f"{exc.detail}; no legacy encoding reads it as text")
+        raise DecodeError(reasons.UNDECODABLE, f"{exc.detail}; no legacy encoding reads it as text")
 
 
 def _refuse_binary(data: bytes) -> None:
@@ -146,7 +148,7 @@ def _refuse_binary(data: bytes) -> None:
     the text): UTF-8 keeps them as they are."""
     controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
     if controls > _MAX_CONTROL_SHARE * max(len(data), 1):
-        raise DecodeError("binary", f"{controls} control bytes in {len(data)}")
+        raise DecodeError(reasons.BINARY, f"{controls} control bytes in {len(data)}")
 
 
 def _wide_by_detection(data: bytes) -> str | None:
@@ -457,7 +459,7 @@ def _decode_with(data: bytes, encoding: str, max_replacement_ratio: float) -> De
     replaced = text.count("\ufffd") - _replacement_chars_in(data, encoding)
     if replaced and replaced > max_replacement_ratio * max(len(text), 1):
         raise DecodeError(
-            "undecodable",
+            reasons.UNDECODABLE,
             f"{replaced} of {len(text)} characters are not valid {encoding} "
             f"(limit {max_replacement_ratio:.1%})",
         )
@@ -476,7 +478,7 @@ def _checked(decoded: Decoded) -> Decoded:
     controls = len(_CONTROL.findall(decoded.text))
     if controls > _MAX_CONTROL_SHARE * max(len(decoded.text), 1):
         raise DecodeError(
-            "binary",
+            reasons.BINARY,
             f"{controls} control characters in {len(decoded.text)} decoded as {decoded.encoding}",
         )
     return decoded

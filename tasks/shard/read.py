@@ -24,7 +24,7 @@ from typing import BinaryIO
 import pyarrow as pa
 import xxhash
 
-from tasks import schema
+from tasks import reasons, schema
 from tasks.plan.inputs import (
     FORMATS,
     InputFile,
@@ -67,16 +67,17 @@ class _Collector:
                  seen_ids: dict[str, int] | None = None) -> None:
         limit = self.settings.max_document_bytes
         if len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit:
-            self.reject(source, position, "too_large",
+            self.reject(source, position, reasons.TOO_LARGE,
                         f"text of {len(text):,} characters exceeds max_document_bytes "
                         f"({limit:,})")
             return
         if not text.strip():
-            self.reject(source, position, "empty_text", "the text is empty or only whitespace")
+            self.reject(source, position, reasons.EMPTY_TEXT,
+                        "the text is empty or only whitespace")
             return
         if seen_ids is not None and input_id is not None:
             if input_id in seen_ids:
-                self.reject(source, position, "duplicate_id",
+                self.reject(source, position, reasons.DUPLICATE_ID,
                             f"id {input_id!r} already used by the record at position "
                             f"{seen_ids[input_id]} of this file")
                 return
@@ -107,17 +108,17 @@ def read_inputs(files: list[InputFile], settings: ReadSettings) -> tuple[pa.Tabl
         if problem is not None:
             out.reject(f.source, None, *problem)
         elif f.kind is None:
-            out.reject(f.source, None, "unsupported_format",
+            out.reject(f.source, None, reasons.UNSUPPORTED_FORMAT,
                        f"unsupported file type (supported: {', '.join(FORMATS)})")
         elif f.size == 0:
-            out.reject(f.source, None, "empty_file", "the file is empty")
+            out.reject(f.source, None, reasons.EMPTY_FILE, "the file is empty")
         else:
             try:
                 {"txt": _read_txt, "jsonl": _read_jsonl, "parquet": _read_parquet}[f.kind](f, out)
             except NotARegularFile as exc:  # replaced by a FIFO since the check above
-                out.reject(f.source, None, "not_a_file", exc.detail)
+                out.reject(f.source, None, reasons.NOT_A_FILE, exc.detail)
             except OSError as exc:  # vanished or unreadable mid-way: keep what was read
-                out.reject(f.source, None, "unreadable", f"{type(exc).__name__}: {exc}")
+                out.reject(f.source, None, reasons.UNREADABLE, f"{type(exc).__name__}: {exc}")
     documents, rejects = out.tables()
     return documents, rejects, out.counts
 
@@ -125,7 +126,7 @@ def read_inputs(files: list[InputFile], settings: ReadSettings) -> tuple[pa.Tabl
 def _read_txt(f: InputFile, out: _Collector) -> None:
     limit = out.settings.max_document_bytes
     if f.size is not None and f.size > limit:
-        out.reject(f.source, 0, "too_large",
+        out.reject(f.source, 0, reasons.TOO_LARGE,
                    f"file of {f.size:,} bytes exceeds max_document_bytes ({limit:,})")
         return
     with open_regular(f.path) as fh:
@@ -164,7 +165,7 @@ def _read_jsonl(f: InputFile, out: _Collector) -> None:
     try:
         with open_regular(f.path) as raw, _decompressed(f, raw) as fh:
             if fh is None:
-                out.reject(f.source, None, "not_gzip",
+                out.reject(f.source, None, reasons.NOT_GZIP,
                            "not a gzip file: the name ends in .gz but the bytes are not gzip "
                            "data (plain JSONL is read as .jsonl)")
                 return
@@ -172,7 +173,7 @@ def _read_jsonl(f: InputFile, out: _Collector) -> None:
                 fh.seek(f.start)
             for line, size in _iter_lines(fh, s.max_document_bytes, f.end):
                 if line is None:
-                    out.reject(f.source, position, "too_large",
+                    out.reject(f.source, position, reasons.TOO_LARGE,
                                f"line of {size:,} bytes exceeds max_document_bytes "
                                f"({s.max_document_bytes:,})")
                 elif line.strip():  # a blank line is not a record
@@ -181,7 +182,7 @@ def _read_jsonl(f: InputFile, out: _Collector) -> None:
                     _jsonl_record(f.source, position, line, out, seen_ids)
                 position += 1
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        out.reject(f.source, position, "truncated",
+        out.reject(f.source, position, reasons.TRUNCATED,
                    f"compressed data is damaged or cut off at line index {position}: {exc}")
 
 
@@ -214,11 +215,11 @@ def _jsonl_record(source: str, position: int, line: bytes, out: _Collector,
         obj = json.loads(decoded.text)
     except json.JSONDecodeError as exc:
         snippet = decoded.text.strip()[:120]
-        out.reject(source, position, "malformed_json",
+        out.reject(source, position, reasons.MALFORMED_JSON,
                    f"{exc.msg} at column {exc.colno}: {snippet!r}")
         return
     if not isinstance(obj, dict):
-        out.reject(source, position, "not_an_object",
+        out.reject(source, position, reasons.NOT_AN_OBJECT,
                    f"a JSON {type(obj).__name__} where an object with a {s.text_field!r} field "
                    "was expected")
         return
@@ -232,7 +233,7 @@ def _record_from_mapping(source: str, position: int, obj: dict, encoding: str,
     text = obj.get(s.text_field)
     if text is None:  # a null is no text as much as an absent field (Parquet's missing value)
         fields = ", ".join(list(obj)[:10]) or "none"
-        out.reject(source, position, "missing_text",
+        out.reject(source, position, reasons.MISSING_TEXT,
                    f"{s.text_field!r} is null" if s.text_field in obj else
                    f"no {s.text_field!r} field (fields: {fields})")
         return
@@ -244,7 +245,7 @@ def _record_from_mapping(source: str, position: int, obj: dict, encoding: str,
             return
         text, encoding, replacements = decoded.text, decoded.encoding, decoded.replacements
     if not isinstance(text, str):
-        out.reject(source, position, "bad_text_type",
+        out.reject(source, position, reasons.BAD_TEXT_TYPE,
                    f"{s.text_field!r} is a {type(text).__name__}, not a string")
         return
     raw_id = obj.get(s.id_field)
@@ -269,11 +270,11 @@ def _read_parquet(f: InputFile, out: _Collector) -> None:
     try:  # by path, for Arrow's own file reader (read_inputs checked it is a regular file)
         pf = pq.ParquetFile(f.path)
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        out.reject(f.source, None, "bad_parquet", f"not a readable Parquet file: {exc}")
+        out.reject(f.source, None, reasons.BAD_PARQUET, f"not a readable Parquet file: {exc}")
         return
     names = pf.schema_arrow.names
     if s.text_field not in names:
-        out.reject(f.source, None, "missing_text",
+        out.reject(f.source, None, reasons.MISSING_TEXT,
                    f"no {s.text_field!r} column (columns: {', '.join(names[:10])})")
         return
     seen_ids: dict[str, int] = {}
@@ -284,7 +285,7 @@ def _read_parquet(f: InputFile, out: _Collector) -> None:
                 _record_from_mapping(f.source, position, row, "utf-8", 0, out, seen_ids)
                 position += 1
     except (pa.ArrowInvalid, pa.ArrowException) as exc:
-        out.reject(f.source, position, "bad_parquet",
+        out.reject(f.source, position, reasons.BAD_PARQUET,
                    f"cannot read rows from position {position} on: {exc}")
 
 

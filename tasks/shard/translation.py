@@ -42,6 +42,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tasks import reasons
 from tasks.settings import TranslationSettings
 from tasks.shard.language import UNDETERMINED
 from tasks.shard.translation_style import WordPatterns, default_word_patterns, load_model
@@ -54,26 +55,26 @@ from tasks.shard.translation_style import WordPatterns, default_word_patterns, l
 # and acronym_anagram never fire on the evaluation data: weights from the seed articles, where
 # they are the spinner's work.
 RULE_LOGODDS = {
-    "currency_space": 3.0,
-    "said_that": 3.0,
-    "quote_glued": 3.0,
-    "quote_mismatch": 2.5,
-    "semicolon_capital": 2.5,
-    "acronym_anagram": 2.0,  # document level, attributed to the paragraphs with the rarer form
-    "quote_spacing": 1.5,
-    "lowercase_sentence_start": 1.0,
-    "doubled_punct": 0.7,
-    "merged_words": 0.3,
-    "space_before_punct": 0.2,
+    reasons.CURRENCY_SPACE: 3.0,
+    reasons.SAID_THAT: 3.0,
+    reasons.QUOTE_GLUED: 3.0,
+    reasons.QUOTE_MISMATCH: 2.5,
+    reasons.SEMICOLON_CAPITAL: 2.5,
+    reasons.ACRONYM_ANAGRAM: 2.0,  # document level: the paragraphs with the rarer form
+    reasons.QUOTE_SPACING: 1.5,
+    reasons.LOWERCASE_SENTENCE_START: 1.0,
+    reasons.DOUBLED_PUNCT: 0.7,
+    reasons.MERGED_WORDS: 0.3,
+    reasons.SPACE_BEFORE_PUNCT: 0.2,
 }
 # Loose punctuation: rare in edited text (WMT) but as common in scraped human pages (PAN13
 # sources: 5%, 3.6%, 2.1%, 14.8% of passages) as in translations, because removing markup
 # leaves the same traces ("windows, , and", "phased in. voluntary programs"). Together they
 # count at most this much.
 _LOOSE_PUNCTUATION = frozenset(
-    ["lowercase_sentence_start", "doubled_punct", "merged_words", "space_before_punct"])
+    [reasons.LOWERCASE_SENTENCE_START, reasons.DOUBLED_PUNCT, reasons.MERGED_WORDS,
+     reasons.SPACE_BEFORE_PUNCT])
 _LOOSE_PUNCTUATION_CAP = 1.5
-WORD_PATTERNS = "word_patterns"
 ENGLISH = "en"  # the language the rules were measured on
 # Documents: rule log-odds per 1,000 words, with this many words of prior (human) text.
 _DOC_PRIOR_WORDS = 600
@@ -146,20 +147,20 @@ _SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in range(sys.maxunicode + 1) if chr
 # rule_hits runs the conditions over a whole column in one pass each and the Python regexes
 # only where they match (a few percent of web paragraphs).
 _RULES: list[tuple[str, str, Callable[[str], int]]] = [
-    ("currency_space", r"[$€£¥₹]", _count(_CURRENCY_SPACE)),
-    ("doubled_punct", r"[.,;:!?]" + _SPACE + r"+[.,;:]", _count(_DOUBLED_PUNCT)),
-    ("space_before_punct", _SPACE + r"[,.]", _count(_SPACE_BEFORE_PUNCT)),
+    (reasons.CURRENCY_SPACE, r"[$€£¥₹]", _count(_CURRENCY_SPACE)),
+    (reasons.DOUBLED_PUNCT, r"[.,;:!?]" + _SPACE + r"+[.,;:]", _count(_DOUBLED_PUNCT)),
+    (reasons.SPACE_BEFORE_PUNCT, _SPACE + r"[,.]", _count(_SPACE_BEFORE_PUNCT)),
     # an English paragraph that quotes with „ is read with German pairs (_low_nine_or)
-    ("quote_glued", _SPACE + "”|„", _low_nine_or(_count(_QUOTE_GLUED), 1)),
-    ("quote_spacing", r"[.,!?]" + _SPACE + "+”|“" + _SPACE + "|„",
+    (reasons.QUOTE_GLUED, _SPACE + "”|„", _low_nine_or(_count(_QUOTE_GLUED), 1)),
+    (reasons.QUOTE_SPACING, r"[.,!?]" + _SPACE + "+”|“" + _SPACE + "|„",
      _low_nine_or(_count(_QUOTE_SPACING), 0)),
     # a mismatch needs a ‘ before a ” or ’ (see _quotes_mismatched)
-    ("quote_mismatch", r"(?s)‘.*[”’]|„",
+    (reasons.QUOTE_MISMATCH, r"(?s)‘.*[”’]|„",
      _low_nine_or(lambda text: int(_quotes_mismatched(text)), 2)),
-    ("said_that", r"[Ss]aid" + _SPACE + r"+[A-Z]", _said_that),
-    ("semicolon_capital", ";" + _SPACE, _count(_SEMICOLON_CAPITAL)),
-    ("merged_words", r"[a-z]\.[a-z]", _merged_words),
-    ("lowercase_sentence_start", r"[a-z]\." + _SPACE + r"+[a-z]", _lowercase_starts),
+    (reasons.SAID_THAT, r"[Ss]aid" + _SPACE + r"+[A-Z]", _said_that),
+    (reasons.SEMICOLON_CAPITAL, ";" + _SPACE, _count(_SEMICOLON_CAPITAL)),
+    (reasons.MERGED_WORDS, r"[a-z]\.[a-z]", _merged_words),
+    (reasons.LOWERCASE_SENTENCE_START, r"[a-z]\." + _SPACE + r"+[a-z]", _lowercase_starts),
 ]
 _MAY_HIT = "|".join(f"(?:{condition})" for _, condition, _ in _RULES)
 _MAY_HAVE_ACRONYM = r"[A-Z]{3}"
@@ -205,8 +206,9 @@ def _quotes_mismatched(text: str) -> bool:
 # rules on English words, number formats, abbreviations and casing do not apply, and the quote
 # rules read quotes by the language's own pairs (_quote_faults).
 _ENGLISH_ONLY = frozenset(
-    ["currency_space", "said_that", "semicolon_capital", "lowercase_sentence_start"])
-_QUOTE_RULES = frozenset(["quote_glued", "quote_mismatch", "quote_spacing"])
+    [reasons.CURRENCY_SPACE, reasons.SAID_THAT, reasons.SEMICOLON_CAPITAL,
+     reasons.LOWERCASE_SENTENCE_START])
+_QUOTE_RULES = frozenset([reasons.QUOTE_GLUED, reasons.QUOTE_MISMATCH, reasons.QUOTE_SPACING])
 _DOUBLE_QUOTES = "“”„‟«»"
 _SINGLE_QUOTES = "‘’‚‛‹›"
 _CURLY_QUOTES = "“”„‟‘’‚‛"
@@ -336,19 +338,23 @@ def _quotes_of(lang: str | None, document_lang: str | None) -> _Quotes | None:
 @cache
 def _other_language_rules(quotes: _Quotes) -> tuple[list[_Rule], str]:
     replaced: dict[str, _Rule] = {
-        "quote_glued": ("quote_glued", _SPACE + _DOUBLE_CLASS,
-                        lambda text: _quote_faults(text, quotes)[1]),
-        "quote_mismatch": ("quote_mismatch",
-                           f"(?s){_SINGLE_CLASS}.*{_DOUBLE_CLASS}|{_DOUBLE_CLASS}.*{_SINGLE_CLASS}",
-                           lambda text: int(_quote_faults(text, quotes)[2])),
-        "quote_spacing": ("quote_spacing",
-                          _CURLY_CLASS + _SPACE + r"|[.,!?]" + _SPACE + "+" + _CURLY_CLASS,
-                          lambda text: _quote_faults(text, quotes)[0]),
+        reasons.QUOTE_GLUED: (
+            reasons.QUOTE_GLUED, _SPACE + _DOUBLE_CLASS,
+            lambda text: _quote_faults(text, quotes)[1]),
+        reasons.QUOTE_MISMATCH: (
+            reasons.QUOTE_MISMATCH,
+            f"(?s){_SINGLE_CLASS}.*{_DOUBLE_CLASS}|{_DOUBLE_CLASS}.*{_SINGLE_CLASS}",
+            lambda text: int(_quote_faults(text, quotes)[2])),
+        reasons.QUOTE_SPACING: (
+            reasons.QUOTE_SPACING,
+            _CURLY_CLASS + _SPACE + r"|[.,!?]" + _SPACE + "+" + _CURLY_CLASS,
+            lambda text: _quote_faults(text, quotes)[0]),
     }
     if quotes.spaced:
-        del replaced["quote_spacing"]
-        replaced["doubled_punct"] = ("doubled_punct", r"[.,;:!?]" + _SPACE + r"+[.,]",
-                                     _count(_DOUBLED_PUNCT_SPACED))
+        del replaced[reasons.QUOTE_SPACING]
+        replaced[reasons.DOUBLED_PUNCT] = (reasons.DOUBLED_PUNCT,
+                                           r"[.,;:!?]" + _SPACE + r"+[.,]",
+                                           _count(_DOUBLED_PUNCT_SPACED))
     rules = [replaced.get(name, (name, condition, count)) for name, condition, count in _RULES
              if name not in _ENGLISH_ONLY and (name in replaced or name not in _QUOTE_RULES)]
     return rules, "|".join(f"(?:{condition})" for _, condition, _ in rules)
@@ -564,7 +570,7 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
         acronym_rows[int(doc[row])].append(row)
     for rows in acronym_rows.values():
         for local, count in _acronym_anagrams([texts[r].as_py() for r in rows]).items():
-            hits[rows[local]] += ["acronym_anagram"] * count
+            hits[rows[local]] += [reasons.ACRONYM_ANAGRAM] * count
 
     evidence = np.zeros(n)
     with_hits = [row for row in range(n) if hits[row]]
@@ -583,7 +589,8 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     signals: list[list[str]] = [[]] * n  # shared empty list: rows are only read
     flagged = sorted(set(with_hits) | set(np.flatnonzero(word_flag).tolist()))
     for row in flagged:
-        signals[row] = sorted(set(hits[row]) | ({WORD_PATTERNS} if word_flag[row] else set()))
+        word = {reasons.WORD_PATTERNS} if word_flag[row] else set()
+        signals[row] = sorted(set(hits[row]) | word)
 
     # Documents, from their content paragraphs, sums taken in row order as document_logit does.
     content_rows = np.flatnonzero(content)

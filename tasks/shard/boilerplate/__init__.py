@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
+from tasks import reasons
 from tasks.settings import BoilerplateSettings
 from tasks.shard.boilerplate.features import document_bounds, feature_matrix, features
 from tasks.shard.boilerplate.model import load_model
@@ -117,7 +118,7 @@ def phrase_rule(text: str, norm: str | None = None) -> str | None:
     The first rule in PHRASE_RULES order that matches the line in any of its three ways wins.
     `norm` is normalize_line(text), when the caller has it already."""
     if not _LETTER.search(text):
-        return "no_letters"
+        return reasons.NO_LETTERS
     norm = normalize_line(text) if norm is None else norm
     n_words = norm.count(" ") + 1
     if n_words > _WORDS_SHORT_LINE:
@@ -133,11 +134,11 @@ def phrase_rule(text: str, norm: str | None = None) -> str | None:
     if found < len(_RULE_NAMES):
         return _RULE_NAMES[found]
     if n_words <= 8 and set(norm.replace(",", " ").replace("|", " ").split()) <= SHARE_WORDS:
-        return "share_bar"
+        return reasons.SHARE_BAR
     if n_words <= 12 and MEDIA_CREDIT_PREFIX.match(norm):
-        return "media_credit"
+        return reasons.MEDIA_CREDIT
     if n_words <= 4 and MEDIA_CREDIT_SUFFIX.search(norm):
-        return "media_credit"
+        return reasons.MEDIA_CREDIT
     return None
 
 
@@ -208,7 +209,8 @@ def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndar
     # tuning-half block F1 0.907 against 0.920 now (benchmarks/boilerplate_eval.py).
     floor = np.where(feats["prose"] > 0, settings.model_prose_threshold, settings.model_threshold)
     is_content = (p_content >= floor).tolist()
-    return [s or (None if c else p or "content_model") for (s, p), c in zip(rules, is_content)]
+    return [s or (None if c else p or reasons.CONTENT_MODEL)
+            for (s, p), c in zip(rules, is_content)]
 
 
 def model_rows(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray]
@@ -233,14 +235,14 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
     outside = has_main & ((row < start) | (row > end))
     away_from_top = (row < start - _SPARED_ABOVE_MAIN) | (row > end)
     shape = [
-        ("menu_line", (words <= 15) & (f["separators"] >= 2) & (f["ends_terminal"] == 0)
+        (reasons.MENU_LINE, (words <= 15) & (f["separators"] >= 2) & (f["ends_terminal"] == 0)
          & (f["in_main"] == 0)),
-        ("counter", _matches(texts, _COUNTER)),
+        (reasons.COUNTER, _matches(texts, _COUNTER)),
     ]
     position = [
-        ("date_alone", _is_date(texts, outside & away_from_top)),
-        ("leading_run", has_main & (row < start - _SPARED_ABOVE_MAIN) & short),
-        ("trailing_run", has_main & (row > end) & short),
+        (reasons.DATE_ALONE, _is_date(texts, outside & away_from_top)),
+        (reasons.LEADING_RUN, has_main & (row < start - _SPARED_ABOVE_MAIN) & short),
+        (reasons.TRAILING_RUN, has_main & (row > end) & short),
     ]
     sure = list(sure)
     soft: list[str | None] = [None] * len(sure)
@@ -249,8 +251,8 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
     # symbols alone (a rule, "***", ":)", a bullet) is nothing a reader reads, wherever it is.
     near_article = has_main & (row >= start - _SPARED_ABOVE_MAIN) & (row <= end)
     for i in np.flatnonzero(near_article & _matches(texts, r"\p{Nd}")).tolist():
-        if sure[i] == "no_letters":
-            sure[i], soft[i] = None, "no_letters"
+        if sure[i] == reasons.NO_LETTERS:
+            sure[i], soft[i] = None, reasons.NO_LETTERS
     return _first_match(shape, sure), _first_match(position, soft)
 
 

@@ -3,16 +3,18 @@
 A phrase rule matches the whole (normalised) line, or the start of a line of <= 15 words, or a
 phrase inside a line of <= 25 words: a real paragraph that mentions "privacy policy" in passing
 is not a policy link. Add a phrase where it belongs; the rule names are part of the output
-(`boilerplate_rule`).
+(`boilerplate_rule`) and registered in tasks/reasons.py.
 """
 
 from __future__ import annotations
 
 import re
 
+from tasks import reasons
+
 # rule name -> (whole-line phrases, line-start phrases, phrases inside a line of <= 25 words)
 PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "comment_form": (
+    reasons.COMMENT_FORM: (
         ("please enter your comment", "please enter your name here", "leave a reply",
          "leave a comment", "post comment", "post a comment", "submit comment", "add a comment",
          "add comment", "comments", "no comments", "0 comments", "comments are closed",
@@ -30,7 +32,7 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
          "tu dirección de correo electrónico no será publicada",
          "los campos obligatorios están marcados"),
     ),
-    "newsletter": (
+    reasons.NEWSLETTER: (
         ("newsletter", "subscribe", "newsletter abonnieren", "s'abonner", "suscríbete"),
         ("sign up for our", "sign up for free", "sign up to our", "subscribe to", "get our newsletter", "join our mailing list",
          "newsletter sign up", "newsletter signup", "melden sie sich", "abonnieren sie",
@@ -39,14 +41,14 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
          "enter your email address", "unseren newsletter", "notre newsletter",
          "nuestro boletín", "nuestra newsletter"),
     ),
-    "share_bar": (
+    reasons.SHARE_BAR: (
         (),
         ("share this", "share on", "click to share", "follow us on", "folgen sie uns",
          "suivez-nous", "síguenos", "diesen artikel teilen", "artikel teilen",
          "partager cet article", "partager sur", "compartir en", "compartir este"),
         (),
     ),
-    "cookie_notice": (
+    reasons.COOKIE_NOTICE: (
         (),
         (),
         ("we use cookies", "uses cookies", "use of cookies", "accept cookies",
@@ -54,7 +56,7 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
          "verwendet cookies", "nous utilisons des cookies", "utilise des cookies",
          "utilizamos cookies", "utiliza cookies", "usamos cookies"),
     ),
-    "policy_links": (
+    reasons.POLICY_LINKS: (
         ("privacy", "privacy policy", "terms of use", "terms of service", "terms and conditions",
          "imprint", "legal notice", "contact us", "about us", "datenschutz",
          "datenschutzerklärung", "impressum", "kontakt", "mentions légales",
@@ -64,7 +66,7 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
         ("all rights reserved", "alle rechte vorbehalten", "tous droits réservés",
          "todos los derechos reservados"),
     ),
-    "related_links": (
+    reasons.RELATED_LINKS: (
         ("related", "related articles", "related stories", "related posts", "related content",
          "read more", "read also", "see also", "more stories", "most read", "most popular",
          "trending now", "recommended", "recommended for you", "you may also like",
@@ -76,14 +78,14 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
          "lire aussi:", "lea también:", "te puede interesar:"),
         (),
     ),
-    "partner_promo": (
+    reasons.PARTNER_PROMO: (
         ("advertisement", "advertising", "sponsored", "sponsored content", "promoted stories",
          "paid content", "partner content", "anzeige", "werbung", "publicité", "publicidad"),
         ("white papers from our partners", "sponsored by", "presented by", "in partnership with",
          "paid post"),
         (),
     ),
-    "archive_note": (
+    reasons.ARCHIVE_NOTE: (
         (),
         ("this article is more than", "this article was originally published",
          "this article first appeared", "this article is from the archive", "from the archive",
@@ -91,18 +93,18 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
          "cet article a été publié initialement"),
         (),
     ),
-    "author_bio": (
+    reasons.AUTHOR_BIO: (
         ("about the author", "about the authors", "über den autor", "über die autorin",
          "à propos de l'auteur", "sobre el autor", "sobre la autora"),
         (),
         (),
     ),
-    "javascript": (
+    reasons.JAVASCRIPT: (
         (),
         (),
         ("javascript",),
     ),
-    "navigation": (
+    reasons.NAVIGATION: (
         ("home", "back to top", "top", "to top", "skip navigation", "skip to content",
          "skip to main content", "main menu", "menu", "search", "advanced search", "sitemap",
          "site map", "text size", "font size", "print this article", "print this page",
@@ -113,7 +115,7 @@ PHRASE_RULES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
         ("skip to ", "back to top", "zurück zur", "retour à l'accueil", "volver a "),
         (),
     ),
-    "login_prompt": (
+    reasons.LOGIN_PROMPT: (
         ("log in", "login", "sign in", "register", "sign up", "my account", "anmelden",
          "registrieren", "se connecter", "s'inscrire", "iniciar sesión", "registrarse"),
         (),
