@@ -75,8 +75,8 @@ def cross_document_task(shards: list[ShardResult], settings: Settings, plan: Run
                         staging: str, superseded: dict[str, set[str]],
                         dask_address: str | None) -> CrossDocumentResult:
     excluded = set().union(*superseded.values()) if superseded else set()
-    result = cross_document(shards, settings, plan.run_id, plan.sequence, Path(staging),
-                            excluded, dask_address)
+    result = cross_document(shards, settings, Store(settings.clean).staging(plan.run_id),
+                            plan.sequence, excluded, dask_address)
     get_run_logger().info(
         "site templates: %d lines; duplicates: %d paragraphs (%d of earlier runs' paragraphs) "
         "in %d clusters; %d candidate pairs, %d compared (the others' earlier paragraph was "
@@ -96,10 +96,10 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
     store = Store(settings.clean)
     start = time.perf_counter()
     counts = PublishCounts()
-    out = store.staging_dir(plan.run_id) / "out"
-    shutil.rmtree(out, ignore_errors=True)  # a rerun after a crash starts this step afresh
+    staging = store.staging(plan.run_id)
+    shutil.rmtree(staging.tables_dir, ignore_errors=True)  # a rerun after a crash starts afresh
     for shard in shards:
-        publish_shard(shard, settings, plan.run_id, out, counts)
+        publish_shard(shard, settings, staging, counts)
     stage_seconds: dict[str, float] = {}
     for shard in shards:
         for stage, value in shard.seconds.items():
@@ -259,7 +259,7 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
                 # A failed state with a short message: the list is said once, by the caller.
                 return Failed(message=str(failure).split(":\n")[0], data=failure)
             superseded = superseded_doc_ids(store, plan.supersedes)
-            stage_index_exclusions(staging, plan.run_id, superseded)
+            stage_index_exclusions(store.staging(plan.run_id), superseded)
             dask_address = dask_scheduler(runner)
             if dask_address is None:
                 pool.close()  # the shard workers (~250 MB each, idle) are not needed any more

@@ -7,7 +7,8 @@ What readers see:
       paragraphs/<run_id>/part-00000.parquet
       rejects/<run_id>/part-00000.parquet
       _runs/<run_id>.json                      run manifests
-      _index/                                  what later runs match against (dedup_index.py)
+      _index/                                  what later runs match against
+                                               (tasks/cross_document/history.py)
 
 Each of these five is a symbolic link into `.current`, itself a link to one complete generation
 in `.generations/<n>/`. A run builds the next generation beside the current one (hard links to
@@ -15,13 +16,19 @@ every file of the current generation, plus its own files and manifest) and then 
 `.current` to it with one atomic rename. Readers therefore see every run completely or not at
 all: a run killed at any moment leaves the current generation untouched, and the next run
 removes the half-built one. The replaced generation is removed when the next run starts, so a
-reader that listed its files just before a switch can still open them. Rewriting is never needed except where a changed input supersedes
-earlier rows (`supersede`): the affected part files are rewritten into the new generation only.
+reader that listed its files just before a switch can still open them. Rewriting is never needed
+except where a changed input supersedes earlier rows (tasks/publish/supersede.py): the affected
+part files are rewritten into the new generation only.
 
 Also here:
-      _staging/<run_id>/   work in progress; a rerun of the same run id (same inputs, settings
-                           and history) picks up the shards that finished before a crash
+      _staging/<run_id>/   work in progress (`Staging`); a rerun of the same run id (same
+                           inputs, settings and history) picks up the shards that finished
+                           before a crash
       _lock                held by the run that is writing
+
+Every path of the folder is spelled here and nowhere else: `Layout` names what readers see
+(under `clean/`, and the same names inside a generation), `Staging` a run's work in progress,
+`ShardFiles` one staged shard.
 
 Folders are named by the bare run id, not `run_id=...`: pandas and pyarrow refuse a hive
 partition key that is also a column of the files ("Unable to merge: Field run_id has
@@ -82,11 +89,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class Store:
-    def __init__(self, root: str | Path):
-        self.root = Path(root).absolute()  # staged files are read by workers elsewhere too
+def part_name(shard: int) -> str:
+    """The file a shard's rows of one table are published in."""
+    return f"part-{shard:05d}.parquet"
 
-    # -- paths -------------------------------------------------------------------------------
+
+class Layout:
+    """The names readers see under `root`: `clean/` itself, or one generation of it (which
+    holds the same names)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
     @property
     def runs_dir(self) -> Path:
         return self.root / "_runs"
@@ -96,17 +110,123 @@ class Store:
         return self.root / "_index"
 
     @property
-    def generations(self) -> Path:
-        return self.root / ".generations"
-
-    def staging_dir(self, run_id: str) -> Path:
-        return self.root / "_staging" / run_id
+    def index_meta(self) -> Path:
+        """How the duplicate index was built (tasks/cross_document/history.py)."""
+        return self.index_dir / "meta.json"
 
     def table_dir(self, table: str, run_id: str) -> Path:
         return self.root / table / run_id
 
     def manifest_path(self, run_id: str) -> Path:
         return self.runs_dir / f"{run_id}.json"
+
+    def index_file(self, kind: str, run_id: str) -> Path:
+        """A run's file of one kind of the index (INDEX_KINDS)."""
+        return self.index_dir / kind / f"{run_id}.parquet"
+
+    def index_files(self, kind: str) -> list[Path]:
+        """The committed runs' files of one kind of the index, in run order."""
+        folder = self.index_dir / kind
+        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+class ShardFiles:
+    """One staged shard, `shard-NNNNN/`: its tables as Parquet (`paragraphs`, `documents`,
+    `rejects`, and `cross`, which the run-wide step adds), its band keys and its result. It is
+    written under `building` and renamed when complete."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def table(self, name: str) -> Path:
+        return self.directory / f"{name}.parquet"
+
+    @property
+    def band_keys(self) -> Path:
+        return self.directory / "band_keys.npy"
+
+    @property
+    def result(self) -> Path:
+        return self.directory / "result.json"
+
+    @property
+    def building(self) -> Path:
+        return self.directory.with_name(self.directory.name + ".building")
+
+
+class Staging:
+    """One run's work in progress, `_staging/<run_id>/`: what the commit moves into the next
+    generation, and the work files of the steps before it.
+
+        shard-NNNNN/                   a staged shard (`ShardFiles`)
+        shard-NNNNN.progress.json      how far a running shard is (tasks/shard/progress.py)
+        dedup/                         the run-wide step's work files (band tables, sets)
+        out/<table>/part-NNNNN.parquet the published tables, moved into place by the commit
+        index/<kind>/<run_id>.parquet  this run's index files, and index/meta.json
+    """
+
+    def __init__(self, directory: str | Path, run_id: str):
+        self.directory = Path(directory)
+        self.run_id = run_id
+
+    def shard(self, shard: int) -> ShardFiles:
+        return ShardFiles(self.directory / f"shard-{shard:05d}")
+
+    def shard_progress(self, shard: int) -> Path:
+        return self.directory / f"shard-{shard:05d}.progress.json"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.directory / "dedup"
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.directory / "out"
+
+    def table_dir(self, table: str) -> Path:
+        return self.tables_dir / table
+
+    def part_file(self, table: str, shard: int) -> Path:
+        return self.table_dir(table) / part_name(shard)
+
+    @property
+    def index_dir(self) -> Path:
+        return self.directory / "index"
+
+    @property
+    def index_meta(self) -> Path:
+        return self.index_dir / "meta.json"
+
+    def index_file(self, kind: str) -> Path:
+        return self.index_dir / kind / f"{self.run_id}.parquet"
+
+    def index_files(self, kind: str) -> list[Path]:
+        folder = self.index_dir / kind
+        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+class Store(Layout):
+    def __init__(self, root: str | Path):
+        super().__init__(Path(root).absolute())  # staged files are read by workers elsewhere too
+
+    # -- paths -------------------------------------------------------------------------------
+    @property
+    def generations(self) -> Path:
+        return self.root / ".generations"
+
+    @property
+    def staging_root(self) -> Path:
+        return self.root / "_staging"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "_lock"
+
+    def staging_dir(self, run_id: str) -> Path:
+        return self.staging_root / run_id
+
+    def staging(self, run_id: str) -> Staging:
+        return Staging(self.staging_dir(run_id), run_id)
 
     def current_generation(self) -> Path | None:
         link = self.root / ".current"
@@ -147,7 +267,7 @@ class Store:
     def lock(self):
         """Exclusive right to write to this folder; a second run stops with a clear message."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "_lock", "a+") as fh:  # closing the file releases the lock
+        with open(self.lock_path, "a+") as fh:  # closing the file releases the lock
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -192,9 +312,8 @@ class Store:
                 shutil.rmtree(gen, ignore_errors=True)
                 if not replaced:
                     interrupted.append(str(gen))
-        staging = self.root / "_staging"
-        if staging.is_dir():
-            for leftover in sorted(staging.iterdir()):
+        if self.staging_root.is_dir():
+            for leftover in sorted(self.staging_root.iterdir()):
                 if leftover.name != keep_staging:
                     shutil.rmtree(leftover, ignore_errors=True)
                     interrupted.append(str(leftover))
@@ -206,9 +325,9 @@ class Store:
         """Who holds the folder's lock ("pid N"), or None when no run is writing. Only a hint
         (the lock can be taken right after): runs still take `lock()`. Looking leaves the
         lock file as it was."""
-        if not (self.root / "_lock").is_file():
+        if not self.lock_path.is_file():
             return None
-        with open(self.root / "_lock") as fh:
+        with open(self.lock_path) as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except OSError as exc:
@@ -219,7 +338,7 @@ class Store:
 
     # -- commit --------------------------------------------------------------------------------
     def commit(self, run_id: str, manifest: dict,
-               rewrite: Callable[[Path], dict] | None = None) -> dict:
+               rewrite: Callable[[Layout], dict] | None = None) -> dict:
         """Make the staged run visible: build the next generation (links to the current one's
         files, this run's tables and index files, `rewrite` applied to it, the manifest with
         what `rewrite` returned merged in) and switch to it atomically. Returns the manifest."""
@@ -232,21 +351,20 @@ class Store:
         _link_tree(current, building)
         checkpoint("commit:linked")
 
-        staged = self.staging_dir(run_id)
+        staged, built = self.staging(run_id), Layout(building)
         for table in TABLE_NAMES:
-            os.rename(staged / "out" / table, building / table / run_id)
-        index = staged / "index"
+            os.rename(staged.table_dir(table), built.table_dir(table, run_id))
         for kind in INDEX_KINDS:
-            for src in sorted((index / kind).glob("*.parquet")) if index.is_dir() else []:
-                dst = building / "_index" / kind / src.name
+            for src in staged.index_files(kind):
+                dst = built.index_dir / kind / src.name
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(src, dst)
-        if (index / "meta.json").is_file():
-            os.replace(index / "meta.json", building / "_index" / "meta.json")
+        if staged.index_meta.is_file():
+            os.replace(staged.index_meta, built.index_meta)
         if rewrite is not None:
-            manifest = {**manifest, **rewrite(building)}
+            manifest = {**manifest, **rewrite(built)}
         checkpoint("commit:tables")
-        write_bytes_atomic(building / "_runs" / f"{run_id}.json",
+        write_bytes_atomic(built.manifest_path(run_id),
                            json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
         final = self.generations / str(number)
         os.rename(building, final)
@@ -254,7 +372,7 @@ class Store:
         checkpoint("commit:built")
         self._switch_to(final)
         checkpoint("commit:switched")
-        shutil.rmtree(staged, ignore_errors=True)
+        shutil.rmtree(staged.directory, ignore_errors=True)
         # The generation just replaced stays until the next run starts (`recover`): a reader
         # that listed its files before the switch can still open them. Older ones go now.
         keep = {final.resolve(), current.resolve() if current is not None else None}

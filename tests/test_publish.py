@@ -11,6 +11,7 @@ from tasks.cross_document import CROSS
 from tasks.publish import PublishCounts, document_drop_reason, publish_shard
 from tasks.settings import Settings
 from tasks.shard import ShardResult
+from tasks.store import Staging
 
 STAGED_PARAGRAPHS = schema.columns(
     schema.PARAGRAPHS, "doc_id", "para_index", "para_id", "text", "char_start", "char_end",
@@ -52,11 +53,11 @@ def stage_shard(folder, docs, rejects=(), shard=0):
 
 
 def publish(tmp_path, shards, **policy):
-    out = tmp_path / "out"
+    staging = Staging(tmp_path, "00001-test")
     settings = Settings.from_dict({"policy": policy})
     for shard in shards:
-        publish_shard(shard, settings, "00001-test", out, PublishCounts())
-    return out
+        publish_shard(shard, settings, staging, PublishCounts())
+    return staging.tables_dir
 
 
 def parts(folder):

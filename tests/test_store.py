@@ -1,21 +1,44 @@
 import multiprocessing
 import os
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tasks.store import LayoutError, RunLockedError, Store
+from tasks.store import LayoutError, RunLockedError, Staging, Store, part_name
 
 
 def stage_run(store, run_id, rows=1):
-    out = store.staging_dir(run_id) / "out"
+    staging = store.staging(run_id)
     for table in ("documents", "paragraphs", "rejects"):
-        (out / table).mkdir(parents=True)
-        pq.write_table(pa.table({"x": list(range(rows))}), out / table / "part-00000.parquet")
-    index = store.staging_dir(run_id) / "index" / "entries"
-    index.mkdir(parents=True)
-    pq.write_table(pa.table({"x": [1]}), index / f"{run_id}.parquet")
+        staging.table_dir(table).mkdir(parents=True)
+        pq.write_table(pa.table({"x": list(range(rows))}), staging.part_file(table, 0))
+    staging.index_file("entries").parent.mkdir(parents=True)
+    pq.write_table(pa.table({"x": [1]}), staging.index_file("entries"))
+
+
+def test_the_layout_under_clean_and_staging():
+    """The names readers and later runs rely on (docs/output.md), spelled in tasks/store.py."""
+    store = Store("/c")
+    assert store.table_dir("paragraphs", "00001-a") == Path("/c/paragraphs/00001-a")
+    assert store.manifest_path("00001-a") == Path("/c/_runs/00001-a.json")
+    assert store.index_file("bands", "00001-a") == Path("/c/_index/bands/00001-a.parquet")
+    assert store.index_meta == Path("/c/_index/meta.json")
+    assert store.generations == Path("/c/.generations")
+    staging = store.staging("00002-b")
+    assert staging.directory == store.staging_dir("00002-b") == Path("/c/_staging/00002-b")
+    assert staging.part_file("rejects", 3) == \
+        Path("/c/_staging/00002-b/out/rejects/part-00003.parquet")
+    assert staging.index_file("superseded") == \
+        Path("/c/_staging/00002-b/index/superseded/00002-b.parquet")
+    assert staging.work_dir == Path("/c/_staging/00002-b/dedup")
+    shard = staging.shard(7)
+    assert shard.table("cross") == Path("/c/_staging/00002-b/shard-00007/cross.parquet")
+    assert shard.band_keys == Path("/c/_staging/00002-b/shard-00007/band_keys.npy")
+    assert shard.building == Path("/c/_staging/00002-b/shard-00007.building")
+    assert staging.shard_progress(7) == Path("/c/_staging/00002-b/shard-00007.progress.json")
+    assert Staging(Path("/elsewhere"), "x").index_meta == Path("/elsewhere/index/meta.json")
 
 
 def test_commit_builds_a_generation_and_switches_to_it(tmp_path):
@@ -58,11 +81,11 @@ def test_rewrite_replaces_only_the_new_generations_copy(tmp_path):
     store.ensure_layout()
     stage_run(store, "00001-a", rows=3)
     store.commit("00001-a", {"run_id": "00001-a", "sequence": 1})
-    old_part = tmp_path / "documents" / "00001-a" / "part-00000.parquet"
+    old_part = store.table_dir("documents", "00001-a") / part_name(0)
     old_inode = old_part.resolve().stat().st_ino
 
     def drop_rows(generation):
-        part = generation / "documents" / "00001-a" / "part-00000.parquet"
+        part = generation.table_dir("documents", "00001-a") / part_name(0)
         tmp = part.with_name(".tmp")
         pq.write_table(pa.table({"x": [0]}), tmp)
         tmp.replace(part)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +53,7 @@ from tasks.shard import (
     return_freed_memory,
 )
 from tasks.shard.boilerplate import find_site_templates, template_counts
+from tasks.store import Staging, Store
 
 CROSS = pa.schema(
     [
@@ -142,8 +142,8 @@ def _load(shards: list[ShardResult]) -> tuple[_Rows, dict[str, str]]:
     return r, site_of_doc
 
 
-def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, run_seq: int,
-                   staging: Path, exclude_doc_ids: set[str] = frozenset(),
+def cross_document(shards: list[ShardResult], settings: Settings, staging: Staging,
+                   run_seq: int, exclude_doc_ids: set[str] = frozenset(),
                    dask_address: str | None = None) -> CrossDocumentResult:
     """`dask_address`: a Dask scheduler; with it, and at least runtime.dask_dedup_min_rows
     paragraphs with band keys, the candidate search among this run's paragraphs runs there
@@ -179,12 +179,12 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     template_keys = r.template_key
     r.template_key = None
     template_keys[r.boilerplate | repeated] = 0
-    history_counts = template_index.load_history(Path(settings.clean), dict(site_names))
+    history_counts = template_index.load_history(Store(settings.clean), dict(site_names))
     site_of_row = doc_site[r.doc]
     counts = template_counts(site_of_row, r.doc, template_keys)
     templates = find_site_templates(site_of_row, r.doc, template_keys, settings.boilerplate,
                                     history_counts, counts)
-    template_index.stage_run(staging, run_id, counts, list(site_names))
+    template_index.stage_run(staging, counts, list(site_names))
     del template_keys, site_of_row, counts
     seconds["site_templates"] = _lap()
 
@@ -195,7 +195,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     rows, head = exact_groups(norm_hash)
     index_type = np.int32 if n < 2**31 else np.int64
     reps = rows[(head == rows) & r.has_keys[rows]].astype(index_type)
-    history = History(Path(settings.clean), settings.dedup, exclude_doc_ids)
+    history = History(Store(settings.clean).root, settings.dedup, exclude_doc_ids)
     # The first row of each exact group, by hash: for exact matches with earlier runs.
     heads = np.unique(head) if history.runs else np.zeros(0, np.int64)
     copies = head != rows  # only the other copies of a group are kept for the end
@@ -205,7 +205,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
     seconds["exact"] = _lap()
 
     # 3. Band by band: this run's band tables, and candidates with earlier runs.
-    work = staging / "dedup"
+    work = staging.work_dir
     use_dask = bool(dask_address) and m >= settings.runtime.dask_dedup_min_rows
     tables = BandTables(work, m, MAX_HEADS)
     with_history = []
@@ -355,7 +355,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, run_id: str, r
 
     # 5. Per shard: the cross table; this run's index.
     earlier_ids = earlier["para_id"].to_pylist()
-    index = RunIndexWriter(staging, run_id, run_seq, settings.dedup)
+    index = RunIndexWriter(staging.directory, staging.run_id, run_seq, settings.dedup)
     indexed_parts = []
     for number, shard in enumerate(shards):
         sl = slice(int(r.starts[number]), int(r.starts[number + 1]))

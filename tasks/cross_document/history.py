@@ -7,8 +7,10 @@ earlier run without reading the earlier runs' output.
     _index/bands/<run_id>.parquet    (key, entry) per LSH band, sorted by key: row group b holds
                                      band b, so a lookup reads one band at a time
     _index/exact/<run_id>.parquet    (norm_hash, entry): exact-copy keys, sorted
-    _index/superseded/<run_id>.parquet, _index/templates/<run_id>.parquet: see supersede.py and
-                                     template_index.py
+    _index/superseded/<run_id>.parquet, _index/templates/<run_id>.parquet: see
+                                     tasks/publish/supersede.py and templates.py
+
+(tasks/store.py spells these paths: `Layout` for the committed files, `Staging` for a run's.)
 
 A run indexes its canonical and unique content paragraphs (a member is within the threshold of
 its canonical, so matching the canonical is enough). It keeps a paragraph's LSH band keys, not
@@ -37,6 +39,7 @@ from tasks.settings import DedupSettings
 from tasks.shard.minhash import HASH_SCHEME
 from tasks.shard.normalize import NORMALIZER_VERSION
 from tasks.shard.stopwords import STOPWORDS
+from tasks.store import Layout, Staging
 
 INDEX_FORMAT = 3
 _ENTRY_ROW_GROUP = 16_384
@@ -63,7 +66,7 @@ def index_meta(settings: DedupSettings) -> dict:
 
 def check_meta(root: Path, settings: DedupSettings) -> None:
     """Refuse an index built another way: its keys would not match ours."""
-    path = root / "_index" / "meta.json"
+    path = Layout(root).index_meta
     if not path.is_file():
         return
     found = json.loads(path.read_text(encoding="utf-8"))
@@ -83,12 +86,12 @@ class History:
 
     def __init__(self, root: Path, settings: DedupSettings, exclude_doc_ids=frozenset()):
         check_meta(root, settings)
-        self.root = root
-        self.runs = [p.stem for p in _committed(root, "entries")]
+        self.layout = Layout(root)
+        self.runs = [p.stem for p in self.layout.index_files("entries")]
         # doc id -> the sequence of the run that superseded it: its entries of earlier runs are
         # gone from the tables; those of that run and later ones (the file read again) are not.
         self.excluded: dict[str, int] = dict.fromkeys(exclude_doc_ids, _THIS_RUN)
-        for path in _committed(root, "superseded"):
+        for path in self.layout.index_files("superseded"):
             sequence = int(path.stem.split("-")[0])
             for doc_id in pq.read_table(path, columns=["doc_id"])["doc_id"].to_pylist():
                 self.excluded[doc_id] = max(self.excluded.get(doc_id, 0), sequence)
@@ -100,7 +103,7 @@ class History:
         run number << 32 | entry."""
         found_ids, found_keys = [], []
         for run_number, run in enumerate(self.runs):
-            part = pq.ParquetFile(self.root / "_index" / "bands" / f"{run}.parquet")
+            part = pq.ParquetFile(self.layout.index_file("bands", run))
             if band >= part.num_row_groups:
                 continue
             group = part.read_row_group(band)
@@ -119,7 +122,7 @@ class History:
         """(history id, norm_hash) of earlier entries with one of these exact keys (sorted)."""
         found_ids, found_hashes = [], []
         for run_number, run in enumerate(self.runs):
-            table = pq.read_table(self.root / "_index" / "exact" / f"{run}.parquet")
+            table = pq.read_table(self.layout.index_file("exact", run))
             hn, he = table["norm_hash"].to_numpy(), table["entry"].to_numpy()
             lo = np.searchsorted(hn, norm_hashes, side="left")
             hi = np.minimum(np.searchsorted(hn, norm_hashes, side="right"), lo + 1)
@@ -138,8 +141,7 @@ class History:
         for run_number in np.unique(runs):
             wanted = history_ids[runs == run_number]
             rows = (wanted & np.uint64(0xFFFFFFFF)).astype(np.int64)
-            table = _read_entries(self.root / "_index" / "entries" /
-                                  f"{self.runs[run_number]}.parquet", rows)
+            table = _read_entries(self.layout.index_file("entries", self.runs[run_number]), rows)
             tables.append(table.append_column("history_id", pa.array(wanted)))
         if not tables:
             return pa.table({name: [] for name in (*ENTRY_FIELDS, "history_id")})
@@ -158,11 +160,6 @@ class History:
 
 
 _THIS_RUN = np.iinfo(np.int64).max  # superseded by the run being made: every earlier entry
-
-
-def _committed(root: Path, kind: str) -> list[Path]:
-    folder = root / "_index" / kind
-    return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
 
 
 def expand_ranges(lo: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -190,12 +187,13 @@ class RunIndexWriter:
     band by band (each band's keys of all entries at once, so a band is one row group)."""
 
     def __init__(self, staging: Path, run_id: str, run_seq: int, settings: DedupSettings):
-        self.out = staging / "index"
+        """`staging`: the run's staging folder (tasks/store.py, `Staging`)."""
+        self.files = Staging(staging, run_id)
         for kind in ("entries", "bands", "exact"):
-            (self.out / kind).mkdir(parents=True, exist_ok=True)
-        self.run_id, self.run_seq, self.settings = run_id, run_seq, settings
-        self._entries = pq.ParquetWriter(self.out / "entries" / f"{run_id}.parquet",
-                                         _ENTRY_SCHEMA, compression="zstd")
+            self.files.index_file(kind).parent.mkdir(parents=True, exist_ok=True)
+        self.run_seq, self.settings = run_seq, settings
+        self._entries = pq.ParquetWriter(self.files.index_file("entries"), _ENTRY_SCHEMA,
+                                         compression="zstd")
         self._norm: list[np.ndarray] = []
         self.count = 0
 
@@ -211,7 +209,7 @@ class RunIndexWriter:
     def finish(self, band_keys) -> None:
         """`band_keys(band)` -> (entry numbers, keys) of the entries that have band keys."""
         self._entries.close()
-        with pq.ParquetWriter(self.out / "bands" / f"{self.run_id}.parquet", _BANDS_SCHEMA,
+        with pq.ParquetWriter(self.files.index_file("bands"), _BANDS_SCHEMA,
                               compression="zstd") as writer:
             for band in range(self.settings.bands):
                 entries, keys = band_keys(band)
@@ -223,8 +221,8 @@ class RunIndexWriter:
         order = np.argsort(norm, kind="stable")
         pq.write_table(pa.table({"norm_hash": pa.array(norm[order], type=pa.uint64()),
                                  "entry": pa.array(order.astype(np.uint32))}),
-                       self.out / "exact" / f"{self.run_id}.parquet", compression="zstd")
-        (self.out / "meta.json").write_text(
+                       self.files.index_file("exact"), compression="zstd")
+        self.files.index_meta.write_text(
             json.dumps(index_meta(self.settings), indent=2, sort_keys=True), encoding="utf-8")
 
 

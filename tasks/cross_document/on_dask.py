@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 
 from tasks.cross_document.duplicates import decode_pairs, pairs_in_groups, sorted_unique
+from tasks.store import ShardFiles
 
 
 def _shard_band_rows(directory: str, first_row: int, bands: int, reps: np.ndarray) -> pd.DataFrame:
     """(code = band << 32 | key, pos = the row's place among the representatives)."""
-    keys = np.load(f"{directory}/band_keys.npy", mmap_mode="r")
+    keys = np.load(ShardFiles(directory).band_keys, mmap_mode="r")
     rows = first_row + np.arange(keys.shape[1])
     pos = np.searchsorted(reps, rows)
     pos_clipped = np.minimum(pos, max(len(reps) - 1, 0))

@@ -8,21 +8,20 @@ line a site repeats on every page is recognised even in a run that brings few of
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.shard.boilerplate import TemplateCounts
+from tasks.store import Layout, Staging
 
 SCHEMA = pa.schema([("site", pa.string()), ("key", pa.uint64()), ("docs", pa.int64())])
 
 
-def load_history(root: Path, site_codes: dict[str, int]) -> TemplateCounts:
+def load_history(clean: Layout, site_codes: dict[str, int]) -> TemplateCounts:
     """Earlier runs' counts in this run's site codes (sites this run has not seen get new
     codes, which no paragraph of this run carries)."""
-    paths = sorted((root / "_index" / "templates").glob("*.parquet"))
+    paths = clean.index_files("templates")
     if not paths:
         return TemplateCounts.empty()
     table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in paths])
@@ -38,7 +37,7 @@ def load_history(root: Path, site_codes: dict[str, int]) -> TemplateCounts:
     return pairs + sites  # sums repeated (site, key) pairs and sites over the runs
 
 
-def stage_run(staging: Path, run_id: str, counts: TemplateCounts, site_names: list[str]) -> None:
+def stage_run(staging: Staging, counts: TemplateCounts, site_names: list[str]) -> None:
     names = np.array(site_names, dtype=object)
     table = pa.table({
         "site": pa.array(np.concatenate([names[counts.sites], names[counts.site_codes]]).tolist(),
@@ -47,8 +46,8 @@ def stage_run(staging: Path, run_id: str, counts: TemplateCounts, site_names: li
                                                                np.uint64)]), type=pa.uint64()),
         "docs": pa.array(np.concatenate([counts.docs, counts.site_docs]), type=pa.int64()),
     }, schema=SCHEMA)
-    folder = staging / "index" / "templates"
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table.sort_by([("site", "ascending"), ("key", "ascending")]),
-                   folder / f"{run_id}.parquet", compression="zstd")
+    path = staging.index_file("templates")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table.sort_by([("site", "ascending"), ("key", "ascending")]), path,
+                   compression="zstd")
 

@@ -28,6 +28,7 @@ from tasks import schema
 from tasks.settings import PolicySettings, Settings
 from tasks.shard import ShardResult
 from tasks.shard.language import document_language
+from tasks.store import Staging
 
 OUTPUT_COMPRESSION = "zstd"
 PARAGRAPH_SEPARATOR = "\n\n"
@@ -142,9 +143,10 @@ def _reject_repeated_ids(paras: pa.Table, cross: pa.Table, docs: pa.Table, rejec
             pa.concat_tables([rejects, extra]), Counter(dropped["source"].to_pylist()))
 
 
-def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
+def publish_shard(shard: ShardResult, settings: Settings, staging: Staging,
                   counts: PublishCounts) -> None:
-    """Write the final tables for one shard into `out_dir/<table>/part-<shard>.parquet`."""
+    """Write the final tables for one shard into the run's staging (`Staging.part_file`)."""
+    run_id = staging.run_id
     paras = pq.read_table(shard.path("paragraphs"))
     cross = pq.read_table(shard.path("cross"))
     docs = pq.read_table(shard.path("documents"))
@@ -237,13 +239,12 @@ def publish_shard(shard: ShardResult, settings: Settings, run_id: str, out_dir,
     rejects_out = rejects.append_column("run_id", pa.array([run_id] * rejects.num_rows,
                                                            type=pa.string()))
 
-    name = f"part-{shard.shard:05d}.parquet"
     for table, table_name in ((paragraphs_out, "paragraphs"), (documents_out, "documents"),
                               (rejects_out.cast(schema.REJECTS), "rejects")):
-        target = out_dir / table_name
-        target.mkdir(parents=True, exist_ok=True)
+        staging.table_dir(table_name).mkdir(parents=True, exist_ok=True)
         if table.num_rows:
-            pq.write_table(table, target / name, compression=OUTPUT_COMPRESSION)
+            pq.write_table(table, staging.part_file(table_name, shard.shard),
+                           compression=OUTPUT_COMPRESSION)
 
     counts.documents += nd
     counts.documents_kept += sum(doc_cols["keep"])

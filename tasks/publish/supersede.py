@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.store import Store
+from tasks.store import Layout, Staging, Store
 
 
 def superseded_doc_ids(store: Store, supersedes: list[tuple[str, str]]) -> dict[str, set[str]]:
@@ -38,15 +38,15 @@ def superseded_doc_ids(store: Store, supersedes: list[tuple[str, str]]) -> dict[
     return found
 
 
-def stage_index_exclusions(staging: Path, run_id: str, doc_ids: dict[str, set[str]]) -> None:
+def stage_index_exclusions(staging: Staging, doc_ids: dict[str, set[str]]) -> None:
     every = sorted(set().union(*doc_ids.values())) if doc_ids else []
-    folder = staging / "index" / "superseded"
-    folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.table({"doc_id": pa.array(every, type=pa.string())}),
-                   folder / f"{run_id}.parquet", compression="zstd")
+    path = staging.index_file("superseded")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"doc_id": pa.array(every, type=pa.string())}), path,
+                   compression="zstd")
 
 
-def rewrite_without(generation: Path, supersedes: list[tuple[str, str]],
+def rewrite_without(generation: Layout, supersedes: list[tuple[str, str]],
                     doc_ids: dict[str, set[str]]) -> list[dict]:
     """Rewrite the part files of `generation` that hold superseded rows. Returns, per earlier
     run, the sources superseded and the rows removed from each table."""
@@ -60,7 +60,7 @@ def rewrite_without(generation: Path, supersedes: list[tuple[str, str]],
         removed = {"documents": 0, "paragraphs": 0, "rejects": 0}
         for table in removed:
             column, values = ("doc_id", id_set) if table == "paragraphs" else ("source", source_set)
-            for part in sorted((generation / table / run_id).glob("*.parquet")):
+            for part in sorted(generation.table_dir(table, run_id).glob("*.parquet")):
                 data = pq.read_table(part)
                 drop = pc.is_in(data[column], value_set=values)
                 n = int(pc.sum(drop).as_py() or 0)
