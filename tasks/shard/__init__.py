@@ -2,8 +2,10 @@
 
 read -> split_paragraphs -> fix_mojibake -> flag_boilerplate -> detect_language
      -> flag_translation -> minhash
-The result is staged as Parquet (paragraphs with their signatures, documents, rejects); tasks
-hand each other paths, not tables, so a shard can run in another process or on another machine.
+What each stage needs and adds is declared in tasks/shard/stages.py (the stage contract). The
+result is staged as Parquet (paragraphs with their signatures, documents, rejects; `staged_schemas`
+says their columns); tasks hand each other paths, not tables, so a shard can run in another
+process or on another machine.
 """
 
 from __future__ import annotations
@@ -26,14 +28,10 @@ import pyarrow.parquet as pq
 from tasks.faults import checkpoint
 from tasks.plan import RunPlan
 from tasks.settings import Settings
-from tasks.shard.boilerplate import flag_boilerplate, site_of
-from tasks.shard.language import detect_language
-from tasks.shard.minhash import list_matrix, minhash
-from tasks.shard.mojibake import fix_mojibake
-from tasks.shard.paragraphs import split_paragraphs
+from tasks.shard.boilerplate import site_of
+from tasks.shard.minhash import list_matrix
 from tasks.shard.progress import ProgressFile, shard_bytes
-from tasks.shard.read import read_inputs
-from tasks.shard.translation import flag_translation
+from tasks.shard.stages import ShardStages, StageError
 
 STAGING_COMPRESSION = "lz4"  # staged files are read once, soon: speed over size
 
@@ -83,14 +81,16 @@ class _Timer:
 
 
 def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -> ShardResult:
+    stages = ShardStages(settings)  # the stages' declarations checked before any work
+    staged = staged_schemas(stages)
     timer = _Timer()
     # Progress for the flow's display, once per chunk (bytes in proportion to paragraphs done).
     progress = ProgressFile(staging, shard, shard_bytes(plan, shard))
     progress.report(paragraphs_done=0, paragraphs=0, documents=0)
     with timer.stage("read"):
-        docs, rejects, per_source = read_inputs(plan.shard_inputs(shard), settings.read)
+        docs, rejects, per_source = stages.read.run(plan.shard_inputs(shard))
     with timer.stage("split_paragraphs"):
-        split = split_paragraphs(docs, settings.split)
+        split = stages.split.run(docs)
         docs = docs.drop_columns(["text"])  # the paragraphs carry it from here on
 
     # Written under a temporary name and renamed when complete: a shard folder is whole or
@@ -107,26 +107,17 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
     paragraphs, documents_done = split.num_rows, 0
     for chunk in document_chunks(split, CHUNK_PARAGRAPHS):
         with paused_gc():
-            with timer.stage("fix_mojibake"):
-                chunk = fix_mojibake(chunk, settings.mojibake)
-            with timer.stage("flag_boilerplate"):
-                chunk = flag_boilerplate(chunk, settings.boilerplate)
-            with timer.stage("detect_language"):
-                chunk = detect_language(chunk, settings.language)
-            with timer.stage("flag_translation"):
-                chunk, chunk_mt = flag_translation(chunk, settings.translation)
-            with timer.stage("minhash"):
-                chunk = minhash(chunk, settings.dedup)
+            chunk, chunk_docs = stages.run(chunk, timer.stage)
         with timer.stage("stage_write"):
             keys, has_keys = list_matrix(chunk["band_keys"], settings.dedup.bands)
             band_keys[:, done:done + chunk.num_rows] = keys.T
             chunk = chunk.drop_columns(["band_keys"]).append_column(
-                "has_keys", pa.array(has_keys, type=pa.bool_()))
+                HAS_KEYS, pa.array(has_keys, type=pa.bool_()))
             if writer is None:
-                writer = pq.ParquetWriter(building / "paragraphs.parquet", chunk.schema,
+                writer = pq.ParquetWriter(building / "paragraphs.parquet", staged["paragraphs"],
                                           compression=STAGING_COMPRESSION)
             writer.write_table(chunk)
-            doc_parts.append(chunk_mt)
+            doc_parts.append(chunk_docs)
             done += chunk.num_rows
             documents_done += pc.count_distinct(chunk["doc_id"]).as_py()  # chunks hold whole docs
         progress.report(paragraphs_done=done, paragraphs=paragraphs, documents=documents_done)
@@ -134,16 +125,18 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
 
     with timer.stage("stage_write"):
         if writer is None:  # no paragraphs at all (every record rejected)
-            empty = _empty_stage_output(settings)
-            pq.write_table(empty.drop_columns(["band_keys"]).append_column(
-                "has_keys", pa.array([], type=pa.bool_())), building / "paragraphs.parquet",
-                compression=STAGING_COMPRESSION)
-            doc_parts.append(flag_translation(empty, settings.translation)[1])
+            pq.write_table(staged["paragraphs"].empty_table(), building / "paragraphs.parquet",
+                           compression=STAGING_COMPRESSION)
         else:
             writer.close()
         np.save(building / "band_keys.npy", band_keys)
-        documents = _staged_documents(docs, pa.concat_tables(doc_parts))
+        documents = _staged_documents(
+            docs, pa.concat_tables([stages.document_columns.empty_table(), *doc_parts]),
+            stages.without_paragraphs)
         for table, name in ((documents, "documents"), (rejects, "rejects")):
+            if not table.schema.equals(staged[name]):  # the paragraphs' writer checks theirs
+                raise StageError(f"staged {name} have columns {table.schema.names}, but the "
+                                 f"stages' declarations make them {staged[name].names}")
             pq.write_table(table, building / f"{name}.parquet", compression=STAGING_COMPRESSION)
     result = ShardResult(shard, str(directory), docs.num_rows, done, rejects.num_rows,
                          per_source, timer.seconds, plan.shard_keys(shard))
@@ -218,28 +211,38 @@ def document_chunks(paragraphs: pa.Table, size: int):
         start = end
 
 
-def _empty_stage_output(settings: Settings) -> pa.Table:
-    """The stages' columns for a shard without paragraphs (only rejects)."""
-    from tasks.shard.paragraphs import PARAGRAPHS
-
-    empty = PARAGRAPHS.empty_table()
-    chunk = detect_language(flag_boilerplate(fix_mojibake(empty, settings.mojibake),
-                                             settings.boilerplate), settings.language)
-    return minhash(flag_translation(chunk, settings.translation)[0], settings.dedup)
+# The band keys are staged aside, as a (bands x paragraphs) matrix that cross_document reads one
+# band at a time (ShardResult.band_keys); the paragraphs keep whether they have any.
+HAS_KEYS = pa.field("has_keys", pa.bool_())
+# The site a document belongs to, by which the run-wide template rule counts repeated lines.
+SITE = pa.field("site", pa.string())
 
 
-def _staged_documents(docs: pa.Table, doc_mt: pa.Table) -> pa.Table:
-    """Document metadata without the raw text (publish rebuilds `text` from kept paragraphs),
-    plus the site used by the template rule and the document's MT score."""
-    mt = {d: (s, sig) for d, s, sig in zip(doc_mt["doc_id"].to_pylist(),
-                                           doc_mt["mt_score"].to_pylist(),
-                                           doc_mt["mt_signals"].to_pylist())}
-    ids = docs["doc_id"].to_pylist()
+def staged_schemas(stages: ShardStages) -> dict[str, pa.Schema]:
+    """The columns of the tables a shard stages, from the stages' declarations: the paragraphs'
+    after every stage, `has_keys` for their band keys; the documents' as read, without `text`
+    (publish rebuilds it from the kept paragraphs), with their `site` and the stages'
+    per-document columns; the rejects' as read."""
+    paragraphs = stages.paragraph_columns
+    documents = stages.read.adds
+    return {
+        "paragraphs": paragraphs.remove(paragraphs.get_field_index("band_keys")).append(HAS_KEYS),
+        "documents": pa.schema([*documents.remove(documents.get_field_index("text")), SITE,
+                                *stages.document_columns.remove(0)]),
+        "rejects": stages.read.rejects,
+    }
+
+
+def _staged_documents(docs: pa.Table, per_document: pa.Table, without_paragraphs: dict
+                      ) -> pa.Table:
+    """The documents (without their text) with their site and the stages' per-document
+    columns; a document that no chunk held (it has no paragraphs) gets `without_paragraphs`."""
     sites = [site_of(src, url) for src, url in zip(docs["source"].to_pylist(),
                                                    docs["url"].to_pylist())]
-    out = docs.drop_columns([c for c in ("text",) if c in docs.column_names])
-    return (out.append_column("site", pa.array(sites, type=pa.string()))
-            .append_column("mt_score", pa.array([mt.get(d, (0.0, []))[0] for d in ids],
-                                                type=pa.float32()))
-            .append_column("mt_signals", pa.array([mt.get(d, (0.0, []))[1] for d in ids],
-                                                  type=pa.list_(pa.string()))))
+    out = docs.append_column(SITE, pa.array(sites, type=pa.string()))
+    row_of = {d: i for i, d in enumerate(per_document["doc_id"].to_pylist())}
+    rows = pa.array([row_of.get(d) for d in docs["doc_id"].to_pylist()], type=pa.int64())
+    for column in per_document.schema.remove(0):
+        value = pa.scalar(without_paragraphs[column.name], type=column.type)
+        out = out.append_column(column, per_document[column.name].take(rows).fill_null(value))
+    return out
