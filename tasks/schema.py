@@ -70,3 +70,11 @@ def columns(schema: pa.Schema, *names: str) -> pa.Schema:
     """The named fields of `schema`, in that order: stages build their tables with these, so
     a column has the same type from the stage that makes it to the published file."""
     return pa.schema([schema.field(name) for name in names])
+
+
+def optional_column(table: pa.Table, name: str) -> pa.ChunkedArray | None:
+    """Column `name` of `table`, or None when it has none: an input that a stage function reads
+    when it is there. In a shard it always is (tasks/shard/stages.py declares it as needed, and
+    a missing one stops the shard at its start); tests and the evaluation scripts call the
+    functions on smaller tables, read as the functions' docstrings say."""
+    return table[name] if name in table.column_names else None

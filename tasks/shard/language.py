@@ -39,8 +39,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks import MODELS_DIR
+from tasks import MODELS_DIR, schema
 from tasks.settings import LanguageSettings
+from tasks.shard.boilerplate import content_mask
 
 UNDETERMINED = "und"
 
@@ -281,22 +282,21 @@ def borrow_document_language(langs: np.ndarray, scores: np.ndarray, lengths: np.
 
 def detect_language(paragraphs: pa.Table, settings: LanguageSettings) -> pa.Table:
     """Add `lang` and `lang_score` to every paragraph. Each distinct text is identified once
-    (scraped pages repeat their navigation lines page after page)."""
+    (scraped pages repeat their navigation lines page after page). Short `und` paragraphs
+    borrow their document's language from its content paragraphs (without `boilerplate_rule`:
+    from all of them); a table without `doc_id` borrows nothing."""
     encoded = pc.dictionary_encode(paragraphs["text"].combine_chunks())
     distinct = encoded.dictionary.to_pylist()
     distinct_langs, distinct_scores = detect_languages(distinct, settings)
     rows = encoded.indices.to_numpy(zero_copy_only=False)
     langs = np.array(distinct_langs, dtype=object)[rows] if len(rows) else np.array([], object)
     scores = np.array(distinct_scores, dtype=np.float64)[rows] if len(rows) else np.zeros(0)
-    if settings.borrow_max_chars and "doc_id" in paragraphs.column_names:
-        if "boilerplate_rule" in paragraphs.column_names:
-            is_content = pc.is_null(paragraphs["boilerplate_rule"]).to_numpy(zero_copy_only=False)
-        else:
-            is_content = np.ones(len(rows), dtype=bool)
+    doc_ids = schema.optional_column(paragraphs, "doc_id")
+    if settings.borrow_max_chars and doc_ids is not None:
         lengths = pc.utf8_length(encoded.dictionary).to_numpy(zero_copy_only=False)[rows]
         langs = borrow_document_language(langs, scores, lengths,
                                          _RowTexts(distinct, rows),
-                                         paragraphs["doc_id"].combine_chunks(), is_content,
+                                         doc_ids.combine_chunks(), content_mask(paragraphs),
                                          settings.borrow_max_chars)
     return (paragraphs.append_column("lang", pa.array(langs.tolist(), type=pa.string()))
             .append_column("lang_score", pa.array(scores, type=pa.float32())))

@@ -42,8 +42,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tasks import reasons
+from tasks import reasons, schema
 from tasks.settings import TranslationSettings
+from tasks.shard.boilerplate import content_mask
 from tasks.shard.language import UNDETERMINED
 from tasks.shard.translation_style import WordPatterns, default_word_patterns, load_model
 
@@ -536,16 +537,12 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     order; every float is computed as the one-paragraph functions compute it."""
     n = paragraphs.num_rows
     texts = paragraphs["text"].combine_chunks().fill_null("")
-    names = paragraphs.column_names
-    if "boilerplate_rule" in names:
-        content = pc.is_null(paragraphs["boilerplate_rule"]).to_numpy(zero_copy_only=False)
-    else:
-        content = np.ones(n, dtype=bool)
+    content = content_mask(paragraphs)
+    langs = schema.optional_column(paragraphs, "lang")
     if not settings.word_patterns:
         english = np.zeros(n, dtype=bool)
-    elif "lang" in names:
-        english = pc.fill_null(pc.equal(paragraphs["lang"], "en"), False).to_numpy(
-            zero_copy_only=False)
+    elif langs is not None:
+        english = pc.fill_null(pc.equal(langs, "en"), False).to_numpy(zero_copy_only=False)
     else:
         english = np.ones(n, dtype=bool)
     if patterns is None and english.any():
@@ -556,8 +553,8 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     doc_codes = pc.dictionary_encode(paragraphs["doc_id"].combine_chunks())
     doc = doc_codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     n_docs = len(doc_codes.dictionary)
-    if "lang" in names:
-        langs = paragraphs["lang"].combine_chunks()
+    if langs is not None:
+        langs = langs.combine_chunks()
         document_langs = _document_languages(langs, texts, doc, n_docs, content)
         hits = rule_hits(texts, langs, document_langs.take(pa.array(doc)))
     else:

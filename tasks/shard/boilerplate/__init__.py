@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from tasks import reasons
+from tasks import reasons, schema
 from tasks.settings import BoilerplateSettings
 from tasks.shard.boilerplate.features import document_bounds, feature_matrix, features
 from tasks.shard.boilerplate.model import load_model
@@ -182,7 +182,7 @@ def boilerplate_signals(paragraphs: pa.Table, settings: BoilerplateSettings
     norms = [d_norms[i] for i in rows.tolist()]
     sure = [d_sure[i] for i in rows.tolist()]
     keys = [d_keys[i] for i in rows.tolist()]
-    doc_ids = paragraphs["doc_id"] if "doc_id" in paragraphs.column_names else None
+    doc_ids = schema.optional_column(paragraphs, "doc_id")
     start, length = document_bounds(doc_ids, paragraphs.num_rows)
     feats = features(texts, norms, start, length,
                      np.array([k or 0 for k in keys], dtype=np.uint64),
@@ -283,6 +283,15 @@ def _first_match(checks: list[tuple[str, np.ndarray]], out: list[str | None]
 
 def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
     return pc.match_substring_regex(texts, pattern).to_numpy(zero_copy_only=False)
+
+
+def content_mask(paragraphs: pa.Table) -> np.ndarray:
+    """Which paragraphs no boilerplate rule flagged (a boolean mask); every paragraph of a
+    table without `boilerplate_rule`."""
+    rules = schema.optional_column(paragraphs, "boilerplate_rule")
+    if rules is None:
+        return np.ones(paragraphs.num_rows, dtype=bool)
+    return pc.is_null(rules).to_numpy(zero_copy_only=False)
 
 
 def site_of(source: str, url: str | None) -> str:
