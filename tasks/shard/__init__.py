@@ -87,9 +87,9 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
     # Progress for the flow's display, once per chunk (bytes in proportion to paragraphs done).
     progress = ProgressFile(staging, shard, shard_bytes(plan, shard))
     progress.report(paragraphs_done=0, paragraphs=0, documents=0)
-    with timer.stage("read"):
+    with timer.stage(stages.read.name):
         docs, rejects, per_source = stages.read.run(plan.shard_inputs(shard))
-    with timer.stage("split_paragraphs"):
+    with timer.stage(stages.split.name):
         split = stages.split.run(docs)
         docs = docs.drop_columns(["text"])  # the paragraphs carry it from here on
 

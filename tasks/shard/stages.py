@@ -49,6 +49,8 @@ class StageError(ValueError):
 
 
 class Stage:
+    """A stage's declarations (see the module's docstring) and its settings section."""
+
     name: ClassVar[str]
     section: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()
