@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tasks.cross_document.duplicates import decode_pairs, pairs_in_groups, sorted_unique
+from tasks.cross_document.duplicates import MAX_HEADS, decode_pairs, pairs_in_groups, sorted_unique
 from tasks.store import ShardFiles
 
 
@@ -55,3 +55,17 @@ def candidate_pairs_on_dask(address: str, shards, reps: np.ndarray, bands: int,
         codes = frame.map_partitions(_partition_pairs, len(reps), max_heads,
                                      meta=pd.Series(dtype="int64")).compute()
     return decode_pairs(sorted_unique(codes.to_numpy()), len(reps))
+
+
+class DaskPairs:
+    """The candidate pairs among `reps` found on a Dask cluster, handed out range of members by
+    range of members as the band tables hand out theirs (`pairs`)."""
+
+    def __init__(self, address: str, shards, reps: np.ndarray, bands: int):
+        found = candidate_pairs_on_dask(address, shards, reps, bands, MAX_HEADS)
+        self.m = len(reps)
+        self.codes = sorted_unique(found[:, 1].astype(np.int64) * self.m + found[:, 0])
+
+    def pairs(self, a0: int, a1: int) -> np.ndarray:
+        lo, hi = np.searchsorted(self.codes, [a0 * self.m, a1 * self.m])
+        return self.codes[lo:hi]

@@ -13,12 +13,29 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from tasks.cross_document.band_tables import read_raw as _read
 from tasks.cross_document.duplicates import ContentSets, take_rows
+from tasks.shard import ShardResult, return_freed_memory
 from tasks.shard.minhash import content_csr
 
 _BLOCK_ROWS = 1 << 20
+
+
+def stage_sets(shards: list[ShardResult], starts: np.ndarray, reps: np.ndarray,
+               directory: Path) -> StagedSets:
+    """The content sets of the representatives `reps` (sorted rows of the run; `starts`: the
+    first row of each shard), read shard by shard and staged in `directory`."""
+    sets = StagedSets(directory)
+    for number, shard in enumerate(shards):
+        lo, hi = np.searchsorted(reps, starts[number:number + 2])
+        if hi > lo:
+            sets.append(pq.read_table(shard.path("paragraphs"), columns=["content", "own_content"])
+                        .take(pa.array(reps[lo:hi] - starts[number])))
+    sets.finish()
+    return_freed_memory()  # the shards' content columns it read
+    return sets
 
 
 class StagedSets:

@@ -1,9 +1,12 @@
-"""Site-template counts of earlier runs, kept in `clean/_index/templates/<run_id>.parquet`.
+"""Phase 2 of the run-wide step: site templates, the lines a site repeats on many of its pages,
+among the lines no per-shard rule took; and the counts they are found from, kept per run in
+`clean/_index/templates/<run_id>.parquet`.
 
 One row per (site, template key) with the number of the run's documents of that site holding the
 line, and one row per site with key 0 and the run's number of documents of the site. A new run
-adds up the earlier runs' rows and its own (tasks/shard/boilerplate/__init__.py, `find_site_templates`), so a
-line a site repeats on every page is recognised even in a run that brings few of its pages.
+adds up the earlier runs' rows and its own (tasks/shard/boilerplate/__init__.py,
+`find_site_templates`), so a line a site repeats on every page is recognised even in a run that
+brings few of its pages.
 """
 
 from __future__ import annotations
@@ -12,10 +15,31 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tasks.shard.boilerplate import TemplateCounts
+from tasks.cross_document.rows import RunRows
+from tasks.settings import BoilerplateSettings
+from tasks.shard.boilerplate import TemplateCounts, find_site_templates, template_counts
 from tasks.store import Layout, Staging
 
 SCHEMA = pa.schema([("site", pa.string()), ("key", pa.uint64()), ("docs", pa.int64())])
+
+
+def site_templates(rows: RunRows, site_of_doc: dict[str, str], repeated: np.ndarray,
+                   settings: BoilerplateSettings, clean: Layout, staging: Staging) -> np.ndarray:
+    """Per row: a site template line. Counted with the earlier runs' counts in `clean`; this
+    run's counts are staged. Lines a rule took and rows of repeated ids take no part. Drops
+    `rows.template_key`."""
+    site_names: dict[str, int] = {}
+    doc_site = np.array([site_names.setdefault(site_of_doc[d], len(site_names))
+                         for d in rows.doc_names], dtype=np.int64)
+    keys = rows.template_key
+    rows.template_key = None
+    keys[rows.boilerplate | repeated] = 0
+    earlier = load_history(clean, dict(site_names))
+    site_of_row = doc_site[rows.doc]
+    counts = template_counts(site_of_row, rows.doc, keys)
+    templates = find_site_templates(site_of_row, rows.doc, keys, settings, earlier, counts)
+    stage_run(staging, counts, list(site_names))
+    return templates
 
 
 def load_history(clean: Layout, site_codes: dict[str, int]) -> TemplateCounts:
