@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
+from tasks import reasons
+
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 # Suffix -> reader kind. Checked longest first so ".jsonl.gz" wins over ".gz".
@@ -92,13 +94,13 @@ def _walk(prefix: str, entries: list[os.DirEntry], ancestors: set[tuple[int, int
             st = entry.stat()  # follows links
         except OSError as exc:
             found.append(InputFile(entry.path, source, None, input_kind(source),
-                                   problem=("unreadable", _why_unreadable(entry.path, exc))))
+                                   problem=(reasons.UNREADABLE, _why_unreadable(entry.path, exc))))
             continue
         if stat.S_ISREG(st.st_mode):
             found.append(InputFile(entry.path, source, st.st_size, input_kind(source)))
         elif not stat.S_ISDIR(st.st_mode):
             found.append(InputFile(entry.path, source, None, input_kind(source),
-                                   problem=("not_a_file", _not_a_file(st))))
+                                   problem=(reasons.NOT_A_FILE, _not_a_file(st))))
         elif _identity(st) in ancestors:
             target = _link_target(entry.path)
             what = f"a link to {target!r}, a folder" if target is not None else \
@@ -118,7 +120,7 @@ def _walk(prefix: str, entries: list[os.DirEntry], ancestors: set[tuple[int, int
 
 def _folder_problem(path: str, source: str, detail: str) -> InputFile:
     """A folder textwash does not enter is one input (source ending in "/"), read as a reject."""
-    return InputFile(path, source + "/", None, None, problem=("unreadable", detail))
+    return InputFile(path, source + "/", None, None, problem=(reasons.UNREADABLE, detail))
 
 
 def _not_a_file(st: os.stat_result) -> str:
@@ -146,7 +148,7 @@ def _without_clashes(found: list[InputFile], top: str) -> list[InputFile]:
     out = []
     for f in found:
         if by_source[f.source] > 1 and _SURROGATE.search(f.path[len(top):]):
-            f = replace(f, size=None, problem=("name_clash", _CLASH))
+            f = replace(f, size=None, problem=(reasons.NAME_CLASH, _CLASH))
         out.append(f)
     return out
 
@@ -179,9 +181,9 @@ def problem_now(f: InputFile) -> tuple[str, str] | None:
         with open_regular(f.path):
             return None
     except NotARegularFile as exc:
-        return "not_a_file", exc.detail
+        return reasons.NOT_A_FILE, exc.detail
     except OSError as exc:
-        return "unreadable", _why_unreadable(f.path, exc)
+        return reasons.UNREADABLE, _why_unreadable(f.path, exc)
 
 
 class NotARegularFile(OSError):
