@@ -1,9 +1,16 @@
+"""The duplicate rules, each checked on the in-memory reference (tests/reference_dedup.py) and on
+the product's run-wide step (`cross_document` on staged shards, tests/staged_shards.py)."""
+
+import itertools
+
 import numpy as np
+import pytest
 from conftest import random_pairs
 from reference_dedup import DedupInput, candidate_pairs, exact_jaccard, find_duplicates
+from staged_shards import Doc, find_with_the_step, run_step
 
 from tasks.cross_document.duplicates import merge_sorted_unique
-from tasks.settings import DedupSettings
+from tasks.settings import DedupSettings, Settings
 from tasks.shard.minhash import band_keys, signatures
 from tasks.shard.normalize import normalize
 from tasks.shard.paragraphs import split_text
@@ -24,31 +31,43 @@ def run(texts, docs=None, settings=S, fixed=None):
                                       fixed=fixed), settings)
 
 
-def test_exact_and_rewritten_copies_join_the_earliest():
-    spun = ("On Tuesday the regional council decided to extend its night bus network into the "
-            "northern suburbs following a campaign of two years by residents and shift workers.")
+@pytest.fixture(params=["reference", "step"])
+def find(request, tmp_path):
+    """find(texts, docs=None, settings=S): the duplicates, by row of `texts`."""
+    if request.param == "reference":
+        return run
+    folders = (tmp_path / str(k) for k in itertools.count())
+    return lambda texts, docs=None, settings=S: find_with_the_step(next(folders), texts, docs,
+                                                                   settings)
+
+
+SPUN = ("On Tuesday the regional council decided to extend its night bus network into the "
+        "northern suburbs following a campaign of two years by residents and shift workers.")
+
+
+def test_exact_and_rewritten_copies_join_the_earliest(find):
     texts = ["Something unrelated about the weather in the mountains this weekend, with rain.",
-             BASE, BASE.upper(), spun]
-    d = run(texts)
+             BASE, BASE.upper(), SPUN]
+    d = find(texts)
     assert d.dup_of.tolist() == [-1, -1, 1, 1]
     assert d.similarity[2] == 1.0 and S.threshold <= d.similarity[3] < 1.0
     assert d.cluster.tolist() == [-1, 1, 1, 1]
 
 
-def test_same_topic_is_not_a_copy():
+def test_same_topic_is_not_a_copy(find):
     texts = [BASE, ("Residents of the northern suburbs have campaigned for two years for better "
                     "buses; the council will vote on the network next month, officials said.")]
-    assert run(texts).dup_of.tolist() == [-1, -1]
+    assert find(texts).dup_of.tolist() == [-1, -1]
 
 
-def test_seed_articles_differently_worded_paragraphs_are_not_merged(seed_texts):
+def test_seed_articles_differently_worded_paragraphs_are_not_merged(find, seed_texts):
     paragraphs, docs = [], []
     for name, text in seed_texts.items():
         for _, _, p in split_text(text):
             paragraphs.append(p)
             docs.append(name)
     codes = {d: i for i, d in enumerate(seed_texts)}
-    d = run(paragraphs, [codes[x] for x in docs])
+    d = find(paragraphs, [codes[x] for x in docs])
     # Only the repeated comment-form lines are copies (the pipeline tags them as boilerplate
     # first, so they never reach the duplicate finder); the article paragraphs, which quote one
     # letter in different words, are not.
@@ -56,29 +75,29 @@ def test_seed_articles_differently_worded_paragraphs_are_not_merged(seed_texts):
     assert dup_texts == {"Please enter your comment!", "Please enter your name here"}
 
 
-def test_quotations_alone_do_not_make_a_copy():
+def test_quotations_alone_do_not_make_a_copy(find):
     quote = ("“We believe now is the time to begin a national dialogue on whether and how facial "
              "recognition technology should be employed by domestic law enforcement agencies.”")
     a = f"In a letter to Congress on June 8, the chief executive wrote: {quote}"
     b = f"{quote} That is how the company's boss put it, according to a report by The Verge."
-    assert run([a, b]).dup_of.tolist() == [-1, -1]
-    assert run([a, a.replace("June 8", "8 June")]).dup_of.tolist() == [-1, 0]
+    assert find([a, b]).dup_of.tolist() == [-1, -1]
+    assert find([a, a.replace("June 8", "8 June")]).dup_of.tolist() == [-1, 0]
 
 
-def test_same_document_needs_a_near_copy():
+def test_same_document_needs_a_near_copy(find):
     items = [("Score 6: the essay develops a point of view with outstanding critical thinking, "
               "using clearly appropriate examples, reasons and other evidence."),
              ("Score 5: the essay develops a point of view with strong critical thinking, using "
               "generally appropriate examples, reasons and other evidence.")]
-    assert run(items, docs=[0, 0]).dup_of.tolist() == [-1, -1]
-    assert run(items, docs=[0, 1]).dup_of.tolist() == [-1, 0]
+    assert find(items, docs=[0, 0]).dup_of.tolist() == [-1, -1]
+    assert find(items, docs=[0, 1]).dup_of.tolist() == [-1, 0]
 
 
-def test_no_chaining_through_a_middle_member():
+def test_no_chaining_through_a_middle_member(find):
     # Content-word sets: J(a, b) = J(b, c) = 0.85, J(a, c) = 0.72; threshold 0.78.
     a, b, c = (" ".join(f"w{i}" for i in range(lo, lo + 100)) for lo in (0, 8, 16))
     settings = DedupSettings(threshold=0.78)
-    d = run([a, b, c], settings=settings)
+    d = find([a, b, c], settings=settings)
     assert d.dup_of[1] == 0
     assert d.dup_of[2] == -1  # c is like b only, and b is a member, not a canonical
     assert d.verified_pairs >= 2
@@ -91,8 +110,21 @@ def test_earlier_runs_rows_are_never_members():
     assert d.dup_of.tolist() == [-1, 0]
 
 
-def test_short_paragraphs_are_matched_exactly_only():
-    d = run(["Read the full story", "read the full story!", "Read the whole story"])
+def test_in_the_step_earlier_runs_paragraphs_come_first(tmp_path):
+    """The step's form of the rule above: a later run's copy joins the earlier run's paragraph,
+    exact or near, even when it comes earlier in its own run's input."""
+    other = "Something unrelated about the weather in the mountains this weekend, with rain."
+    settings = Settings()
+    run_step(tmp_path, 1, [[Doc("old", [BASE, other])]], settings)
+    result, cross = run_step(tmp_path, 2, [[Doc("new", [other.upper(), SPUN])]], settings)
+    assert cross["new:0"]["dup_of"] == "old:1"  # exact
+    assert cross["new:1"]["dup_of"] == "old:0"  # near
+    assert cross["new:1"]["dup_cluster"] == "old:0"
+    assert result.duplicates_of_earlier_runs == 2 and result.earlier_paragraphs_matched == 2
+
+
+def test_short_paragraphs_are_matched_exactly_only(find):
+    d = find(["Read the full story", "read the full story!", "Read the whole story"])
     assert d.dup_of.tolist() == [-1, 0, -1]
 
 
