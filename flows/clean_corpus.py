@@ -1,11 +1,14 @@
 """The Prefect flow `clean_corpus`: raw/ -> clean/.
 
     plan_run -> process_shard (one task per shard, in parallel) -> cross_document -> publish
+    -> the report and inputs as Prefect artifacts
 
-The flow stays thin: every task calls a plain function from `tasks/`. A task handles a whole
-shard (tens of megabytes of input), never a paragraph: a task run costs milliseconds of Prefect
-bookkeeping and, with processes, ~100 ms of hand-off. The shard tasks go to a task runner chosen
-when the plan is known (flows/runners.py), so a served or deployed flow chooses the same way.
+The flow stays thin: every task calls plain functions of the step's folder in `tasks/` (plan/,
+shard/, cross_document/, publish/; the manifest is assembled by tasks/publish/manifest.py). A
+task handles a whole shard (tens of megabytes of input), never a paragraph: every task run
+costs Prefect bookkeeping and, with processes, a hand-off between processes. The shard tasks go
+to a task runner chosen when the plan is known (flows/runners.py), so a served or deployed flow
+chooses the same way.
 
 No `from __future__ import annotations` here: Prefect validates a deployed run's parameters
 against the flow's annotations, and in a served run's process it could not resolve them as
@@ -71,7 +74,7 @@ def shard_task(plan: RunPlan, shard: int, settings: Settings, staging: str) -> S
 
 @task(name="cross_document", cache_policy=NO_CACHE)
 def cross_document_task(shards: list[ShardResult], settings: Settings, plan: RunPlan,
-                        staging: str, superseded: dict[str, set[str]],
+                        superseded: dict[str, set[str]],
                         dask_address: str | None) -> CrossDocumentResult:
     excluded = set().union(*superseded.values()) if superseded else set()
     result = cross_document(shards, settings, Store(settings.clean).staging(plan.run_id),
@@ -191,8 +194,8 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
                         settings.raw, len(plan.skipped))
             return {"run_id": None, "skipped_inputs": plan.skipped}
         _name_flow_run(plan.run_id)
-        staging = store.staging_dir(plan.run_id)
-        staging.mkdir(parents=True, exist_ok=True)
+        staging = store.staging(plan.run_id)
+        staging.directory.mkdir(parents=True, exist_ok=True)
         wall: dict[str, float] = {"plan": time.perf_counter() - flow_start}
         start = time.perf_counter()
         runner = make_task_runner(settings.runtime, len(plan.shards))
@@ -207,30 +210,31 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
                 timeout_seconds=runtime.shard_timeout_seconds if on_main_thread else None)
             futures = [runner.submit(shard_run, {"plan": plan, "shard": shard,
                                                   "settings": settings,
-                                                  "staging": str(staging)})
+                                                  "staging": str(staging.directory)})
                        for shard in range(len(plan.shards))]
-            shards = wait_for_shards(futures, plan, staging)
+            shards = wait_for_shards(futures, plan, staging.directory)
             wall["shards"] = time.perf_counter() - start
             checkpoint("flow:shards")
             if runtime.strict and (failure := _strict_failure(shards)) is not None:
                 # A failed state with a short message: the list is said once, by the caller.
                 return Failed(message=str(failure).split(":\n")[0], data=failure)
             superseded = superseded_doc_ids(store, plan.supersedes)
-            stage_index_exclusions(store.staging(plan.run_id), superseded)
+            stage_index_exclusions(staging, superseded)
             dask_address = dask_scheduler(runner)
             if dask_address is None:
-                pool.close()  # the shard workers (~250 MB each, idle) are not needed any more
+                pool.close()  # the shard workers (idle, models loaded) are not needed any more
             start = time.perf_counter()
             cross = cross_document_task.with_options(
-                timeout_seconds=runtime.step_timeout_seconds)(shards, settings, plan, str(staging), superseded,
-                                        dask_address)
+                timeout_seconds=runtime.step_timeout_seconds)(shards, settings, plan, superseded,
+                                                              dask_address)
             wall["cross_document"] = time.perf_counter() - start
         checkpoint("flow:cross_document")
         context = get_run_context()
         flow_run_id = str(context.flow_run.id) if getattr(context, "flow_run", None) else None
         manifest = publish_task.with_options(
-            timeout_seconds=runtime.step_timeout_seconds)(plan, shards, cross, settings, started_at, wall, flow_start,
-                                flow_run_id, superseded)
+            timeout_seconds=runtime.step_timeout_seconds)(plan, shards, cross, settings,
+                                                          started_at, wall, flow_start,
+                                                          flow_run_id, superseded)
     create_markdown_artifact(key="textwash-run-report", markdown=markdown_report(manifest),
                              description=f"textwash run {plan.run_id}")
     create_table_artifact(key="textwash-run-inputs", table=table_rows(manifest),

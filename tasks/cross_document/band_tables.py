@@ -2,8 +2,8 @@
 pairs can be produced range of members by range of members with memory bounded by the range.
 
 A band's rows are sorted by (key, row) once; a row `j` then pairs with the first rows of its
-group that come before it, at most `max_heads` (tasks/cross_document/duplicates.py, `pairs_in_groups`). Per band the
-table keeps, as raw files:
+group that come before it, at most `max_heads` (tasks/cross_document/duplicates.py,
+`pairs_in_groups`). Per band the table keeps, as raw files:
 
     pos     int32 per sorted position: the row there
     gstart  int32 per row: the sorted position where its group starts
@@ -11,8 +11,8 @@ table keeps, as raw files:
 
 so the pairs of members [a0, a1) are `(pos[gstart[j] + t], j)` for t < heads[j]: one read of
 `pos` and a slice of the two per-row files. The pairs come out sorted by (member, head), which
-is the order the canonical choice wants (tasks/cross_document/duplicates.py, `assign_sorted`), as codes
-`j * m + i`. `heads_max` (the most pairs a row has in any band) sizes the ranges.
+is the order the canonical choice wants (tasks/cross_document/duplicates.py, `assign_sorted`),
+as codes `j * m + i`. `heads_max` (the most pairs a row has in any band) sizes the ranges.
 
 Disk: 9 bytes per row and band (64 bands: 576 bytes per paragraph), written once, read back
 once per range from the page cache.

@@ -73,7 +73,8 @@ def check_meta(root: Path, settings: DedupSettings) -> None:
     wanted = index_meta(settings)
     diff = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
     if diff:
-        listed = "; ".join(f"{k}: index has {a!r}, this run uses {b!r}" for k, (a, b) in diff.items())
+        listed = "; ".join(f"{k}: index has {a!r}, this run uses {b!r}"
+                           for k, (a, b) in diff.items())
         raise IndexMismatchError(
             f"the duplicate index in {path.parent} was built with other settings ({listed}). "
             "Use another output folder, or move the index away to start the duplicate history "
@@ -112,7 +113,7 @@ class History:
             hi = np.minimum(np.searchsorted(hk, keys, side="right"), lo + max_per_key)
             counts = hi - lo
             positions = expand_ranges(lo, counts)
-            found_ids.append((np.uint64(run_number) << np.uint64(32)) | he[positions].astype(np.uint64))
+            found_ids.append(_history_ids(run_number, he[positions]))
             found_keys.append(hk[positions])
         if not found_ids:
             return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
@@ -127,7 +128,7 @@ class History:
             lo = np.searchsorted(hn, norm_hashes, side="left")
             hi = np.minimum(np.searchsorted(hn, norm_hashes, side="right"), lo + 1)
             positions = expand_ranges(lo, hi - lo)
-            found_ids.append((np.uint64(run_number) << np.uint64(32)) | he[positions].astype(np.uint64))
+            found_ids.append(_history_ids(run_number, he[positions]))
             found_hashes.append(hn[positions])
         if not found_ids:
             return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
@@ -157,6 +158,11 @@ class History:
         doc_ids = table["doc_id"].to_pylist()
         superseded_by = np.array([self.excluded.get(d, 0) for d in doc_ids], dtype=np.int64)
         return table["run_seq"].to_numpy().astype(np.int64) >= superseded_by
+
+
+def _history_ids(run_number: int, entries: np.ndarray) -> np.ndarray:
+    """History id = run number << 32 | entry."""
+    return (np.uint64(run_number) << np.uint64(32)) | entries.astype(np.uint64)
 
 
 _THIS_RUN = np.iinfo(np.int64).max  # superseded by the run being made: every earlier entry
