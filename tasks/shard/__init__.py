@@ -152,9 +152,8 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
 def paused_gc():
     """No cyclic garbage collection inside the block. The stages build and drop many
     short-lived lists and tuples per chunk (per-paragraph values, fastText's answers), which
-    keeps triggering collections that scan every object of the process (imports, models):
-    ~4% of a shard's CPU in a bare process (benchmarks/hot_paths.py), more objects to scan in
-    a Prefect worker. The stages make no reference cycles worth collecting mid-chunk; what
+    keeps triggering collections that scan every object of the process (imports, models;
+    measured in docs/stages.md). The stages make no reference cycles worth collecting mid-chunk; what
     cycles there are go at the first collection after the block. Threads may nest blocks:
     only the outermost one turns collection back on."""
     was_enabled = gc.isenabled()
@@ -168,7 +167,7 @@ def paused_gc():
 
 def return_freed_memory() -> None:
     """Hand freed memory back to the system: Arrow's allocator and glibc's keep it otherwise
-    (about 110 MB after a 16 MB shard; 350 MB of whole-column reads in cross_document)."""
+    (an idle worker would hold a shard's peak; docs/benchmarks/throughput.md)."""
     pa.default_memory_pool().release_unused()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -180,8 +179,8 @@ def map_large_allocations(threshold: int = 4 << 20) -> None:
     """Have glibc map every allocation of `threshold` bytes or more on its own, so it goes back
     to the system when freed. By default glibc raises its mapping threshold (up to 32 MB) as
     large blocks are freed, and then serves arrays below it from the heap, which loops of
-    large temporaries fragment: in the 1.5 GB run the cross-document step's memory climbed by
-    ~700 MB within each range of pairs, and fell only when the range ended."""
+    large temporaries fragment: the cross-document step's memory would climb within each range
+    of pairs and fall only when the range ended (docs/benchmarks/throughput.md)."""
     try:
         ctypes.CDLL("libc.so.6").mallopt(-3, threshold)  # -3: M_MMAP_THRESHOLD
     except (OSError, AttributeError):  # not glibc

@@ -14,7 +14,8 @@ Backends (`language.backend`):
   sentences (the calibration table in the resolver's JSON), so `min_score` = 0.5 means "more
   likely right than wrong".
 - langdetect: seeded per paragraph, so the same text always gets the same answer (it samples
-  n-grams at random otherwise); about 50 times slower. Its own probability is the score.
+  n-grams at random otherwise); much slower (docs/benchmarks/language-and-encodings.md). Its
+  own probability is the score.
 
 Both answer with the same codes (`LABEL_CODES`): langdetect's zh-cn/zh-tw become zh; both
 models' `no` is Norwegian Bokmål Wikipedia and becomes nb (beside nn); lid.176's codes that are
@@ -61,8 +62,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 _URL_OR_EMAIL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+\.\w+", re.IGNORECASE)
 MAX_CHARS = 160
 # The resolver is asked when lid.176's top probability is below the bucket's gate; the trained
-# gates go up to 0.99. Capped at 0.95 it is asked half as often on long lines for 0.0002 of
-# held-out accuracy (0.9569 -> 0.9567, benchmarks/langid_eval.py).
+# gates go up to 0.99. Capped, it is asked far less often on long lines for almost no held-out
+# accuracy (docs/benchmarks/language-and-encodings.md).
 MAX_GATE = 0.95
 _RESOLVER_FLOOR = 1e-4  # probability given to a language a model did not list in its top k
 _TOP_K = 10

@@ -48,13 +48,11 @@ from tasks.shard.boilerplate import content_mask
 from tasks.shard.language import UNDETERMINED
 from tasks.shard.translation_style import WordPatterns, default_word_patterns, load_model
 
-# Log-odds a hit adds. Measured firing rates per paragraph (benchmarks/mt_eval.py prints them):
-# currency_space 4.8% of PAN13 translations vs 0.18% of their sources and 0.02% of WMT human
-# translations; semicolon_capital 0.7% vs 0 vs 0.01%; quote_glued ("profiling ”and") never on
-# human text, 29 of 127k WMT machine translations; quote_spacing ("... 1%. ”", "“...,“ said")
-# 0.2% of WMT human translations (Chinese and German typesetting). said_that, quote_mismatch
-# and acronym_anagram never fire on the evaluation data: weights from the seed articles, where
-# they are the spinner's work.
+# Log-odds a hit adds, following how often each rule fires on round-trip translations against
+# human text (benchmarks/evaluation/mt_eval.py prints the rates; the table is in
+# docs/benchmarks/machine-translation.md). said_that, quote_mismatch and acronym_anagram never
+# fire on the evaluation data: their weights come from the seed articles, where they are the
+# spinner's work.
 RULE_LOGODDS = {
     reasons.CURRENCY_SPACE: 3.0,
     reasons.SAID_THAT: 3.0,
@@ -69,7 +67,7 @@ RULE_LOGODDS = {
     reasons.SPACE_BEFORE_PUNCT: 0.2,
 }
 # Loose punctuation: rare in edited text (WMT) but as common in scraped human pages (PAN13
-# sources: 5%, 3.6%, 2.1%, 14.8% of passages) as in translations, because removing markup
+# sources; docs/benchmarks/machine-translation.md) as in translations, because removing markup
 # leaves the same traces ("windows, , and", "phased in. voluntary programs"). Together they
 # count at most this much.
 _LOOSE_PUNCTUATION = frozenset(
