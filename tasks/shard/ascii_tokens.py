@@ -3,7 +3,7 @@
 For ASCII text, tasks/shard/translation_style.py's token regex
 `[^\\W\\d_]+(?:'[^\\W\\d_]+)*|\\d+|[^\\w\\s]` means: a run of letters (an apostrophe between two
 letters joins the run), a run of digits, or any one other character that is not whitespace
-(Python's: also \\x1c-\\x1f) or "_". Running Python's regex text by text costs ~5 µs a paragraph;
+(Python's: also \\x1c-\\x1f) or "_". Python's regex runs text by text, a paragraph at a time;
 this finds the same tokens for a whole column with a handful of numpy passes over its bytes.
 tests/test_translation.py checks it against the regex.
 """

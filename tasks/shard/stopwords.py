@@ -1,7 +1,7 @@
 """Function words left out of the word sets that near-duplicate detection compares.
 
-Two unrelated paragraphs share "the, of, and, to, in, is..." and so look 10-15% alike by word-set
-Jaccard; without those words they share almost nothing, while a spun or round-trip-translated
+Two unrelated paragraphs share "the, of, and, to, in, is..." and so look somewhat alike by
+word-set Jaccard; without those words they share almost nothing, while a spun or round-trip-translated
 copy keeps most of its content words. The lists cover the languages most scraped text is in
 (English, German, French, Spanish, Italian, Portuguese, Dutch); words are lower-cased NFKC as the
 tokeniser produces them. Changing a list changes every signature: bump NORMALIZER_VERSION in
