@@ -117,6 +117,10 @@ class Layout:
     def table_dir(self, table: str, run_id: str) -> Path:
         return self.root / table / run_id
 
+    def parts(self, table: str, run_id: str) -> list[Path]:
+        """A run's part files of one table, in shard order."""
+        return sorted(self.table_dir(table, run_id).glob("*.parquet"))
+
     def manifest_path(self, run_id: str) -> Path:
         return self.runs_dir / f"{run_id}.json"
 

@@ -105,9 +105,10 @@ def resolve(n: int, rows: np.ndarray, head: np.ndarray, pairs: np.ndarray, sims:
 
 def find_duplicates(inp: DedupInput, settings: DedupSettings,
                     candidates: Callable[[np.ndarray], np.ndarray] | None = None) -> Duplicates:
-    """All in memory (tests, benchmarks; the pipeline streams the same steps band by band in
-    tasks/cross_document/__init__.py). `candidates`, when given, finds the candidate pairs among the
-    rows it is passed (the representatives) in place of `candidate_pairs`."""
+    """All in memory, for tests (the product streams the same steps band by band and range by
+    range: tasks/cross_document/candidates.py and canonicals.py). `candidates`, when given,
+    finds the candidate pairs among the rows it is passed (the representatives) in place of
+    `candidate_pairs`."""
     n = len(inp.norm_hash)
     fixed = inp.fixed if inp.fixed is not None else np.zeros(n, dtype=bool)
     rows, head = exact_groups(inp.norm_hash)

@@ -11,7 +11,7 @@ from tasks.cross_document import CROSS
 from tasks.publish import PublishCounts, document_drop_reason, publish_shard
 from tasks.settings import Settings
 from tasks.shard import ShardResult
-from tasks.store import Staging
+from tasks.store import ShardFiles, Staging, part_name
 
 STAGED_PARAGRAPHS = schema.columns(
     schema.PARAGRAPHS, "doc_id", "para_index", "para_id", "text", "char_start", "char_end",
@@ -48,7 +48,7 @@ def stage_shard(folder, docs, rejects=(), shard=0):
                                      (documents, "documents", STAGED_DOCUMENTS),
                                      (list(rejects), "rejects", STAGED_REJECTS)):
         pq.write_table(pa.Table.from_pylist(rows, schema=table_schema),
-                       folder / f"{name}.parquet")
+                       ShardFiles(folder).table(name))
     return ShardResult(shard, str(folder), len(documents), len(paras), len(rejects), {})
 
 
@@ -57,7 +57,7 @@ def publish(tmp_path, shards, **policy):
     settings = Settings.from_dict({"policy": policy})
     for shard in shards:
         publish_shard(shard, settings, staging, PublishCounts())
-    return staging.tables_dir
+    return staging
 
 
 def parts(folder):
@@ -71,25 +71,27 @@ def test_no_part_file_is_empty(tmp_path):
     with_docs = stage_shard(tmp_path / "shard-00000", {"d1": (0.1, [(LONG, None, None, "en")])})
     only_rejects = stage_shard(tmp_path / "shard-00001", {}, [REJECT], shard=1)
     out = publish(tmp_path, [with_docs, only_rejects])
-    assert parts(out / "documents") == parts(out / "paragraphs") == ["part-00000.parquet"]
-    assert parts(out / "rejects") == ["part-00001.parquet"]
-    for part in out.rglob("*.parquet"):
+    assert parts(out.table_dir("documents")) == parts(out.table_dir("paragraphs")) == \
+        [part_name(0)]
+    assert parts(out.table_dir("rejects")) == [part_name(1)]
+    for part in out.tables_dir.rglob("*.parquet"):
         assert pq.read_metadata(part).num_rows > 0, part
 
 
 def test_a_run_without_rejects_leaves_an_empty_rejects_folder_readers_can_open(tmp_path):
     shard = stage_shard(tmp_path / "shard-00000", {"d1": (0.1, [(LONG, None, None, "en")])})
     out = publish(tmp_path, [shard])
-    assert (out / "rejects").is_dir() and parts(out / "rejects") == []
+    assert out.table_dir("rejects").is_dir() and parts(out.table_dir("rejects")) == []
     # the store moves each table's folder into place, empty or not; with the schema, the empty
     # folder reads as a valid empty table
-    table = ds.dataset(out / "rejects", format="parquet", schema=schema.REJECTS).to_table()
+    table = ds.dataset(out.table_dir("rejects"), format="parquet",
+                       schema=schema.REJECTS).to_table()
     assert table.num_rows == 0 and table.schema == schema.REJECTS
 
 
 def published_documents(tmp_path, docs, **policy):
     out = publish(tmp_path, [stage_shard(tmp_path / "shard-00000", docs)], **policy)
-    rows = pq.read_table(out / "documents" / "part-00000.parquet").to_pylist()
+    rows = pq.read_table(out.part_file("documents", 0)).to_pylist()
     return {row["doc_id"]: (row["keep"], row["drop_reason"]) for row in rows}
 
 

@@ -138,7 +138,7 @@ def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarra
                   canonical_of: np.ndarray, sim_of: np.ndarray) -> None:
     """The greedy pass over verified pairs (i, j), i < j, sorted by (j, i), in place: `status`
     of every row before the smallest j must be decided (CANONICAL or MEMBER), so the pairs can
-    come range of members by range of members, in order (tasks/cross_document/__init__.py).
+    come range of members by range of members, in order (tasks/cross_document/canonicals.py).
 
     Computed in rounds of array operations: a row is decided once all its partners are, and the
     earliest undecided row always is (its partners all come before it), so every round makes

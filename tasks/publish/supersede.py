@@ -30,7 +30,7 @@ def superseded_doc_ids(store: Store, supersedes: list[tuple[str, str]]) -> dict[
     found: dict[str, set[str]] = {}
     for run_id, sources in sorted(by_run.items()):
         ids: set[str] = set()
-        for part in sorted(store.table_dir("documents", run_id).glob("*.parquet")):
+        for part in store.parts("documents", run_id):
             docs = pq.read_table(part, columns=["doc_id", "source"])
             mask = pc.is_in(docs["source"], value_set=pa.array(sorted(sources)))
             ids.update(pc.filter(docs["doc_id"], mask).to_pylist())
@@ -60,7 +60,7 @@ def rewrite_without(generation: Layout, supersedes: list[tuple[str, str]],
         removed = {"documents": 0, "paragraphs": 0, "rejects": 0}
         for table in removed:
             column, values = ("doc_id", id_set) if table == "paragraphs" else ("source", source_set)
-            for part in sorted(generation.table_dir(table, run_id).glob("*.parquet")):
+            for part in generation.parts(table, run_id):
                 data = pq.read_table(part)
                 drop = pc.is_in(data[column], value_set=values)
                 n = int(pc.sum(drop).as_py() or 0)
