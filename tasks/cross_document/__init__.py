@@ -86,11 +86,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
     on_dask = bool(dask_address) and len(exact.reps) >= settings.runtime.dask_dedup_min_rows
     tables, near_earlier = band_tables(shards, rows.starts, exact.reps, settings.dedup.bands,
                                        history, staging.work_dir, local=not on_dask)
-    pairs = tables
-    if on_dask:
-        from tasks.cross_document.on_dask import DaskPairs
-
-        pairs = DaskPairs(dask_address, shards, exact.reps, settings.dedup.bands)
+    pairs = _pairs_on_dask(dask_address, shards, exact.reps, settings.dedup.bands) if on_dask \
+        else tables
     earlier = earlier_candidates(history, heads, near_earlier, rows.doc_names)
     del heads, near_earlier
     lap("band_tables")
@@ -106,8 +103,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
     lap("ranges")
 
     found = resolve_copies(exact, canonicals, earlier.h)
-    write_cross_tables(shards, rows, repeated, templates, found, earlier.entries["para_id"]
-                       .to_pylist())
+    write_cross_tables(shards, rows, repeated, templates, found, earlier.para_ids())
     indexed = write_run_index(shards, rows, exact.eligible, found.dup_of,
                               RunIndexWriter(staging.directory, staging.run_id, run_seq,
                                              settings.dedup))
@@ -127,6 +123,12 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
         candidate_search="dask" if on_dask else "local",
         seconds=lap.seconds,
     )
+
+
+def _pairs_on_dask(address: str, shards: list[ShardResult], reps: np.ndarray, bands: int):
+    from tasks.cross_document.on_dask import DaskPairs  # Dask only when a run uses it
+
+    return DaskPairs(address, shards, reps, bands)
 
 
 class _Laps:

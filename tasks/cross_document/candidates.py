@@ -115,6 +115,9 @@ class Earlier:
     def h(self) -> int:
         return self.entries.num_rows
 
+    def para_ids(self) -> list[str]:
+        return self.entries["para_id"].to_pylist()
+
     def in_rows(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """The exact matches and near candidates whose row of this run is in [lo, hi)."""
         return (self.exact[slice(*np.searchsorted(self.exact[:, 1], [lo, hi]))],
