@@ -1,5 +1,10 @@
 """Publish a run: apply the keep policy, build the output tables, commit them atomically.
 
+`publish_tables` runs `publish_shard` on every shard: read its staged tables, decide each
+paragraph, build the paragraphs' and the documents' tables, write the parts into the run's
+staging, count. Then the flow's publish task has the manifest built (manifest.py) and the store
+commits the run (tasks/store.py), superseding rows of inputs read again (supersede.py).
+
 The keep policy is the only place where anything is dropped, and it drops nothing from the
 output: every paragraph keeps its row with `keep` and `drop_reason`; `documents.text` is the
 document's kept paragraphs joined by a blank line. Re-running publish with another policy over
