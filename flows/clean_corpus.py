@@ -38,7 +38,7 @@ from tasks.publish.report import markdown_report, table_rows
 from tasks.publish.supersede import rewrite_without, stage_index_exclusions, superseded_doc_ids
 from tasks.settings import Settings
 from tasks.shard import ShardResult, process_shard
-from tasks.store import Store
+from tasks.store import Staging, Store
 
 
 class StrictModeError(RuntimeError):
@@ -58,7 +58,7 @@ def plan_task(settings: Settings) -> RunPlan:
 
 @task(name="process_shard", cache_policy=NO_CACHE)
 def shard_task(plan: RunPlan, shard: int, settings: Settings, staging: str) -> ShardResult:
-    done = ShardResult.load(staging, shard, plan.shard_keys(shard))
+    done = ShardResult.load(Staging(staging, plan.run_id), shard, plan.shard_keys(shard))
     if done is not None:  # finished before an interruption: this rerun has the same run id
         get_run_logger().info("shard %d/%d: already done before the interruption", shard + 1,
                               len(plan.shards))

@@ -169,9 +169,9 @@ class Staging:
         index/<kind>/<run_id>.parquet  this run's index files, and index/meta.json
     """
 
-    def __init__(self, directory: str | Path, run_id: str):
+    def __init__(self, directory: str | Path, run_id: str | None = None):
         self.directory = Path(directory)
-        self.run_id = run_id
+        self.run_id = run_id or self.directory.name  # the folder is named after its run
 
     def shard(self, shard: int) -> ShardFiles:
         return ShardFiles(self.directory / f"shard-{shard:05d}")

@@ -32,6 +32,7 @@ from tasks.shard.boilerplate import site_of
 from tasks.shard.minhash import list_matrix
 from tasks.shard.progress import ProgressFile, shard_bytes
 from tasks.shard.stages import ShardStages, StageError
+from tasks.store import ShardFiles, Staging
 
 STAGING_COMPRESSION = "lz4"  # staged files are read once, soon: speed over size
 
@@ -48,18 +49,18 @@ class ShardResult:
     inputs: list[str] = field(default_factory=list)  # "source sha256" of what it read
 
     def path(self, table: str) -> Path:
-        return Path(self.directory) / f"{table}.parquet"
+        return ShardFiles(self.directory).table(table)
 
     def band_keys(self) -> np.ndarray:
         """The paragraphs' LSH band keys, (bands x paragraphs) uint32, memory-mapped: one band
         is one contiguous read (zeros where a paragraph has none: see `has_keys`)."""
-        return np.load(Path(self.directory) / "band_keys.npy", mmap_mode="r")
+        return np.load(ShardFiles(self.directory).band_keys, mmap_mode="r")
 
     @classmethod
-    def load(cls, staging: str, shard: int, inputs: list[str]) -> ShardResult | None:
+    def load(cls, staging: Staging, shard: int, inputs: list[str]) -> ShardResult | None:
         """The result of a shard that was staged completely from exactly `inputs`, or None
         (a rerun may cut shards differently: then the shard is done again)."""
-        done = Path(staging) / f"shard-{shard:05d}" / "result.json"
+        done = staging.shard(shard).result
         if not done.is_file():
             return None
         result = cls(**json.loads(done.read_text(encoding="utf-8")))
@@ -95,8 +96,9 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
 
     # Written under a temporary name and renamed when complete: a shard folder is whole or
     # absent, so a rerun after a crash can trust the ones it finds.
-    directory = Path(staging) / f"shard-{shard:05d}"
-    building = directory.with_name(directory.name + ".building")
+    files = Staging(staging, plan.run_id).shard(shard)
+    directory, building = files.directory, files.building
+    staged_files = ShardFiles(building)
     shutil.rmtree(building, ignore_errors=True)
     building.mkdir(parents=True)
 
@@ -114,7 +116,7 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
             chunk = chunk.drop_columns(["band_keys"]).append_column(
                 HAS_KEYS, pa.array(has_keys, type=pa.bool_()))
             if writer is None:
-                writer = pq.ParquetWriter(building / "paragraphs.parquet", staged["paragraphs"],
+                writer = pq.ParquetWriter(staged_files.table("paragraphs"), staged["paragraphs"],
                                           compression=STAGING_COMPRESSION)
             writer.write_table(chunk)
             doc_parts.append(chunk_docs)
@@ -125,11 +127,11 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
 
     with timer.stage("stage_write"):
         if writer is None:  # no paragraphs at all (every record rejected)
-            pq.write_table(staged["paragraphs"].empty_table(), building / "paragraphs.parquet",
+            pq.write_table(staged["paragraphs"].empty_table(), staged_files.table("paragraphs"),
                            compression=STAGING_COMPRESSION)
         else:
             writer.close()
-        np.save(building / "band_keys.npy", band_keys)
+        np.save(staged_files.band_keys, band_keys)
         documents = _staged_documents(
             docs, pa.concat_tables([stages.document_columns.empty_table(), *doc_parts]),
             stages.without_paragraphs)
@@ -137,10 +139,10 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
             if not table.schema.equals(staged[name]):  # the paragraphs' writer checks theirs
                 raise StageError(f"staged {name} have columns {table.schema.names}, but the "
                                  f"stages' declarations make them {staged[name].names}")
-            pq.write_table(table, building / f"{name}.parquet", compression=STAGING_COMPRESSION)
+            pq.write_table(table, staged_files.table(name), compression=STAGING_COMPRESSION)
     result = ShardResult(shard, str(directory), docs.num_rows, done, rejects.num_rows,
                          per_source, timer.seconds, plan.shard_keys(shard))
-    (building / "result.json").write_text(json.dumps(asdict(result)), encoding="utf-8")
+    staged_files.result.write_text(json.dumps(asdict(result)), encoding="utf-8")
     os.rename(building, directory)
     progress.report(paragraphs_done=done, paragraphs=done, documents=docs.num_rows, finished=True)
     checkpoint("shard:staged")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.plan import RunPlan
+from tasks.store import Staging
 
 PROGRESS_EVERY_SECONDS = 0.5  # at most one write per this often, except the last one
 
@@ -34,7 +35,7 @@ class ShardProgress:
 
 
 def progress_path(staging: str | Path, shard: int) -> Path:
-    return Path(staging) / f"shard-{shard:05d}.progress.json"
+    return Staging(staging).shard_progress(shard)
 
 
 def shard_bytes(plan: RunPlan, shard: int) -> int:
