@@ -4,7 +4,7 @@
 
 Compares every row of every table (documents, paragraphs, rejects), every file of the duplicate
 index (`_index/`), and the run manifests without what differs from run to run by nature (clock
-times, seconds, the Prefect flow run id, absolute folders, library versions). Rows are compared
+times, seconds, the Prefect flow run id, the folders read and written, library versions). Rows are compared
 in a canonical order (by run, then the table's id), so different shard counts still compare.
 Prints each difference found; exit code 0 when there is none, 1 otherwise, 2 on bad usage.
 """
@@ -38,6 +38,9 @@ def manifests(clean: Path) -> dict[str, dict]:
     for path in sorted((clean / "_runs").glob("*.json")):
         manifest = json.loads(path.read_text(encoding="utf-8"))
         out[path.name] = {k: v for k, v in manifest.items() if k not in VOLATILE}
+        folders = {"raw", "clean"}  # where the run read and wrote: not its output
+        out[path.name]["settings"] = {k: v for k, v in manifest["settings"].items()
+                                      if k not in folders}
     return out
 
 
