@@ -1,7 +1,7 @@
 """The temporary Prefect server of a run that has no Prefect API configured (no PREFECT_API_URL).
 
 Left to itself, Prefect starts such a server for each process that asks for an API: the flow's,
-and then each process-pool worker its own (a minute more on a small run, ~220 MB each), none of
+and then each process-pool worker its own (slow to start, each holding its own memory), none of
 which ended with a run killed with SIGKILL. Here the run starts one, before the flow, with
 Prefect's own command and settings, and points the flow and its workers at it (Prefect's
 settings in this process, PREFECT_API_URL in the environment the workers inherit). It ends with

@@ -25,7 +25,7 @@ _armed = False  # this process's parent watch (a worker's, set by the pool's ini
 def exit_with_parent() -> None:
     """In a process-pool worker: end as soon as the flow's process, which started it, is gone. A
     flow process killed with SIGKILL does not shut its pool down, and a worker would otherwise
-    live on with its models loaded (~250 MB each). The pool's initializer: armed as the worker
+    live on with its models loaded. The pool's initializer: armed as the worker
     starts, before any task reaches it. A no-op in the flow's own process, and once armed."""
     global _armed
     parent = multiprocessing.parent_process()
