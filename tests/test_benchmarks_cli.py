@@ -55,3 +55,11 @@ def test_hot_paths_missing_dir_exit_2(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2
     assert "not found" in r.stderr
+
+
+def test_same_story_benchmark_says_when_data_is_missing(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "evaluation" / "neardup_msrp.py"
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "nope")], check=False,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0
+    assert "evaluation data not found" in r.stderr and "paraphrase" in r.stderr
