@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.settings import DedupSettings
@@ -155,8 +156,12 @@ class History:
 
     def _kept(self, table: pa.Table) -> np.ndarray:
         """Per entry: not superseded (its document was not read again by a later run)."""
-        doc_ids = table["doc_id"].to_pylist()
-        superseded_by = np.array([self.excluded.get(d, 0) for d in doc_ids], dtype=np.int64)
+        ids = pa.array(list(self.excluded), type=pa.string())
+        sequences = np.fromiter(self.excluded.values(), dtype=np.int64, count=len(self.excluded))
+        at = pc.index_in(table["doc_id"], value_set=ids).to_numpy(zero_copy_only=False)
+        found = ~np.isnan(at) if at.dtype.kind == "f" else at >= 0
+        superseded_by = np.zeros(table.num_rows, dtype=np.int64)
+        superseded_by[found] = sequences[at[found].astype(np.int64)]
         return table["run_seq"].to_numpy().astype(np.int64) >= superseded_by
 
 
