@@ -13,7 +13,7 @@ prose lines the model is not very sure about; rules + model as configured by def
 `find_site_templates` with one site per data set (the pipeline's choice for input without URLs:
 one site per input file).
 Documents are split in two halves by a hash of their id: the model was trained on the tuning
-half only (benchmarks/train_boilerplate_model.py); both halves are reported.
+half only (benchmarks/training/train_boilerplate_model.py); both halves are reported.
 
 Printed per data set and half: precision, recall and F1 of CONTENT, per block and weighted by
 characters; for textwash (rules, rules + model, + site templates) and the C4 line rules

@@ -6,7 +6,7 @@ DATA_DIR holds pan13/ (cases.jsonl, documents.jsonl.gz), wmt/wmt22_en_human_vs_m
 for the speed figure, corpus/web_fulltext.jsonl.gz. Each data set is split in two halves by a
 hash of the case (PAN13: suspicious|source document) or segment (WMT: pair|seg, so every
 translation of a segment falls in one half): the model is trained and calibrated on `tune`
-(benchmarks/train_mt_model.py); `holdout` checks that this generalises. Both are printed.
+(benchmarks/training/train_mt_model.py); `holdout` checks that this generalises. Both are printed.
 
 Per half it prints: ROC-AUC of mt_score for PAN13 translation-chain passages against their source
 passages (each passage one paragraph, whitespace collapsed: the pipeline joins hard-wrapped lines

@@ -3,7 +3,7 @@
     python benchmarks/speed/datatrove_baseline.py CORPUS_DIR WORK_DIR [--max-mb 15]
         [--lid-model PATH]
 
-CORPUS_DIR is a folder of JSONL files with fields id and text, as benchmarks/throughput.py's
+CORPUS_DIR is a folder of JSONL files with fields id and text, as benchmarks/speed/throughput.py's
 `build_corpus` writes them. WORK_DIR receives the input subset, datatrove's logs, the MinHash
 files and the output. The last line printed is the results as JSON.
 
@@ -56,7 +56,7 @@ raw bytes and its MT flags have no datatrove counterpart and are not run.
 Measured: CPU seconds (user + sys of this process and its children; the executor's
 multiprocess Manager is a child) and wall seconds per stage and in total, input MB and documents,
 and MB/s per core = input MB / CPU seconds. `--textwash-mb-per-core X` adds the ratio to
-textwash's figure from benchmarks/throughput.py. A part that cannot run (a package missing, no
+textwash's figure from benchmarks/speed/throughput.py. A part that cannot run (a package missing, no
 local language model) is skipped with the reason printed, and the rest runs.
 
 Measured (pinned to one core, load average 3.5-4.2 on 2 cores from other work): the scale-1
@@ -64,7 +64,7 @@ corpus (83.7 MB, 15,124 documents, 10 without text): CPU 184.8 s, wall 202.7 s, 
 core; filter stage 114.1 s CPU (C4QualityFilter ~98 s of it, FTFY ~12 s, language ID ~12 s),
 MinhashDedupSignature 69.2 s, buckets 0.4 s, cluster 0.0 s, filter + Parquet 1.0 s; 898
 documents dropped by C4, 901 as near duplicates, 13,315 written. textwash run --workers 1 on
-the same corpus (benchmarks/throughput.py --scale 1 --skip-baseline --workers 1, pinned to the
+the same corpus (benchmarks/speed/throughput.py --scale 1 --skip-baseline --workers 1, pinned to the
 same core, load 3-5): 88.3 s CPU, 0.95 MB/s per core, so datatrove is at 0.48x textwash.
 """
 
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     corpus = Path(args.corpus_dir)
     if not corpus.is_dir():
-        print(f"corpus folder not found: {corpus} (build one with benchmarks/throughput.py's "
+        print(f"corpus folder not found: {corpus} (build one with benchmarks/speed/throughput.py's "
               "build_corpus)", file=sys.stderr)
         return 2
     try:

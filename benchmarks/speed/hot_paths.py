@@ -1,9 +1,9 @@
-"""One shard in this process, measured: the figures BENCHMARKS.md's throughput section quotes
+"""One shard in this process, measured: the figures docs/benchmarks/throughput.md quotes
 for a worker's memory and for the floor that language identification sets.
 
     python benchmarks/speed/hot_paths.py RAW_DIR [--shard-mb 16]
 
-RAW_DIR is a folder of inputs (e.g. the corpus benchmarks/throughput.py builds under its
+RAW_DIR is a folder of inputs (e.g. the corpus benchmarks/speed/throughput.py builds under its
 --work folder, `raw/`). Prints for the first shard of a default plan: paragraphs, CPU seconds
 per stage, the process's peak resident memory, its resident memory after the shard once freed
 memory is returned (what an idle process-pool worker keeps: imports and models), and the cost
@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.raw_dir.is_dir():
         print(f"error: {args.raw_dir} not found (a folder of inputs, e.g. the raw/ folder that "
-              "benchmarks/throughput.py --work DIR builds)", file=sys.stderr)
+              "benchmarks/speed/throughput.py --work DIR builds)", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="textwash-hot-"))
     settings = Settings.model_validate({"raw": str(args.raw_dir), "clean": str(work / "clean"),

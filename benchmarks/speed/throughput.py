@@ -20,7 +20,7 @@
 4. Fixed cost: `textwash run` on one tiny document, first run (fresh Prefect home: a temporary
    server is started) and warm (same home), and against the running server.
 5. With `--datatrove-python PY`: datatrove's nearest pipeline on the same corpus, run by
-   benchmarks/datatrove_baseline.py under that interpreter (datatrove lives in its own virtual
+   benchmarks/speed/datatrove_baseline.py under that interpreter (datatrove lives in its own virtual
    environment: that script's docstring says how to set it up), on one core, as a ratio to
    textwash. `--datatrove-mb` limits it to the first N MB.
 """

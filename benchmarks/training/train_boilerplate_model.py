@@ -8,7 +8,7 @@ L3S-GN1 (every block) and lines_gold_match (lines of 5+ words: the labels of sho
 from string matching and are noisy), on the rows flag_boilerplate asks the model about (no sure
 rule fired, the document has a main run of prose), with the features flag_boilerplate computes
 (tasks/shard/boilerplate/features.py), and exports its trees as plain JSON for the numpy inference in
-tasks/shard/boilerplate/model.py. The held-out halves are for benchmarks/boilerplate_eval.py.
+tasks/shard/boilerplate/model.py. The held-out halves are for benchmarks/evaluation/boilerplate_eval.py.
 
 L3S-GN1 is small (about 16,000 blocks in the tuning half) next to lines_gold_match (about
 100,000 scored lines), so its blocks weigh L3S_WEIGHT times more: the model should learn news

@@ -8,7 +8,7 @@
 of the same name, so it lives in its own environment, never in textwash's dependencies.)
 
 Data: lingua's sentences, DATA_DIR/langid/sentences/<iso>.txt. Only the TUNING half is used: the
-sentences at even line indices. The odd ones are held out for benchmarks/langid_eval.py.
+sentences at even line indices. The odd ones are held out for benchmarks/evaluation/langid_eval.py.
 
 1. Cross-fitting inside the tuning half (quarters: line index % 4 == 0 and == 2): a resolver
    trained on one quarter is run on the other, beside lid.176, on its sentences and on fragments

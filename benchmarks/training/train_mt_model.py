@@ -3,7 +3,7 @@
     .venv/bin/python -m pip install scikit-learn    # training only; textwash does not need it
     .venv/bin/python benchmarks/training/train_mt_model.py ../shared/eval
 
-Uses only the `tune` half of each data set (see benchmarks/mt_eval.py for the split):
+Uses only the `tune` half of each data set (see benchmarks/evaluation/mt_eval.py for the split):
 1. Features: symbol unigrams and bigrams (tasks/shard/translation_style.py), TF-IDF weighted.
 2. A logistic regression, PAN13 translation-chain passages (1) against their source passages
    (0); C chosen by 5-fold cross-validation grouped by case.

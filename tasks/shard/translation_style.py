@@ -9,13 +9,13 @@ punctuation stays as it is. "Over the years, he won 30 bracelets." becomes
 A paragraph's features are its symbol unigrams and bigrams, weighted as scikit-learn's
 TfidfVectorizer(sublinear_tf=True) does, and a logistic regression trained on PAN13 round-trip
 translations against their human sources gives log-odds `z`
-(benchmarks/train_mt_model.py writes tasks/models/mt_word_patterns.json).
+(benchmarks/training/train_mt_model.py writes tasks/models/mt_word_patterns.json).
 
 What it picks up: function-word habits of the round trip (more "the N", "of", "is", "not";
 fewer "which", "up", "out", ";", "-"), case damage (names lower-cased, common words capitalised)
 and unknown transliterations. Round-trip output is locally fluent: word-pair frequencies (Google
 web bigrams in wordsegment/symspellpy) did not separate it from human text at all (measured,
-see BENCHMARKS.md), so there is no bigram-frequency lookup here.
+see docs/benchmarks/machine-translation.md), so there is no bigram-frequency lookup here.
 
 A short paragraph carries little evidence: its log-odds are scale * z * n / (n + shrink_words)
 (n = words), so single short lines do not get flagged on word patterns alone. `shrink_words`

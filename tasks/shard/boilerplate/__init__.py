@@ -205,8 +205,8 @@ def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndar
     p_content[judged] = model.content_probability(x)
     # Sentences (prose lines) are only taken out when the model is very sure: text lost is worse
     # than a comment or a teaser kept. Guarding every line of the main run and the three above
-    # it as well (an earlier version) lost no fewer sentences and kept more boilerplate: L3S
-    # tuning-half block F1 0.907 against 0.920 now (benchmarks/boilerplate_eval.py).
+    # it as well (an earlier version) lost no fewer sentences and kept more boilerplate
+    # (docs/benchmarks/boilerplate.md).
     floor = np.where(feats["prose"] > 0, settings.model_prose_threshold, settings.model_threshold)
     is_content = (p_content >= floor).tolist()
     return [s or (None if c else p or reasons.CONTENT_MODEL)

@@ -1,7 +1,7 @@
 """The boilerplate model: small gradient-boosted trees over `boilerplate_features`, in numpy.
 
 The weights live in `models/boilerplate_model.json` beside this module, written by
-`benchmarks/train_boilerplate_model.py` (scikit-learn's HistGradientBoostingClassifier, trained
+`benchmarks/training/train_boilerplate_model.py` (scikit-learn's HistGradientBoostingClassifier, trained
 on the tuning halves of L3S-GN1 and lines_gold_match). Inference needs only numpy: each tree is
 walked level by level for all rows at once.
 """
@@ -45,7 +45,7 @@ class TreeModel:
     def check_features(self, names: list[str]) -> None:
         if names != self.features:
             raise ValueError("boilerplate model was trained on other features; retrain it with "
-                             "benchmarks/train_boilerplate_model.py")
+                             "benchmarks/training/train_boilerplate_model.py")
 
     def content_probability(self, x: np.ndarray, chunk: int = 1024) -> np.ndarray:
         """P(content) per row of the feature matrix x (rows x features). All trees are walked
