@@ -36,7 +36,7 @@ _FLAG_TO_SETTING = {
     "dask_address": "runtime.dask_address",
     "language_backend": "language.backend",
     "split": "split.mode",
-    "dedup_threshold": "dedup.threshold",
+    "dedup_min_score": "dedup.min_score",
     "max_mt_score": "policy.max_mt_score",
     "keep_languages": "policy.keep_languages",
     "keep_duplicates": "policy.drop_duplicates",
@@ -61,7 +61,8 @@ def _add_settings_flags(run: argparse.ArgumentParser) -> None:
     run.add_argument("--language-backend", choices=["fasttext", "langdetect"])
     run.add_argument("--split", choices=["auto", "line", "blank_line"],
                      help="how documents are cut into paragraphs")
-    run.add_argument("--dedup-threshold", type=float, help="near-duplicate similarity (0-1)")
+    run.add_argument("--dedup-min-score", type=float,
+                     help="the duplicate verifier's score a pair must reach (0-1)")
     run.add_argument("--max-mt-score", type=float,
                      help="drop documents with a higher machine-translation score")
     run.add_argument("--keep-languages", type=lambda s: [x.strip() for x in s.split(",") if x],

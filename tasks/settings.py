@@ -107,15 +107,15 @@ class DedupSettings(_Section):
     """Near duplicates are compared by their content words (function words left out): a spun or
     round-trip-translated copy keeps most of them while its word n-grams change."""
 
-    threshold: float = Field(
-        0.27, gt=0, le=1,
-        description="content-word Jaccard a pair of paragraphs from different documents must "
-        "reach, verified exactly",
+    min_score: float = Field(
+        0.5, ge=0, le=1,
+        description="the verifier's score a candidate pair must reach to count as a copy "
+        "(tasks/cross_document/verifier.py: rarity, word order, length, own words, figures)",
     )
-    same_document_threshold: float = Field(
-        0.8, gt=0, le=1,
-        description="the same for two paragraphs of one document (list items and table rows "
-        "look alike without being copies)",
+    min_jaccard: float = Field(
+        0.2, gt=0, le=1,
+        description="content-word Jaccard below which a pair is never a copy, whatever its "
+        "score (a short paragraph contained in a long one is not its copy)",
     )
     num_perm: int = Field(192, ge=16, le=1024, description="MinHash permutations")
     bands: int = Field(64, ge=1, le=255, description="LSH bands")
@@ -128,6 +128,20 @@ class DedupSettings(_Section):
     min_words: int = Field(
         5, ge=1, description="paragraphs with fewer content words are matched exactly only"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _threshold_was_replaced(cls, values):
+        if isinstance(values, dict) and "threshold" in values:
+            raise ValueError(
+                "dedup.threshold (a content-word Jaccard) was replaced in textwash 0.3 by the "
+                "verifier: dedup.min_score (its score, default 0.5) and dedup.min_jaccard "
+                "(default 0.2); see docs/settings.md")
+        if isinstance(values, dict) and "same_document_threshold" in values:
+            raise ValueError(
+                "dedup.same_document_threshold was removed in textwash 0.3: inside one "
+                "document only exact copies count as duplicates; see docs/settings.md")
+        return values
 
     @model_validator(mode="after")
     def _bands_fit_the_signature(self) -> DedupSettings:

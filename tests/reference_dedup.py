@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.cross_document.canonicals import Canonicals, tighten_clusters
 from tasks.cross_document.duplicates import (
     CANONICAL,
     MAX_HEADS,
@@ -22,10 +23,10 @@ from tasks.cross_document.duplicates import (
     jaccard_between,
     pairs_in_groups,
     resolve_assigned,
-    similarities_between,
     sorted_unique,
-    verified,
+    take_rows,
 )
+from tasks.cross_document.verifier import WordRarity, are_copies, load_verifier, pair_features
 from tasks.settings import DedupSettings
 
 
@@ -34,11 +35,7 @@ class DedupInput:
     norm_hash: np.ndarray  # uint64 per row; 0 = not eligible (boilerplate, no words)
     band_keys: np.ndarray  # (n x bands) uint32 LSH keys of the rows' MinHash signatures
     has_keys: np.ndarray  # bool: enough content words for MinHash
-    content: np.ndarray  # CSR values: sorted distinct content-word hashes (uint32)
-    content_offsets: np.ndarray  # CSR offsets (int64, n + 1)
-    own: np.ndarray  # CSR values: the same for words outside quotations
-    own_offsets: np.ndarray
-    quoted: np.ndarray  # bool: the paragraph quotes something (own differs from content)
+    sets: ContentSets  # the verifier's sets of every row
     doc: np.ndarray  # int64 document code per row (same code = same document)
     fixed: np.ndarray | None = None  # bool: rows from earlier runs, never members
 
@@ -46,7 +43,7 @@ class DedupInput:
 @dataclass
 class Duplicates:
     dup_of: np.ndarray  # int64 row of the canonical, -1 when the row is not a duplicate
-    similarity: np.ndarray  # float32 verified similarity to the canonical, NaN otherwise
+    similarity: np.ndarray  # float32 verifier's score with the canonical, NaN otherwise
     cluster: np.ndarray  # int64 row of the cluster's canonical for every member (and itself)
     candidate_pairs: int  # distinct pairs sharing an LSH band
     verified_pairs: int  # of those, pairs that passed verification
@@ -71,9 +68,10 @@ def candidate_pairs(keys: np.ndarray, max_heads: int = MAX_HEADS) -> np.ndarray:
                         n)
 
 
-def exact_jaccard(values: np.ndarray, offsets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Jaccard of the content sets of each pair (rows of one CSR)."""
-    return jaccard_between(values, offsets, pairs[:, 0], values, offsets, pairs[:, 1])
+def exact_jaccard(sets: ContentSets, pairs: np.ndarray) -> np.ndarray:
+    """Jaccard of the content sets of each pair."""
+    content = sets.csr["content"]
+    return jaccard_between(content, pairs[:, 0], content, pairs[:, 1])
 
 
 def assign_canonicals(pairs: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -85,22 +83,6 @@ def assign_canonicals(pairs: np.ndarray, sims: np.ndarray, n: int) -> tuple[np.n
     order = np.lexsort((pairs[:, 0], pairs[:, 1]))  # grouped by member, candidates rising
     assign_sorted(pairs[order, 0], pairs[order, 1], sims[order], status, canonical_of, sim_of)
     return canonical_of, sim_of
-
-
-def pair_similarities(pairs: np.ndarray, content: np.ndarray, offsets: np.ndarray,
-                      own: np.ndarray, own_offsets: np.ndarray, quoted: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact content-word Jaccard of each pair, over all words and over the words outside
-    quotations (the same where neither paragraph quotes anything)."""
-    sets = ContentSets(content, offsets, own, own_offsets, quoted)
-    return similarities_between(sets, pairs[:, 0], sets, pairs[:, 1])
-
-
-def resolve(n: int, rows: np.ndarray, head: np.ndarray, pairs: np.ndarray, sims: np.ndarray,
-            fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """From exact groups and verified near pairs to (dup_of, similarity, cluster) per row."""
-    canonical_of, sim_of = assign_canonicals(pairs, sims, n)
-    return resolve_assigned(rows, head, fixed, canonical_of, sim_of)
 
 
 def find_duplicates(inp: DedupInput, settings: DedupSettings,
@@ -117,8 +99,13 @@ def find_duplicates(inp: DedupInput, settings: DedupSettings,
     pairs = reps[found]  # reps is sorted: pairs stay (earlier, later)
     n_candidates = len(pairs)
     pairs = pairs[~fixed[pairs[:, 1]]]  # an earlier run's row is never a member
-    sims, own_sims = pair_similarities(pairs, inp.content, inp.content_offsets, inp.own,
-                                       inp.own_offsets, inp.quoted)
-    ok = verified(sims, own_sims, inp.doc[pairs[:, 0]] == inp.doc[pairs[:, 1]], settings)
-    dup_of, similarity, cluster = resolve(n, rows, head, pairs[ok], sims[ok], fixed)
+    content, _ = take_rows(*inp.sets.csr["content"], reps)
+    rarity = WordRarity.of(content, len(reps))  # over the run's representatives, as the step
+    features, smaller = pair_features(inp.sets, pairs[:, 0], inp.sets, pairs[:, 1], rarity)
+    scores = load_verifier().score(features, smaller)
+    ok = are_copies(scores, features, inp.doc[pairs[:, 0]] == inp.doc[pairs[:, 1]], settings)
+    canonical_of, sim_of = assign_canonicals(pairs[ok], scores[ok], n)
+    tighten_clusters(Canonicals(canonical_of, sim_of), 0, reps, inp.sets.gather(reps), rarity,
+                     settings)
+    dup_of, similarity, cluster = resolve_assigned(rows, head, fixed, canonical_of, sim_of)
     return Duplicates(dup_of, similarity, cluster, n_candidates, int(ok.sum()))

@@ -19,10 +19,10 @@ def cli(*args, env=NO_PREFECT) -> subprocess.CompletedProcess:
 
 
 def test_invalid_settings_exit_2(tmp_path, capsys):
-    assert main(["run", str(RAW), str(tmp_path / "c"), "--dedup-threshold", "1.5"]) == 2
+    assert main(["run", str(RAW), str(tmp_path / "c"), "--dedup-min-score", "1.5"]) == 2
     assert "invalid settings" in capsys.readouterr().err
     assert main(["serve", "--cron", "0 * * * *", str(RAW), str(tmp_path / "c"),
-                 "--dedup-threshold", "1.5"]) == 2
+                 "--dedup-min-score", "1.5"]) == 2
     assert "invalid settings" in capsys.readouterr().err
 
 

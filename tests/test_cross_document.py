@@ -19,6 +19,7 @@ from tasks.cross_document.rows import RunRows, load_rows, repeated_ids
 from tasks.cross_document.staged_sets import StagedSets, sets_of_table
 from tasks.cross_document.templates import SCHEMA as TEMPLATE_COUNTS
 from tasks.cross_document.templates import site_templates
+from tasks.cross_document.verifier import WordRarity
 from tasks.settings import BoilerplateSettings, DedupSettings, Settings
 from tasks.shard import ShardResult
 from tasks.store import Layout, Staging, Store
@@ -46,16 +47,34 @@ def rows_of(norm_hash, boilerplate=None, has_keys=None, docs=None, template_key=
         template_key=np.asarray(template_key if template_key is not None else [0] * n,
                                 dtype=np.uint64),
         norm_hash=np.asarray(norm_hash, dtype=np.uint64),
-        has_keys=np.asarray(has_keys if has_keys is not None else [True] * n))
+        has_keys=np.asarray(has_keys if has_keys is not None else [True] * n),
+        may_lead=np.ones(n, bool))
 
 
 def staged_sets(tmp_path, content, own=None):
     """StagedSets of rows with these content-word sets (and words outside quotations)."""
     sets = StagedSets(tmp_path / "sets")
-    sets.append(pa.table({
-        "content": pa.array([sorted(set(c)) for c in content], pa.list_(pa.uint32())),
-        "own_content": pa.array(own or [None] * len(content), pa.list_(pa.uint32()))}))
+    sets.append(set_columns(content, own))
     return sets.finish()
+
+
+def set_columns(content, own=None):
+    """The verifier's set columns for rows with these content-word sets (and words outside
+    quotations); skip pairs as the sets, no numbers."""
+    lists = [sorted(set(c)) for c in content]
+    return pa.table({
+        "content": pa.array(lists, pa.list_(pa.uint32())),
+        "own_content": pa.array(own or [None] * len(content), pa.list_(pa.uint32())),
+        "skip_pairs": pa.array(lists, pa.list_(pa.uint32())),
+        "numbers": pa.array([[] for _ in content], pa.list_(pa.uint32()))})
+
+
+def rarity_of(sets):
+    return WordRarity.of(sets.read_all("content"), sets.rows)
+
+
+# Only the Jaccard floors decide: these tests check the step's mechanics, not the verifier.
+FLOORS = {"min_score": 0.0}
 
 
 def no_earlier():
@@ -150,30 +169,28 @@ def test_verification_thresholds_same_document_and_quotations(tmp_path):
     sets = staged_sets(tmp_path, content, own)
     doc = np.array([0, 1, 0, 2, 3])
     reps = np.arange(5)
-    settings = DedupSettings(threshold=0.7, same_document_threshold=0.9)
+    settings = DedupSettings(**FLOORS, min_jaccard=0.7)
     i, j = np.array([0, 0, 3]), np.array([1, 2, 4])
     (near_i, near_j, sims), (hist, hist_s) = verify_range(sets, i, j, reps, doc,
                                                           np.zeros((0, 2), np.int64),
-                                                          no_earlier(), settings)
+                                                          no_earlier(), rarity_of(sets), settings)
     # (0, 1): J 0.85, two documents; (0, 2): J 0.82 but one document (0.9 needed); (3, 4): J 0.5
     # over all words, and the words outside the quotation share nothing.
     assert list(zip(near_i.tolist(), near_j.tolist())) == [(0, 1)]
-    assert sims[0] == pytest.approx(92 / 108)
+    assert 0 < sims[0] < 1  # the verifier's score
     assert len(hist) == len(hist_s) == 0
 
 
 def test_verification_with_earlier_runs_paragraphs(tmp_path):
     sets = staged_sets(tmp_path, [words(0, 100), words(200, 300)])
-    entries = pa.table({"para_id": ["old:0", "old:1"],
-                        "content": pa.array([words(0, 100), words(200, 250)],
-                                            pa.list_(pa.uint32())),
-                        "own_content": pa.array([None, None], pa.list_(pa.uint32()))})
+    entries = set_columns([words(0, 100), words(200, 250)]).append_column(
+        "para_id", pa.array(["old:0", "old:1"]))
     earlier = Earlier(entries, sets_of_table(entries), np.array([-1, -2]),
                       np.zeros((0, 2), np.int64), np.array([[0, 0], [1, 1]]))
     _, (hist, hist_s) = verify_range(sets, np.zeros(0, np.int32), np.zeros(0, np.int32),
                                      np.arange(2), np.arange(2), earlier.near, earlier,
-                                     DedupSettings(threshold=0.7))
-    assert hist.tolist() == [[0, 0]] and hist_s.tolist() == [1.0]  # (1, 1) has J 0.5
+                                     rarity_of(sets), DedupSettings(**FLOORS, min_jaccard=0.7))
+    assert hist.tolist() == [[0, 0]] and hist_s[0] > 0.5  # (1, 1) has J 0.5
 
 
 # -- 6. canonicals by range ------------------------------------------------------------------------
@@ -186,7 +203,8 @@ def test_canonicals_earliest_first_and_no_chaining(tmp_path, one_range):
     pairs = Pairs([(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3)], 5)
     ranges = [(0, 5)] if one_range else [(k, k + 1) for k in range(5)]
     found = choose_canonicals(pairs, ranges, np.arange(5), np.arange(5), no_earlier(), sets,
-                              DedupSettings(threshold=0.78))
+                              rarity_of(sets), np.ones(5, bool),
+                              DedupSettings(**FLOORS, min_jaccard=0.78))
     assert found.canonical_of.tolist() == [-1, 0, -1, 0, -1]  # c stays alone: b is a member
     assert found.candidate_pairs == 6
     # in ranges, pairs whose earlier row is a member already are not compared
@@ -195,18 +213,17 @@ def test_canonicals_earliest_first_and_no_chaining(tmp_path, one_range):
 
 def test_canonicals_with_earlier_runs_paragraphs_first(tmp_path):
     """Earlier runs' paragraphs come first in the numbering: they are canonicals, never
-    members; an exact match with one is verified as is."""
-    sets = staged_sets(tmp_path, [words(0, 100), words(200, 300)])
-    entries = pa.table({"para_id": ["old:0"],
-                        "content": pa.array([words(0, 100)], pa.list_(pa.uint32())),
-                        "own_content": pa.array([None], pa.list_(pa.uint32()))})
+    members; an exact match with one is taken as is."""
+    sets = staged_sets(tmp_path, [words(0, 100), words(0, 100)])
+    entries = set_columns([words(0, 100)]).append_column("para_id", pa.array(["old:0"]))
     earlier = Earlier(entries, sets_of_table(entries), np.array([-1]),
                       np.array([[0, 1]]), np.array([[0, 0]]))
     found = choose_canonicals(Pairs([(0, 1)], 2), [(0, 2)], np.arange(2), np.arange(2),
-                              earlier, sets, DedupSettings())
+                              earlier, sets, rarity_of(sets), np.ones(2, bool),
+                              DedupSettings(**FLOORS))
     assert found.canonical_of.tolist() == [-1, 0, 0]  # slot 0, then this run's rows 0 and 1
-    assert found.sim_of[1:].tolist() == [1.0, 1.0]
-    assert found.verified_pairs == 2
+    assert 0.5 < found.sim_of[1] < 1 and found.sim_of[2] == 1.0  # the verifier's score; exact
+    assert found.verified_pairs == 3  # the exact match, and rows 0 and 1 with slot 0 and each other
 
 
 def test_exact_copies_follow_their_head_into_its_cluster():

@@ -9,7 +9,8 @@ from conftest import random_pairs
 from reference_dedup import DedupInput, candidate_pairs, exact_jaccard, find_duplicates
 from staged_shards import Doc, find_with_the_step, run_step
 
-from tasks.cross_document.duplicates import merge_sorted_unique
+from tasks.cross_document.duplicates import ContentSets, merge_sorted_unique
+from tasks.cross_document.staged_sets import sets_of_normalized
 from tasks.settings import DedupSettings, Settings
 from tasks.shard.minhash import band_keys, signatures
 from tasks.shard.normalize import normalize
@@ -26,8 +27,7 @@ def run(texts, docs=None, settings=S, fixed=None):
     sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
     keys = band_keys(sigs, settings.bands, settings.rows, settings.seed)
     doc = np.array(docs if docs is not None else range(len(texts)))
-    return find_duplicates(DedupInput(norm.norm_hash, keys, has, norm.content, norm.offsets,
-                                      norm.own, norm.own_offsets, norm.quoted, doc,
+    return find_duplicates(DedupInput(norm.norm_hash, keys, has, sets_of_normalized(norm), doc,
                                       fixed=fixed), settings)
 
 
@@ -50,7 +50,7 @@ def test_exact_and_rewritten_copies_join_the_earliest(find):
              BASE, BASE.upper(), SPUN]
     d = find(texts)
     assert d.dup_of.tolist() == [-1, -1, 1, 1]
-    assert d.similarity[2] == 1.0 and S.threshold <= d.similarity[3] < 1.0
+    assert d.similarity[2] == 1.0 and S.min_score <= d.similarity[3] < 1.0
     assert d.cluster.tolist() == [-1, 1, 1, 1]
 
 
@@ -94,9 +94,9 @@ def test_same_document_needs_a_near_copy(find):
 
 
 def test_no_chaining_through_a_middle_member(find):
-    # Content-word sets: J(a, b) = J(b, c) = 0.85, J(a, c) = 0.72; threshold 0.78.
+    # Content-word sets: J(a, b) = J(b, c) = 0.85, J(a, c) = 0.72; the Jaccard floor 0.78.
     a, b, c = (" ".join(f"w{i}" for i in range(lo, lo + 100)) for lo in (0, 8, 16))
-    settings = DedupSettings(threshold=0.78)
+    settings = DedupSettings(min_score=0.0, min_jaccard=0.78)
     d = find([a, b, c], settings=settings)
     assert d.dup_of[1] == 0
     assert d.dup_of[2] == -1  # c is like b only, and b is a member, not a canonical
@@ -140,7 +140,8 @@ def test_candidate_pairs_by_sorting_band_keys():
 def test_exact_jaccard_in_bulk():
     values = np.array([1, 2, 3, 2, 3, 4, 9], dtype=np.uint32)
     offsets = np.array([0, 3, 6, 7])
-    j = exact_jaccard(values, offsets, np.array([[0, 1], [0, 2], [1, 1]]))
+    sets = ContentSets({"content": (values, offsets)}, np.zeros(3, bool))
+    j = exact_jaccard(sets, np.array([[0, 1], [0, 2], [1, 1]]))
     assert np.allclose(j, [0.5, 0.0, 1.0])
 
 
@@ -170,3 +171,15 @@ def test_merge_sorted_unique_is_the_sorted_union():
         b = np.unique(rng.integers(0, 2000, size_b))
         merged = merge_sorted_unique(a, b)
         assert merged.tolist() == np.union1d(a, b).tolist()
+
+
+def test_every_two_members_of_a_cluster_are_copies_of_each_other(find):
+    # J(canonical, a) = J(canonical, b) = 0.54, J(a, b) = 0.25: with the Jaccard floor at 0.3
+    # both are copies of the canonical, and not of each other, so b leaves the cluster.
+    canonical = " ".join(f"w{i}" for i in range(100))
+    a = " ".join(f"w{i}" for i in [*range(70), *range(200, 230)])
+    b = " ".join(f"w{i}" for i in [*range(30, 100), *range(300, 330)])
+    settings = DedupSettings(min_score=0.0, min_jaccard=0.3)
+    d = find([canonical, a, b], docs=[0, 1, 2], settings=settings)
+    assert d.dup_of.tolist() == [-1, 0, -1]
+    assert d.cluster.tolist() == [0, 0, -1]

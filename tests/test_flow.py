@@ -267,7 +267,8 @@ def test_dask_local_cluster_gives_the_same_output(prefect_server, tmp_path):
     on_dask = run(tmp_path / "raw", tmp_path / "dask",
                   runtime={"task_runner": "dask", "workers": 2, "shard_bytes": 1,
                            "dask_dedup_min_rows": 0})
-    assert on_dask["counts"]["duplicates"] == single["counts"]["duplicates"] == 6
+    # The article paragraph's three copies; the lines that differ in their number are no copies.
+    assert on_dask["counts"]["duplicates"] == single["counts"]["duplicates"] == 3
     assert on_dask["counts"]["candidate_search"] == "dask"
     a, b = tables(tmp_path / "single"), tables(tmp_path / "dask")
     for name in a:
@@ -350,3 +351,39 @@ def test_duplicates_chosen_range_by_range_give_the_same_output(prefect_server, t
         assert counts_a == counts_b
     for name in a:
         assert a[name].sort_by("run_id").equals(b[name].sort_by("run_id")), name
+
+
+def test_articles_on_one_story_are_not_merged_but_a_reprint_is(prefect_server, tmp_path):
+    """raw/ holds three articles on one story (one letter, quoted and retold by each outlet);
+    a fourth file reprints one of their paragraphs with light edits. The reprint joins its
+    source; no paragraph of one article joins another article's."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    source = ("Police’s use of facial recognition has come under scrutiny after researchers "
+              "uncovered racial and gender disparities in systems built by companies such as IBM, "
+              "Microsoft and Amazon. This led to IBM and Microsoft improving their accuracy, but "
+              "Krishna said the time has come to debate whether facial recognition technology "
+              "should be used at all by national law enforcement authorities.")
+    assert source in (raw / "001_bee12d5db40c36a2.txt").read_text(encoding="utf-8")
+    reprint = ("The police use of facial recognition came under scrutiny after researchers "
+               "found racial and gender disparities in systems built by companies like IBM, "
+               "Microsoft and Amazon. That led IBM and Microsoft to improve their accuracy, but "
+               "Krishna said the time had come to debate whether facial recognition technology "
+               "should be used at all by national law enforcement.")
+    write(raw / "reprint.txt", f"Tech news roundup\n\n{reprint}\n\nMore news tomorrow.")
+    run(raw, tmp_path / "clean")
+    paragraphs = tables(tmp_path / "clean")["paragraphs"].to_pylist()
+    doc_of = {p["para_id"]: p["doc_id"] for p in paragraphs}
+    clusters: dict[str, set[str]] = {}
+    for p in paragraphs:
+        if p["dup_cluster"] is not None:
+            clusters.setdefault(p["dup_cluster"], set()).add(p["doc_id"])
+    reprinted = next(p for p in paragraphs if p["text"] == reprint)
+    original = next(p for p in paragraphs if p["text"] == source)
+    assert reprinted["dup_of"] == original["para_id"]
+    articles = {p["doc_id"] for p in paragraphs} - {reprinted["doc_id"]}
+    assert len(articles) == 3 and doc_of[original["para_id"]] in articles
+    for docs in clusters.values():
+        assert len(docs & articles) <= 1, docs  # no cluster joins two of the articles

@@ -6,14 +6,14 @@ from tasks.settings import Settings
 
 def test_toml_and_overrides(tmp_path):
     path = tmp_path / "textwash.toml"
-    path.write_text('raw = "in"\n[dedup]\nthreshold = 0.8\n[policy]\nmax_mt_score = 0.9\n')
-    s = Settings.from_toml(path, **{"dedup.threshold": 0.75, "runtime.strict": None})
-    assert s.raw == "in" and s.dedup.threshold == 0.75 and s.policy.max_mt_score == 0.9
+    path.write_text('raw = "in"\n[dedup]\nmin_score = 0.8\n[policy]\nmax_mt_score = 0.9\n')
+    s = Settings.from_toml(path, **{"dedup.min_score": 0.75, "runtime.strict": None})
+    assert s.raw == "in" and s.dedup.min_score == 0.75 and s.policy.max_mt_score == 0.9
     assert s.runtime.strict is False
 
 
 @pytest.mark.parametrize("data", [
-    {"dedup": {"threshold": 1.5}},
+    {"dedup": {"min_score": 1.5}},
     {"dedup": {"bands": 70, "rows": 3}},
     {"language": {"backend": "cld3"}},
     {"unknown_section": {}},
@@ -43,7 +43,7 @@ def test_fingerprint_follows_output_settings_only():
     assert base.output_fingerprint() == Settings.from_dict(
         {"runtime": {"workers": 7}}).output_fingerprint()
     assert base.output_fingerprint() != Settings.from_dict(
-        {"dedup": {"threshold": 0.9}}).output_fingerprint()
+        {"dedup": {"min_score": 0.9}}).output_fingerprint()
 
 
 def test_language_codes_are_normalised_and_und_is_allowed():
@@ -53,10 +53,15 @@ def test_language_codes_are_normalised_and_und_is_allowed():
 
 def test_merged_changes_only_the_values_given():
     base = Settings.from_dict({"raw": "/data/in", "clean": "/data/out",
-                               "policy": {"max_mt_score": 0.8}, "dedup": {"threshold": 0.4}})
+                               "policy": {"max_mt_score": 0.8}, "dedup": {"min_score": 0.4}})
     merged = base.merged({"dedup": {"min_words": 7}})
     assert (merged.raw, merged.clean) == ("/data/in", "/data/out")
-    assert merged.dedup.threshold == 0.4 and merged.dedup.min_words == 7
+    assert merged.dedup.min_score == 0.4 and merged.dedup.min_words == 7
     assert merged.policy.max_mt_score == 0.8
     with pytest.raises(ValidationError):
-        base.merged({"dedup": {"threshold": 2}})
+        base.merged({"dedup": {"min_score": 2}})
+
+
+def test_the_replaced_threshold_says_what_replaced_it():
+    with pytest.raises(ValueError, match="dedup.min_score"):
+        Settings.model_validate({"dedup": {"threshold": 0.3}})

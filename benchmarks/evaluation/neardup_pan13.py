@@ -1,13 +1,13 @@
 """Near-duplicate paragraphs on PAN13: `textwash run` beside datasketch used the usual way.
 
-    python benchmarks/evaluation/neardup_pan13.py ../shared/eval [--threshold 0.3] [--no-baseline]
+    python benchmarks/evaluation/neardup_pan13.py ../shared/eval [--min-score 0.5] [--no-baseline]
         [--work DIR]
 
 The task (see pan13_paragraphs.py): every reused passage and its source passage as two
 paragraphs, the rest of the source documents cut into distractor passages. The passages are
 given to textwash as a user gives text: one JSONL record per PAN13 document, one passage per
 line (source documents in the first file, suspicious ones in the second, so sources come first),
-and `textwash run`'s own flow (run_clean_corpus, default settings but the threshold) cleans
+and `textwash run`'s own flow (run_clean_corpus, default settings but the verifier's min_score) cleans
 them. Scored as a reader reads the output: every two paragraphs that share a `dup_cluster` are
 claimed copies, right when the two are, or were made from, one stretch of a document. Recall per
 kind: the reused passage and its source end up in one cluster. Passages the run tags as
@@ -56,7 +56,7 @@ def write_inputs(task: Task, raw: Path) -> dict[tuple[str, int], int]:
     return where
 
 
-def textwash_clusters(task: Task, threshold: float | None, work: Path
+def textwash_clusters(task: Task, min_score: float | None, work: Path
                       ) -> tuple[list[tuple[int, int]], dict[int, str], dict]:
     """Run textwash on the task; the claimed pairs (every two paragraphs of one dup_cluster)
     and each passage's cluster, as task indexes."""
@@ -66,7 +66,7 @@ def textwash_clusters(task: Task, threshold: float | None, work: Path
     from tasks import schema
 
     where = write_inputs(task, work / "raw")
-    dedup = {} if threshold is None else {"threshold": threshold}
+    dedup = {} if min_score is None else {"min_score": min_score}
     start = time.perf_counter()
     manifest = run_clean_corpus(Settings.model_validate(
         {"raw": str(work / "raw"), "clean": str(work / "clean"), "dedup": dedup}))
@@ -138,7 +138,7 @@ def score(task: Task, pairs, same_cluster, half: int | None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", help="folder that holds pan13/ (e.g. ../shared/eval)")
-    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--min-score", type=float, default=None)
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the run's raw/ and clean/ (default: a temporary one)")
@@ -152,11 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         work = args.work or Path(tmp)
         if (work / "clean").exists():
             sys.exit(f"{work / 'clean'} exists: give an empty --work folder")
-        pairs, cluster_of, info = textwash_clusters(task, args.threshold, work)
-    threshold = args.threshold if args.threshold is not None else Settings().dedup.threshold
+        pairs, cluster_of, info = textwash_clusters(task, args.min_score, work)
+    min_score = args.min_score if args.min_score is not None else Settings().dedup.min_score
     same = (lambda s, t: s in cluster_of and cluster_of.get(t) == cluster_of[s])
     results = {"textwash run": (pairs, same)}
-    print(f"textwash run (threshold {threshold}): {info}")
+    print(f"textwash run (min_score {min_score}): {info}")
     if not args.no_baseline:
         base, binfo = baseline_pairs(task)
         found = set(base)

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     n = len(texts)
     print(f"{n:,} paragraphs, {np.mean([len(t.split()) for t in texts]):.1f} words on average; "
           f"settings: {s.num_perm} permutations, {s.bands} bands x {s.rows} rows, "
-          f"threshold {s.threshold}")
+          f"verifier min_score {s.min_score}, min_jaccard {s.min_jaccard}")
 
     # 1. text -> band keys
     def text_to_keys(batch):
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
           f"({step['seconds']:.2f} s wall; parts: {step['parts']})")
 
     def lsh_insert_query():
-        lsh = MinHashLSH(threshold=s.threshold, num_perm=s.num_perm)
+        lsh = MinHashLSH(threshold=s.min_jaccard, num_perm=s.num_perm)
         for i, m in enumerate(sketches):
             lsh.insert(i, m)
         return sum(len(lsh.query(m)) for m in sketches)

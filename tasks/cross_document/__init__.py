@@ -11,8 +11,8 @@ at most `_RANGE_PAIRS` candidate pairs per band. The phases, in order, each a pl
 3. exact copies by normalised hash; a group's first row represents it (candidates.py);
 4. candidate pairs: this run's band tables, band by band, and candidates and exact matches
    among earlier runs' indexed paragraphs (candidates.py, history.py; on_dask.py on a cluster);
-5. verification and 6. canonical assignment, range by range (canonicals.py; the rules are in
-   duplicates.py);
+5. verification and 6. canonical assignment, range by range (canonicals.py; whether a pair is a
+   copy is verifier.py's call, with the run's word rarity; the greedy choice is duplicates.py's);
 7. per shard a `cross` table for publish; this run's index files for later runs (output.py).
 A phase drops what no later phase needs as soon as it is done with it: the step's peak memory
 is what bounds the run.
@@ -32,6 +32,7 @@ from tasks.cross_document.output import CROSS, write_cross_tables, write_run_ind
 from tasks.cross_document.rows import load_rows, repeated_ids
 from tasks.cross_document.staged_sets import stage_sets
 from tasks.cross_document.templates import site_templates
+from tasks.cross_document.verifier import WordRarity
 from tasks.settings import Settings
 from tasks.shard import ShardResult, map_large_allocations, return_freed_memory
 from tasks.store import Staging, Store
@@ -54,6 +55,7 @@ class CrossDocumentResult:
     candidate_pairs: int  # distinct LSH candidate pairs (+ exact matches with earlier runs)
     compared_pairs: int  # of the near candidates, those whose content sets were compared
     verified_pairs: int  # exact matches with earlier runs, and compared pairs that passed
+    loose_members: int  # near copies of a canonical that are not copies of another member
     earlier_paragraphs_matched: int
     indexed_paragraphs: int
     candidate_search: str  # "local" or "dask"
@@ -93,10 +95,11 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
     lap("band_tables")
 
     sets = stage_sets(shards, rows.starts, exact.reps, staging.work_dir)
+    rarity = WordRarity.of(sets.read_all("content"), sets.rows)
     lap("stage_sets")
 
     canonicals = choose_canonicals(pairs, tables.ranges(_RANGE_PAIRS), exact.reps, rows.doc,
-                                   earlier, sets, settings.dedup)
+                                   earlier, sets, rarity, rows.may_lead, settings.dedup)
     tables.remove()
     sets.remove()
     del pairs, tables, sets
@@ -118,6 +121,7 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
         candidate_pairs=canonicals.candidate_pairs,
         compared_pairs=canonicals.compared_pairs,
         verified_pairs=canonicals.verified_pairs,
+        loose_members=canonicals.loose_members,
         earlier_paragraphs_matched=earlier.h,
         indexed_paragraphs=indexed,
         candidate_search="dask" if on_dask else "local",

@@ -50,7 +50,7 @@ def exact_copies(rows: RunRows, templates: np.ndarray, repeated: np.ndarray,
     rows.norm_hash = None
     norm_hash[rows.boilerplate | templates | repeated] = 0
     rows.boilerplate = None
-    members, head = exact_groups(norm_hash)
+    members, head = exact_groups(norm_hash, rows.may_lead)
     index_type = np.int32 if len(norm_hash) < 2**31 else np.int64
     reps = members[(head == members) & rows.has_keys[members]].astype(index_type)
     heads = np.unique(head) if with_history else np.zeros(0, np.int64)

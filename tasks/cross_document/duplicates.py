@@ -1,22 +1,20 @@
 """Find duplicate paragraphs: exact (normalised text) and near (MinHash LSH, verified).
 
 Rows come in canonical priority order (earlier runs first, then input order), so a row's index
-is its priority. For each row the result names the canonical it duplicates and the verified
-similarity. The rules that keep clusters honest:
+is its priority. For each row the result names the canonical it duplicates and the verifier's
+score. The rules that keep clusters honest:
 - candidates come from LSH bands over the content-word MinHash signatures, grouped by sorting
-  band keys (no Python object per row); every candidate pair is VERIFIED before it counts, by
-  the exact Jaccard of the two content-word sets (shared bands alone merge nothing, so shared
-  templates do not merge whole sites);
-- words inside quotation marks count for the overall similarity but not as the writer's own:
-  the words outside quotations must be alike too, since independent articles quote the same
-  statement in paragraphs that are not copies of each other;
-- two paragraphs of the same document must be near copies (`same_document_threshold`): in one
-  document, list items, table rows and rubric levels look alike without being copies; spinning
-  and syndication happen between documents;
-- no chaining: a row joins a canonical only if it is itself within the threshold of that
-  canonical, and a row that is already a member cannot be a canonical;
-- the canonical is the earliest row, so the same input gives the same clusters; rows from
-  earlier runs (`fixed`) can be canonicals but never members.
+  band keys (no Python object per row); every candidate pair is VERIFIED before it counts
+  (tasks/cross_document/verifier.py: rarity over the run, word order, length, the writer's own
+  words outside quotations, numbers; inside one document, containment), so shared bands alone
+  merge nothing and shared templates do not merge whole sites;
+- no chaining: a row joins a canonical only if the verifier passes it with that canonical, and
+  a row that is already a member cannot be a canonical;
+- every two near members of a cluster are copies of each other too (canonicals.py,
+  `tighten_clusters`);
+- the canonical is the earliest row that may lead (the content model's boilerplate tags do
+  not), so the same input gives the same clusters; rows from earlier runs (`fixed`) can be
+  canonicals but never members.
 Paragraphs with fewer than `min_words` content words are matched exactly only.
 """
 
@@ -25,8 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from tasks.settings import DedupSettings
 
 # A band bucket with more rows than this pairs each row with its first rows only: the canonical
 # (the earliest row) is always among them, and a bucket of common words cannot blow up.
@@ -82,15 +78,31 @@ def merge_sorted_unique(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+# The sets the verifier compares, by name, and the staged column each comes from.
+SET_COLUMNS = {"content": "content", "own": "own_content", "skips": "skip_pairs",
+               "numbers": "numbers"}
+
+
 @dataclass
 class ContentSets:
-    """Content-word sets of some rows, as CSR: all words and the words outside quotations."""
+    """Per row, the sets the verifier compares (tasks/shard/normalize.py), each as CSR: `csr[name]`
+    is (values: the sorted distinct uint32 hashes of every row, offsets: int64, rows + 1), for
+    the names of SET_COLUMNS: content words, own words (outside quotations; the content where a
+    row quotes nothing), skip pairs, numbers. `quoted`: the row quotes something."""
 
-    content: np.ndarray  # sorted distinct content-word hashes (uint32) per row
-    offsets: np.ndarray  # int64, rows + 1
-    own: np.ndarray  # the same for the words outside quotations (= content when none)
-    own_offsets: np.ndarray
-    quoted: np.ndarray  # bool: the row quotes something (own differs from content)
+    csr: dict[str, tuple[np.ndarray, np.ndarray]]
+    quoted: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.quoted)
+
+    def sizes(self, name: str) -> np.ndarray:
+        return np.diff(self.csr[name][1])
+
+    def gather(self, rows: np.ndarray) -> ContentSets:
+        """The sets of `rows`, compact and in that order (as StagedSets.gather)."""
+        return ContentSets({name: take_rows(values, offsets, rows)
+                            for name, (values, offsets) in self.csr.items()}, self.quoted[rows])
 
 
 def take_rows(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray
@@ -103,39 +115,58 @@ def take_rows(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray
     return values[starts + np.arange(int(new_offsets[-1]))], new_offsets
 
 
-def jaccard_between(a_values: np.ndarray, a_offsets: np.ndarray, a_rows: np.ndarray,
-                    b_values: np.ndarray, b_offsets: np.ndarray, b_rows: np.ndarray) -> np.ndarray:
-    """Jaccard of set a_rows[k] of CSR a and set b_rows[k] of CSR b, in bulk. Each set is
-    sorted, so the elements of the second sets tagged with their pair number form one sorted
-    array; the first sets' elements, tagged the same way, are looked up in it by binary
+def intersections(a: tuple[np.ndarray, np.ndarray], a_rows: np.ndarray,
+                  b: tuple[np.ndarray, np.ndarray], b_rows: np.ndarray,
+                  a_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """|A ∩ B| of set a_rows[k] of CSR `a` and set b_rows[k] of CSR `b`, in bulk, and with
+    `a_weights` (one row of weights per element of a's values) the summed weights of the shared
+    elements (pairs x weight columns). Each
+    set is sorted, so the elements of the second sets tagged with their pair number form one
+    sorted array; the first sets' elements, tagged the same way, are looked up in it by binary
     search."""
-    out = np.empty(len(a_rows), dtype=np.float32)
-    a_sizes, b_sizes = np.diff(a_offsets), np.diff(b_offsets)
+    (a_values, a_offsets), (b_values, b_offsets) = a, b
+    inter = np.empty(len(a_rows), dtype=np.int64)
+    weighted = None if a_weights is None else np.empty((len(a_rows), a_weights.shape[1]),
+                                                        dtype=np.float64)
     for lo in range(0, len(a_rows), _PAIR_CHUNK):
         ra, rb = a_rows[lo:lo + _PAIR_CHUNK], b_rows[lo:lo + _PAIR_CHUNK]
-        a = _tagged_elements(a_values, a_offsets, a_sizes, ra)
-        b = _tagged_elements(b_values, b_offsets, b_sizes, rb)
-        at = np.minimum(np.searchsorted(b, a), max(len(b) - 1, 0))
-        hit = b[at] == a if len(b) else np.zeros(len(a), dtype=bool)
-        inter = np.bincount((a[hit] >> np.uint64(32)).astype(np.int64), minlength=len(ra))
-        union = a_sizes[ra] + b_sizes[rb] - inter
-        out[lo:lo + len(ra)] = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-    return out
+        a_at, a_tagged = _tagged_elements(a_values, a_offsets, ra)
+        _, b_tagged = _tagged_elements(b_values, b_offsets, rb)
+        at = np.minimum(np.searchsorted(b_tagged, a_tagged), max(len(b_tagged) - 1, 0))
+        hit = b_tagged[at] == a_tagged if len(b_tagged) else np.zeros(len(a_tagged), bool)
+        pair = (a_tagged[hit] >> np.uint64(32)).astype(np.int64)
+        inter[lo:lo + len(ra)] = np.bincount(pair, minlength=len(ra))
+        if weighted is not None:
+            for column in range(a_weights.shape[1]):
+                weighted[lo:lo + len(ra), column] = np.bincount(
+                    pair, weights=a_weights[a_at[hit], column], minlength=len(ra))
+    return inter, weighted
 
 
-def _tagged_elements(values, offsets, sizes, rows) -> np.ndarray:
-    lengths = sizes[rows]
+def jaccard_between(a: tuple[np.ndarray, np.ndarray], a_rows: np.ndarray,
+                    b: tuple[np.ndarray, np.ndarray], b_rows: np.ndarray) -> np.ndarray:
+    """Jaccard of set a_rows[k] of CSR `a` and set b_rows[k] of CSR `b` (0 for two empty sets)."""
+    inter, _ = intersections(a, a_rows, b, b_rows)
+    union = np.diff(a[1])[a_rows] + np.diff(b[1])[b_rows] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 0.0).astype(np.float32)
+
+
+def _tagged_elements(values, offsets, rows) -> tuple[np.ndarray, np.ndarray]:
+    """The positions in `values` of the elements of `rows`, and the elements tagged with their
+    row's number in `rows` (tag << 32 | element): sorted when each row's elements are."""
+    lengths = np.diff(offsets)[rows]
     starts = np.repeat(offsets[rows] - (np.cumsum(lengths) - lengths), lengths)
-    elements = values[starts + np.arange(int(lengths.sum()))]
+    positions = starts + np.arange(int(lengths.sum()))
     tags = np.repeat(np.arange(len(rows), dtype=np.uint64), lengths)
-    return (tags << np.uint64(32)) | elements.astype(np.uint64)
+    return positions, (tags << np.uint64(32)) | values[positions].astype(np.uint64)
 
 
 UNDECIDED, CANONICAL, MEMBER = 0, 1, 2
 
 
 def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarray,
-                  canonical_of: np.ndarray, sim_of: np.ndarray) -> None:
+                  canonical_of: np.ndarray, sim_of: np.ndarray,
+                  may_lead: np.ndarray | None = None) -> None:
     """The greedy pass over verified pairs (i, j), i < j, sorted by (j, i), in place: `status`
     of every row before the smallest j must be decided (CANONICAL or MEMBER), so the pairs can
     come range of members by range of members, in order (tasks/cross_document/canonicals.py).
@@ -151,6 +182,8 @@ def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarra
     while active.any():
         ai, aj, a_sim = i[active], j[active], s[active]
         usable = status[ai] != MEMBER
+        if may_lead is not None:
+            usable &= may_lead[ai]
         ui, uj, u_sim = ai[usable], aj[usable], a_sim[usable]
         first = np.concatenate(([True], uj[1:] != uj[:-1])) if len(uj) else np.zeros(0, bool)
         fi, fj, f_sim = ui[first], uj[first], u_sim[first]
@@ -165,34 +198,20 @@ def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarra
         active = status[j] == UNDECIDED
 
 
-def exact_groups(norm_hash: np.ndarray, fixed: np.ndarray | None = None
+def exact_groups(norm_hash: np.ndarray, may_lead: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Eligible rows (norm_hash != 0) and, for each, the first row with the same normalised text
-    (its exact canonical)."""
+    """Eligible rows (norm_hash != 0) and, for each, its exact canonical: the first row with
+    the same normalised text that `may_lead` (the first row when none may)."""
     rows = np.flatnonzero(norm_hash != 0)
     if not len(rows):
         return rows, rows
-    _, first, inverse = np.unique(norm_hash[rows], return_index=True, return_inverse=True)
-    return rows, rows[first][inverse]
-
-
-def verified(sims: np.ndarray, own_sims: np.ndarray, same_doc: np.ndarray,
-             settings: DedupSettings) -> np.ndarray:
-    """Which candidate pairs are copies: both similarities reach the threshold (the stricter
-    one inside a document)."""
-    needed = np.where(same_doc, settings.same_document_threshold, settings.threshold)
-    return (sims >= needed) & (own_sims >= needed)
-
-
-def similarities_between(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_rows: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
-    """`pair_similarities` for pairs whose two sides are rows of two sets."""
-    sims = jaccard_between(a.content, a.offsets, a_rows, b.content, b.offsets, b_rows)
-    own_sims = sims.copy()
-    quoting = a.quoted[a_rows] | b.quoted[b_rows]
-    own_sims[quoting] = jaccard_between(a.own, a.own_offsets, a_rows[quoting],
-                                        b.own, b.own_offsets, b_rows[quoting])
-    return sims, own_sims
+    lead = np.ones(len(rows), bool) if may_lead is None else may_lead[rows]
+    order = np.lexsort((rows, ~lead, norm_hash[rows]))
+    hashes = norm_hash[rows[order]]
+    starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
+    head = np.empty(len(rows), dtype=rows.dtype)
+    head[order] = np.repeat(rows[order][starts], np.diff(np.append(starts, len(rows))))
+    return rows, head
 
 
 def resolve_assigned(rows: np.ndarray, head: np.ndarray, fixed: np.ndarray,

@@ -3,7 +3,8 @@ earlier run without reading the earlier runs' output.
 
     _index/meta.json                 how the index was built; a run with other settings is refused
     _index/entries/<run_id>.parquet  one row per indexed paragraph: para_id, doc_id, run_seq,
-                                     order, norm_hash, content, own_content
+                                     order, norm_hash, and the verifier's sets: content,
+                                     own_content, skip_pairs, numbers
     _index/bands/<run_id>.parquet    (key, entry) per LSH band, sorted by key: row group b holds
                                      band b, so a lookup reads one band at a time
     _index/exact/<run_id>.parquet    (norm_hash, entry): exact-copy keys, sorted
@@ -15,7 +16,7 @@ earlier run without reading the earlier runs' output.
 A run indexes its canonical and unique content paragraphs (a member is within the threshold of
 its canonical, so matching the canonical is enough). It keeps a paragraph's LSH band keys, not
 its full MinHash signature: candidates need only the keys and verification is exact on the
-content-word sets, so the signature would add 768 bytes per paragraph for no use. Files are per
+sets, so the signature would add 768 bytes per paragraph for no use. Files are per
 run: they are staged and switched in with the run's tables (tasks/store.py).
 
 Cost of a lookup: per band, the new run's keys are binary-searched in each earlier run's sorted
@@ -42,9 +43,10 @@ from tasks.shard.normalize import NORMALIZER_VERSION
 from tasks.shard.stopwords import STOPWORDS
 from tasks.store import Layout, Staging
 
-INDEX_FORMAT = 3
+INDEX_FORMAT = 4
 _ENTRY_ROW_GROUP = 16_384
-ENTRY_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "content", "own_content")
+ENTRY_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "content", "own_content",
+                "skip_pairs", "numbers")
 
 
 class IndexMismatchError(RuntimeError):
@@ -209,7 +211,8 @@ class RunIndexWriter:
         self.count = 0
 
     def add_entries(self, table: pa.Table) -> None:
-        """Columns para_id, doc_id, order, norm_hash, content, own_content."""
+        """Columns para_id, doc_id, order, norm_hash and the sets (content, own_content,
+        skip_pairs, numbers)."""
         table = table.append_column("run_seq", pa.array(np.full(table.num_rows, self.run_seq),
                                                         type=pa.int32()))
         table = table.select(list(ENTRY_FIELDS)).cast(_ENTRY_SCHEMA)
@@ -240,6 +243,8 @@ class RunIndexWriter:
 _ENTRY_SCHEMA = pa.schema([("para_id", pa.string()), ("doc_id", pa.string()),
                            ("run_seq", pa.int32()), ("order", pa.int64()),
                            ("norm_hash", pa.uint64()), ("content", pa.list_(pa.uint32())),
-                           ("own_content", pa.list_(pa.uint32()))])
+                           ("own_content", pa.list_(pa.uint32())),
+                           ("skip_pairs", pa.list_(pa.uint32())),
+                           ("numbers", pa.list_(pa.uint32()))])
 _BANDS_SCHEMA = pa.schema([("key", pa.uint32()), ("entry", pa.uint32())])
 

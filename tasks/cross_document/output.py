@@ -26,7 +26,8 @@ CROSS = pa.schema(
         ("dup_similarity", pa.float32()),
     ]
 )
-_ENTRY_COLUMNS = ["para_id", "doc_id", "norm_hash", "content", "own_content"]
+_ENTRY_COLUMNS = ["para_id", "doc_id", "norm_hash", "content", "own_content", "skip_pairs",
+                  "numbers"]
 
 
 def write_cross_tables(shards: list[ShardResult], rows: RunRows, repeated: np.ndarray,
@@ -52,12 +53,13 @@ def write_cross_tables(shards: list[ShardResult], rows: RunRows, repeated: np.nd
 
 def write_run_index(shards: list[ShardResult], rows: RunRows, eligible: np.ndarray,
                     dup_of: np.ndarray, index: RunIndexWriter) -> int:
-    """This run's index: the eligible rows that are no duplicate, shard by shard (their entries
+    """This run's index: the eligible rows that are no duplicate and may lead a cluster, shard
+    by shard (their entries
     in canonical order), then their band keys band by band. Returns the entries written."""
     indexed_parts = []
     for number, shard in enumerate(shards):
         at = rows.of_shard(number)
-        local = np.flatnonzero(eligible[at] & (dup_of[at] < 0))
+        local = np.flatnonzero(eligible[at] & (dup_of[at] < 0) & rows.may_lead[at])
         indexed = local + at.start
         indexed_parts.append((shard, local, indexed))
         entries = pq.read_table(shard.path("paragraphs"), columns=_ENTRY_COLUMNS)

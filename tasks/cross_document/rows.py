@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks import reasons
 from tasks.shard import ShardResult
 
 # What the phases need of each staged paragraph (the content sets are read later, per range).
@@ -29,10 +30,12 @@ class RunRows:
     para_index: np.ndarray  # int32
     shard: np.ndarray | None  # int32 shard number (until the repeated ids are found)
     starts: np.ndarray  # int64 first row of each shard (+ the total)
-    boilerplate: np.ndarray | None  # bool: a phrase, shape, position or model rule took it
+    boilerplate: np.ndarray | None  # bool: a phrase, shape or position rule took it (the
+    # content model's tags take part in the duplicate search)
     template_key: np.ndarray | None  # uint64, 0 = none (until the site templates are found)
     norm_hash: np.ndarray | None  # uint64, 0 = no words (until the exact copies are found)
     has_keys: np.ndarray  # bool: enough content words for LSH band keys
+    may_lead: np.ndarray  # bool: may be a canonical (the content model did not tag it)
 
     def __len__(self) -> int:
         return len(self.doc)
@@ -55,7 +58,8 @@ def load_rows(shards: list[ShardResult]) -> tuple[RunRows, dict[str, str]]:
     r = RunRows(doc=np.empty(n, np.int32), doc_names=[], para_index=np.empty(n, np.int32),
                 shard=np.repeat(np.arange(len(shards), dtype=np.int32), sizes), starts=starts,
                 boilerplate=np.empty(n, bool), template_key=np.empty(n, np.uint64),
-                norm_hash=np.empty(n, np.uint64), has_keys=np.empty(n, bool))
+                norm_hash=np.empty(n, np.uint64), has_keys=np.empty(n, bool),
+                may_lead=np.empty(n, bool))
     doc_code: dict[str, int] = {}
     site_of_doc = {}
     for number, shard in enumerate(shards):
@@ -70,7 +74,14 @@ def load_rows(shards: list[ShardResult]) -> tuple[RunRows, dict[str, str]]:
         if len(to_run):
             r.doc[at] = to_run[codes.indices.to_numpy()]
         r.para_index[at] = table["para_index"].to_numpy()
-        r.boilerplate[at] = pc.is_valid(table["boilerplate_rule"]).to_numpy(zero_copy_only=False)
+        # The content model's tags take part, as members only: the model guesses, often on
+        # real content that has copies, and a copy of a paragraph that is dropped as
+        # boilerplate must not be dropped as its duplicate.
+        rule = table["boilerplate_rule"]
+        by_model = pc.equal(rule, reasons.CONTENT_MODEL).fill_null(False)
+        r.boilerplate[at] = pc.and_(pc.is_valid(rule), pc.invert(by_model)).to_numpy(
+            zero_copy_only=False)
+        r.may_lead[at] = pc.invert(by_model).to_numpy(zero_copy_only=False)
         r.template_key[at] = table["template_key"].fill_null(0).to_numpy()
         r.norm_hash[at] = table["norm_hash"].to_numpy()
         r.has_keys[at] = table["has_keys"].to_numpy(zero_copy_only=False)

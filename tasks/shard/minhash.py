@@ -97,10 +97,11 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.nd
 def minhash(paragraphs: pa.Table, settings: DedupSettings) -> pa.Table:
     """Add `norm_hash` (exact-copy key, 0 = no words), `n_words`, `content` (sorted distinct
     content-word hashes), `own_content` (the same for the words outside quotations; null when
-    the paragraph quotes nothing) and `band_keys` (the LSH keys of the MinHash signature; null
-    for paragraphs with fewer than `min_words` content words: they are matched exactly only).
-    The signature itself is not kept: candidates need only its band keys, and verification is
-    exact on the content sets."""
+    the paragraph quotes nothing), `skip_pairs` and `numbers` (the verifier's evidence of word
+    order and figures: tasks/shard/normalize.py) and `band_keys` (the LSH keys of the MinHash
+    signature; null for paragraphs with fewer than `min_words` content words: they are matched
+    exactly only). The signature itself is not kept: candidates need only its band keys, and
+    verification works on the sets."""
     norm = normalize(paragraphs["text"])
     sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
     keys = np.zeros((len(has), settings.bands), dtype=np.uint32)
@@ -110,6 +111,8 @@ def minhash(paragraphs: pa.Table, settings: DedupSettings) -> pa.Table:
             .append_column("content", csr_to_list(norm.content, norm.offsets))
             .append_column("own_content", csr_to_list(norm.own, norm.own_offsets,
                                                       valid=norm.quoted))
+            .append_column("skip_pairs", csr_to_list(norm.skips, norm.skip_offsets))
+            .append_column("numbers", csr_to_list(norm.numbers, norm.number_offsets))
             .append_column("band_keys", matrix_to_list(keys, valid=has)))
 
 

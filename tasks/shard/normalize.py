@@ -2,12 +2,17 @@
 
 A paragraph's words are its maximal runs of letters, digits and combining marks after NFKC and
 lower-casing (Arrow's Unicode-aware kernels, not a Python loop). Paragraphs in scripts written
-without spaces (Chinese, Japanese, Thai, ...) are cut into single characters instead. From the
+without spaces (Chinese, Japanese, Thai, ...) are cut into character pairs instead. From the
 words come:
 - `norm_hash`: a 64-bit hash of the whole word sequence: equal for exact copies that differ only
   in case, punctuation, spacing or Unicode form;
 - the content set: the distinct words that are not function words (tasks/shard/stopwords.py), each as
-  a 32-bit hash; MinHash and the verifier compare these sets.
+  a 32-bit hash; MinHash and the verifier compare these sets;
+- the skip pairs: each content word paired with each of the next `SKIP_WINDOW` content words, in
+  order, hashed: the verifier's evidence of word order (a spun copy keeps most content words in
+  their order, an independent writer on the same story does not);
+- the numbers: the content words made of digits (two reports of one story that give different
+  figures are not copies of each other).
 Everything that changes these values is versioned by NORMALIZER_VERSION, which the cross-run
 index records.
 """
@@ -24,7 +29,8 @@ import xxhash
 
 from tasks.shard.stopwords import STOPWORDS
 
-NORMALIZER_VERSION = 2
+NORMALIZER_VERSION = 3
+SKIP_WINDOW = 3
 WORD_SPLIT = r"[^\p{L}\p{N}\p{M}]+"
 NO_SPACE_SCRIPT = r"[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]"
 _SEQUENCE_MULT = np.uint64(0x100000001B3)  # FNV-1 64-bit prime
@@ -43,10 +49,11 @@ def content_hash32(token: str) -> int:
 
 @dataclass
 class Normalized:
-    """Per paragraph: `norm_hash` (uint64, 0 when it has no words), `n_words`, and two content
-    sets as CSR (the sorted distinct 32-bit hashes of paragraph i are
+    """Per paragraph: `norm_hash` (uint64, 0 when it has no words), `n_words`, and four sets
+    as CSR (the sorted distinct 32-bit hashes of paragraph i are
     values[offsets[i]:offsets[i + 1]]): `content` from all its words, `own` from its words
-    outside quotation marks (the same as `content` where `quoted` is false)."""
+    outside quotation marks (the same as `content` where `quoted` is false), `skips` its skip
+    pairs, `numbers` its number words."""
 
     norm_hash: np.ndarray
     n_words: np.ndarray
@@ -55,6 +62,10 @@ class Normalized:
     own: np.ndarray
     own_offsets: np.ndarray
     quoted: np.ndarray
+    skips: np.ndarray
+    skip_offsets: np.ndarray
+    numbers: np.ndarray
+    number_offsets: np.ndarray
 
     @property
     def content_sizes(self) -> np.ndarray:
@@ -110,13 +121,14 @@ def _string_array(texts) -> pa.Array:
 
 
 def _characters_if_no_space_script(tokens: list[str]) -> list[str]:
-    """Mostly Han/kana/Thai/...: every character is a token (a word segmenter would be better
-    and much slower; character sets still find copies)."""
+    """Mostly Han/kana/Thai/...: every two neighbouring characters are a token (a word
+    segmenter would be better and much slower; single characters are shared by any two
+    paragraphs of a language, character pairs much less)."""
     text = "".join(tokens)
     spaced = sum(len(t) for t in tokens)
     no_space = sum(1 for ch in text if _is_no_space_char(ch))
     if no_space > 0.3 * max(spaced, 1):
-        return [ch for t in tokens for ch in t]
+        return [t[k:k + 2] for t in tokens for k in range(max(len(t) - 1, 1))]
     return tokens
 
 
@@ -132,10 +144,12 @@ def normalize(texts: pa.Array | list[str]) -> Normalized:
     lists = words(arr)
     n = len(lists)
     n_words = np.diff(lists.offsets.to_numpy()).astype(np.int32)
-    hash64, is_content = _word_info(lists.values)
+    hash64, is_content, is_number = _word_info(lists.values)
     para = np.repeat(np.arange(n), n_words)
     norm_hash = _sequence_hashes(hash64, para, n_words)
     content, offsets = _content_sets(hash64, is_content, para, n)
+    skips, skip_offsets = _skip_pairs(hash64[is_content], para[is_content], n)
+    numbers, number_offsets = _content_sets(hash64, is_number, para, n)
 
     # Own words: only paragraphs with a quotation mark differ from their content set.
     quoted = pc.match_substring_regex(arr.fill_null(""), _QUOTE_MARKS).to_numpy(
@@ -144,23 +158,42 @@ def normalize(texts: pa.Array | list[str]) -> Normalized:
     rows = np.flatnonzero(quoted)
     if len(rows):
         own_lists = words([own_words_text(t) for t in arr.take(pa.array(rows)).to_pylist()])
-        own_hash, own_is_content = _word_info(own_lists.values)
+        own_hash, own_is_content, _ = _word_info(own_lists.values)
         own_para = np.repeat(np.arange(len(rows)), np.diff(own_lists.offsets.to_numpy()))
         q_values, q_offsets = _content_sets(own_hash, own_is_content, own_para, len(rows))
         own, own_offsets = _splice(content, offsets, rows, q_values, q_offsets)
-    return Normalized(norm_hash, n_words, content, offsets, own, own_offsets, quoted)
+    return Normalized(norm_hash, n_words, content, offsets, own, own_offsets, quoted,
+                      skips, skip_offsets, numbers, number_offsets)
 
 
-def _word_info(flat: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """64-bit hash and is-a-content-word flag of every word, computed once per distinct word."""
+def _word_info(flat: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """64-bit hash, is-a-content-word and is-a-number flags of every word, computed once per
+    distinct word."""
     if len(flat) == 0:
-        return np.zeros(0, np.uint64), np.zeros(0, bool)
+        return np.zeros(0, np.uint64), np.zeros(0, bool), np.zeros(0, bool)
     encoded = pc.dictionary_encode(flat)
     vocab = encoded.dictionary.to_pylist()
     hashes = np.fromiter((token_hash64(w) for w in vocab), np.uint64, len(vocab))
     content = np.fromiter((w not in STOPWORDS for w in vocab), bool, len(vocab))
+    number = np.fromiter((w.isdigit() for w in vocab), bool, len(vocab)) & content
     ids = encoded.indices.to_numpy()
-    return hashes[ids], content[ids]
+    return hashes[ids], content[ids], number[ids]
+
+
+def _skip_pairs(hash64: np.ndarray, para: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of each paragraph's skip pairs: its content words (`hash64`, in order, paragraph
+    `para`) each paired with each of the next SKIP_WINDOW ones, as sorted distinct 32-bit
+    hashes (bottom-k, as the content sets)."""
+    firsts, seconds = [], []
+    for gap in range(1, SKIP_WINDOW + 1):
+        same = np.flatnonzero(para[gap:] == para[:-gap]) if len(para) > gap else \
+            np.zeros(0, np.int64)
+        firsts.append(same)
+        seconds.append(same + gap)
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    with np.errstate(over="ignore"):
+        pair_hash = _fmix64(hash64[first] * _SEQUENCE_MULT + hash64[second])
+    return _content_sets(pair_hash, np.ones(len(first), dtype=bool), para[first], n)
 
 
 def _content_sets(hash64: np.ndarray, is_content: np.ndarray, para: np.ndarray,

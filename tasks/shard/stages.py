@@ -151,6 +151,8 @@ class Minhash(ParagraphStage):
             ("n_words", pa.int32()),
             ("content", pa.list_(pa.uint32())),  # sorted distinct content-word hashes
             ("own_content", pa.list_(pa.uint32())),  # the same outside quotations
+            ("skip_pairs", pa.list_(pa.uint32())),  # content words in order, hashed in pairs
+            ("numbers", pa.list_(pa.uint32())),  # content words made of digits
             ("band_keys", pa.list_(pa.uint32(), self.settings.bands)),  # LSH keys, or null
         ])
 
