@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evaluation"))
 from neardup_msrp import load_pairs
 from pan13_paragraphs import build_task, is_right
 
-from tasks.cross_document.duplicates import ContentSets
+from tasks.cross_document.duplicates import ContentSets, take_rows
 from tasks.cross_document.staged_sets import sets_of_table
 from tasks.cross_document.verifier import (
     FEATURES,
@@ -77,18 +77,12 @@ class PairSet:
         table = minhash(pa.table({"text": pa.array(texts, pa.string())}), settings)
         sets = sets_of_table(table)
         with_sets = np.flatnonzero(sets.sizes("content") >= settings.min_words)
-        rarity = WordRarity.of(_values_of(sets, with_sets), len(with_sets))
+        rarity = WordRarity.of(take_rows(*sets.csr["content"], with_sets)[0], len(with_sets))
         a = np.array([p[0] for p in pairs], np.int64)
         b = np.array([p[1] for p in pairs], np.int64)
         self.features, self.smaller = pair_features(sets, a, sets, b, rarity)
         self.group = np.array([p[2] for p in pairs])
         self.sets = sets
-
-
-def _values_of(sets: ContentSets, rows: np.ndarray) -> np.ndarray:
-    values, offsets = sets.csr["content"]
-    return np.concatenate([values[offsets[r]:offsets[r + 1]] for r in rows]) if len(rows) else \
-        np.zeros(0, np.uint32)
 
 
 def msrp_pairs(data: Path) -> PairSet:

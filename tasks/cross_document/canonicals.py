@@ -164,6 +164,10 @@ def verify_range(sets: StagedSets, i_rep: np.ndarray, j_rep: np.ndarray, reps: n
     the range needs are read from `sets` once. Returns the verified pairs of this run as
     (rows i, rows j, score), and the verified `hist` with their score."""
     verifier = load_verifier()
+    # Inside one document only exact copies count: such pairs are not scored at all.
+    other_doc = doc[reps[i_rep]] != doc[reps[j_rep]]
+    i_rep, j_rep = i_rep[other_doc], j_rep[other_doc]
+    hist = hist[earlier.docs[hist[:, 0]] != doc[hist[:, 1]]] if len(hist) else hist
     hist_rep = np.searchsorted(reps, hist[:, 1])
     needed = sorted_unique(np.concatenate([i_rep, j_rep, hist_rep]))
     mine = sets.gather(needed)

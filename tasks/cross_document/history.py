@@ -13,10 +13,10 @@ earlier run without reading the earlier runs' output.
 
 (tasks/store.py spells these paths: `Layout` for the committed files, `Staging` for a run's.)
 
-A run indexes its canonical and unique content paragraphs (a member is within the threshold of
-its canonical, so matching the canonical is enough). It keeps a paragraph's LSH band keys, not
-its full MinHash signature: candidates need only the keys and verification is exact on the
-sets, so the signature would add 768 bytes per paragraph for no use. Files are per
+A run indexes its canonical and unique content paragraphs that may lead a cluster (a member
+passed the verifier with its canonical, so matching the canonical is enough). It keeps a
+paragraph's LSH band keys, not its full MinHash signature: candidates need only the keys and the
+verifier works on the sets, so the signature would add 768 bytes per paragraph for no use. Files are per
 run: they are staged and switched in with the run's tables (tasks/store.py).
 
 Cost of a lookup: per band, the new run's keys are binary-searched in each earlier run's sorted

@@ -2,8 +2,8 @@
 
 Per shard, a `cross` table aligned row for row with the shard's staged paragraphs (the columns
 of CROSS); and this run's index files (tasks/cross_document/history.py), with its canonical and
-unique content paragraphs: a member is within the threshold of its canonical, so matching the
-canonical is enough.
+unique content paragraphs that may lead a cluster: a member passed the verifier with its
+canonical, so matching the canonical is enough.
 """
 
 from __future__ import annotations
