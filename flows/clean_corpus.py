@@ -82,7 +82,7 @@ def cross_document_task(shards: list[ShardResult], settings: Settings, plan: Run
     get_run_logger().info(
         "site templates: %d lines; duplicates: %d paragraphs (%d of earlier runs' paragraphs) "
         "in %d clusters; %d candidate pairs, %d compared (the others' earlier paragraph was "
-        "a duplicate already), %d verified (%d near copies of a canonical left out: not copies "
+        "a duplicate already, or both were in one document), %d verified (%d near copies of a canonical left out: not copies "
         "of another member); %d earlier paragraphs matched the index",
         result.site_template_lines, result.duplicates, result.duplicates_of_earlier_runs,
         result.clusters, result.candidate_pairs, result.compared_pairs, result.verified_pairs,

@@ -211,6 +211,19 @@ def test_canonicals_earliest_first_and_no_chaining(tmp_path, one_range):
     assert found.compared_pairs == (6 if one_range else 4)
 
 
+def test_pairs_inside_one_document_are_neither_compared_nor_copies(tmp_path):
+    # a and b share a document: near, but not exact, so never copies; c (another document)
+    # is a near copy of both.
+    content = [words(0, 100), words(8, 108), words(4, 104)]
+    sets = staged_sets(tmp_path, content)
+    found = choose_canonicals(Pairs([(0, 1), (0, 2), (1, 2)], 3), [(0, 3)], np.arange(3),
+                              np.array([0, 0, 1]), no_earlier(), sets, rarity_of(sets),
+                              np.ones(3, bool), DedupSettings(**FLOORS, min_jaccard=0.78))
+    assert found.canonical_of.tolist() == [-1, -1, 0]
+    assert found.candidate_pairs == 3
+    assert found.compared_pairs == 2
+
+
 def test_canonicals_with_earlier_runs_paragraphs_first(tmp_path):
     """Earlier runs' paragraphs come first in the numbering: they are canonicals, never
     members; an exact match with one is taken as is."""

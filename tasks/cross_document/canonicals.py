@@ -73,8 +73,10 @@ def choose_canonicals(pairs: PairSource, ranges: list[tuple[int, int]], reps: np
         row_hi = n if number == len(ranges) - 1 else int(reps[a1])
         exact, hist = earlier.in_rows(row_lo, row_hi)
         out.candidate_pairs += len(exact) + len(hist)
+        # Inside one document only exact copies count: such pairs are not scored at all.
+        hist = hist[earlier.docs[hist[:, 0]] != doc[hist[:, 1]]] if len(hist) else hist
         out.compared_pairs += len(hist)
-        i_rep, j_rep = _undecided(pairs.pairs(a0, a1), m, rep_member, out)
+        i_rep, j_rep = _undecided(pairs.pairs(a0, a1), m, rep_member, reps, doc, out)
         near, (hist, hist_s) = verify_range(sets, i_rep, j_rep, reps, doc, hist, earlier,
                                             rarity, settings)
         del i_rep, j_rep
@@ -140,18 +142,21 @@ def tighten_clusters(out: Canonicals, h: int, reps: np.ndarray, sets: StagedSets
     return int(left.sum())
 
 
-def _undecided(codes: np.ndarray, m: int, rep_member: np.ndarray, out: Canonicals
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _undecided(codes: np.ndarray, m: int, rep_member: np.ndarray, reps: np.ndarray,
+               doc: np.ndarray, out: Canonicals) -> tuple[np.ndarray, np.ndarray]:
     """The candidate pairs (codes j * m + i) as representatives (i, j), less those whose i is
-    a duplicate already: on near-copy-dense data that is most pairs."""
+    a duplicate already (on near-copy-dense data that is most pairs) and those inside one
+    document (only exact copies count there)."""
     # (m < 2**31, checked by the band tables: the halves fit int32)
     j_rep = (codes // max(m, 1)).astype(np.int32)
     i_rep = (codes % max(m, 1)).astype(np.int32)
     out.candidate_pairs += len(codes)
     del codes
     live = ~rep_member[i_rep]
-    out.compared_pairs += int(live.sum())
-    return i_rep[live], j_rep[live]
+    i_rep, j_rep = i_rep[live], j_rep[live]
+    other_doc = doc[reps[i_rep]] != doc[reps[j_rep]]
+    out.compared_pairs += int(other_doc.sum())
+    return i_rep[other_doc], j_rep[other_doc]
 
 
 def verify_range(sets: StagedSets, i_rep: np.ndarray, j_rep: np.ndarray, reps: np.ndarray,
@@ -164,10 +169,6 @@ def verify_range(sets: StagedSets, i_rep: np.ndarray, j_rep: np.ndarray, reps: n
     the range needs are read from `sets` once. Returns the verified pairs of this run as
     (rows i, rows j, score), and the verified `hist` with their score."""
     verifier = load_verifier()
-    # Inside one document only exact copies count: such pairs are not scored at all.
-    other_doc = doc[reps[i_rep]] != doc[reps[j_rep]]
-    i_rep, j_rep = i_rep[other_doc], j_rep[other_doc]
-    hist = hist[earlier.docs[hist[:, 0]] != doc[hist[:, 1]]] if len(hist) else hist
     hist_rep = np.searchsorted(reps, hist[:, 1])
     needed = sorted_unique(np.concatenate([i_rep, j_rep, hist_rep]))
     mine = sets.gather(needed)
