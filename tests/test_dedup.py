@@ -145,6 +145,32 @@ def test_exact_jaccard_in_bulk():
     assert np.allclose(j, [0.5, 0.0, 1.0])
 
 
+@pytest.mark.parametrize("chunk", [7, 200_000])
+def test_intersections_count_and_weigh_the_shared_elements(monkeypatch, chunk):
+    from tasks.cross_document import duplicates
+
+    monkeypatch.setattr(duplicates, "_PAIR_CHUNK", chunk)
+    rng = np.random.default_rng(5)
+
+    def random_csr(rows):
+        sets = [np.unique(rng.integers(0, 40, rng.integers(0, 12))).astype(np.uint32)
+                for _ in range(rows)]
+        offsets = np.concatenate(([0], np.cumsum([len(x) for x in sets])))
+        return sets, (np.concatenate(sets), offsets)
+
+    a_sets, a = random_csr(30)
+    b_sets, b = random_csr(25)
+    a_rows, b_rows = rng.integers(0, 30, 200), rng.integers(0, 25, 200)
+    weights = rng.random((len(a[0]), 2))
+    counts, _ = duplicates.intersections(a, a_rows, b, b_rows)
+    weighted_counts, weighed = duplicates.intersections(a, a_rows, b, b_rows, weights)
+    for k, (i, j) in enumerate(zip(a_rows, b_rows)):
+        shared = set(a_sets[i].tolist()) & set(b_sets[j].tolist())
+        assert counts[k] == weighted_counts[k] == len(shared)
+        at = [a[1][i] + a_sets[i].tolist().index(v) for v in shared]
+        assert np.allclose(weighed[k], weights[at].sum(axis=0))
+
+
 def _greedy(pairs, sims, n):
     """The plain sequential greedy, as a reference."""
     dup_of = [-1] * n

@@ -17,6 +17,7 @@ from tasks.cross_document.verifier import (
     are_copies,
     load_verifier,
     pair_features,
+    reach_jaccard_floor,
 )
 from tasks.settings import DedupSettings
 from tasks.shard.minhash import minhash
@@ -79,6 +80,20 @@ def test_inside_a_document_only_exact_copies_count():
     _, features, _ = evidence([teaser, longer, item_a, item_b], [(0, 1), (2, 3)])
     assert not are_copies(np.ones(2, np.float32), features, np.ones(2, bool), S).any()
     assert are_copies(np.ones(2, np.float32), features, np.zeros(2, bool), S).all()
+
+
+def test_pairs_left_unscored_are_those_below_the_jaccard_floor():
+    rng = np.random.default_rng(2)
+    vocabulary = [f"w{k}" for k in range(30)]
+    texts = [" ".join(rng.choice(vocabulary, rng.integers(3, 15))) for _ in range(60)]
+    sets = sets_of_table(minhash(pa.table({"text": texts}), S))
+    a, b = rng.integers(0, 60, 500), rng.integers(0, 60, 500)
+    features, _ = pair_features(sets, a, sets, b, WordRarity.of(sets.csr["content"][0], 60))
+    for floor in (0.2, 0.4):
+        settings = DedupSettings(min_jaccard=floor)
+        reached = reach_jaccard_floor(sets, a, sets, b, settings)
+        assert 0 < reached.sum() < len(a)
+        assert (reached == (features[:, FEATURES.index("jaccard")] >= floor)).all()
 
 
 def test_more_evidence_never_lowers_the_score():

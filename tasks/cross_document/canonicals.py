@@ -26,7 +26,13 @@ from tasks.cross_document.duplicates import (
     sorted_unique,
 )
 from tasks.cross_document.staged_sets import StagedSets
-from tasks.cross_document.verifier import WordRarity, are_copies, load_verifier, pair_features
+from tasks.cross_document.verifier import (
+    WordRarity,
+    are_copies,
+    load_verifier,
+    pair_features,
+    reach_jaccard_floor,
+)
 from tasks.settings import DedupSettings
 from tasks.shard import return_freed_memory
 
@@ -54,9 +60,9 @@ def choose_canonicals(pairs: PairSource, ranges: list[tuple[int, int]], reps: np
                       rarity: WordRarity, may_lead: np.ndarray, settings: DedupSettings
                       ) -> Canonicals:
     """Range by range of members ([a0, a1) of `reps`, the representatives): candidates less the
-    pairs whose earlier row is a duplicate already, verified on the content sets (`sets`, in
-    representative order), and the greedy choice: earliest canonical first, no chaining,
-    earlier runs' paragraphs never members. `doc`: document code per row of this run; `rarity`:
+    pairs whose earlier row is a duplicate already or may not lead, verified on the content
+    sets (`sets`, in representative order), and the greedy choice: earliest canonical first,
+    no chaining, earlier runs' paragraphs never members. `doc`: document code per row of this run; `rarity`:
     the run's word rarity (the verifier's evidence); `may_lead`: per row of this run, may be a
     canonical (earlier runs' paragraphs all may)."""
     h, n, m = earlier.h, len(doc), len(reps)
@@ -67,6 +73,7 @@ def choose_canonicals(pairs: PairSource, ranges: list[tuple[int, int]], reps: np
     lead = np.concatenate([np.ones(h, bool), may_lead])
     out = Canonicals(np.full(total, -1, dtype=index_type), np.full(total, np.nan, np.float32))
     rep_member = np.zeros(m, dtype=bool)  # final for the ranges done
+    rep_leads = may_lead[reps]
     for number, (a0, a1) in enumerate(ranges):
         # The rows of this run the range decides: from its first member to the next range's.
         row_lo = 0 if number == 0 else int(reps[a0])
@@ -76,7 +83,7 @@ def choose_canonicals(pairs: PairSource, ranges: list[tuple[int, int]], reps: np
         # Inside one document only exact copies count: such pairs are not scored at all.
         hist = hist[earlier.docs[hist[:, 0]] != doc[hist[:, 1]]] if len(hist) else hist
         out.compared_pairs += len(hist)
-        i_rep, j_rep = _undecided(pairs.pairs(a0, a1), m, rep_member, reps, doc, out)
+        i_rep, j_rep = _undecided(pairs.pairs(a0, a1), m, rep_member, rep_leads, reps, doc, out)
         near, (hist, hist_s) = verify_range(sets, i_rep, j_rep, reps, doc, hist, earlier,
                                             rarity, settings)
         del i_rep, j_rep
@@ -142,17 +149,19 @@ def tighten_clusters(out: Canonicals, h: int, reps: np.ndarray, sets: StagedSets
     return int(left.sum())
 
 
-def _undecided(codes: np.ndarray, m: int, rep_member: np.ndarray, reps: np.ndarray,
-               doc: np.ndarray, out: Canonicals) -> tuple[np.ndarray, np.ndarray]:
-    """The candidate pairs (codes j * m + i) as representatives (i, j), less those whose i is
-    a duplicate already (on near-copy-dense data that is most pairs) and those inside one
-    document (only exact copies count there)."""
+def _undecided(codes: np.ndarray, m: int, rep_member: np.ndarray, rep_leads: np.ndarray,
+               reps: np.ndarray, doc: np.ndarray, out: Canonicals
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs (codes j * m + i) as representatives (i, j) that can decide
+    something: not those whose i is a duplicate already (on near-copy-dense data that is most
+    pairs) or may not lead (the content model tagged it), nor those inside one document (only
+    exact copies count there)."""
     # (m < 2**31, checked by the band tables: the halves fit int32)
     j_rep = (codes // max(m, 1)).astype(np.int32)
     i_rep = (codes % max(m, 1)).astype(np.int32)
     out.candidate_pairs += len(codes)
     del codes
-    live = ~rep_member[i_rep]
+    live = ~rep_member[i_rep] & rep_leads[i_rep]
     i_rep, j_rep = i_rep[live], j_rep[live]
     other_doc = doc[reps[i_rep]] != doc[reps[j_rep]]
     out.compared_pairs += int(other_doc.sum())
@@ -172,17 +181,20 @@ def verify_range(sets: StagedSets, i_rep: np.ndarray, j_rep: np.ndarray, reps: n
     hist_rep = np.searchsorted(reps, hist[:, 1])
     needed = sorted_unique(np.concatenate([i_rep, j_rep, hist_rep]))
     mine = sets.gather(needed)
-    features, smaller = pair_features(mine, np.searchsorted(needed, i_rep),
-                                      mine, np.searchsorted(needed, j_rep), rarity)
+    a, b = np.searchsorted(needed, i_rep), np.searchsorted(needed, j_rep)
+    worth = reach_jaccard_floor(mine, a, mine, b, settings)
+    i_rep, j_rep, a, b = i_rep[worth], j_rep[worth], a[worth], b[worth]
+    features, smaller = pair_features(mine, a, mine, b, rarity)
     scores = verifier.score(features, smaller)
     ok = are_copies(scores, features, doc[reps[i_rep]] == doc[reps[j_rep]], settings)
     near = (reps[i_rep[ok]], reps[j_rep[ok]], scores[ok])
     del features, scores, ok
     if not len(hist):
         return near, (hist, np.zeros(0, np.float32))
-    features, smaller = pair_features(earlier.sets, hist[:, 0],
-                                      mine, np.searchsorted(needed, hist_rep), rarity,
-                                      a_in_run=False)
+    b = np.searchsorted(needed, hist_rep)
+    worth = reach_jaccard_floor(earlier.sets, hist[:, 0], mine, b, settings)
+    hist, b = hist[worth], b[worth]
+    features, smaller = pair_features(earlier.sets, hist[:, 0], mine, b, rarity, a_in_run=False)
     scores = verifier.score(features, smaller)
     ok = are_copies(scores, features, earlier.docs[hist[:, 0]] == doc[hist[:, 1]], settings)
     return near, (hist[ok], scores[ok])

@@ -120,10 +120,11 @@ def intersections(a: tuple[np.ndarray, np.ndarray], a_rows: np.ndarray,
                   a_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """|A ∩ B| of set a_rows[k] of CSR `a` and set b_rows[k] of CSR `b`, in bulk, and with
     `a_weights` (one row of weights per element of a's values) the summed weights of the shared
-    elements (pairs x weight columns). Each
-    set is sorted, so the elements of the second sets tagged with their pair number form one
-    sorted array; the first sets' elements, tagged the same way, are looked up in it by binary
-    search."""
+    elements (pairs x weight columns). Each set is sorted, so the elements of the first sets
+    tagged with their pair number form one sorted array, and those of the second sets another:
+    counts come from merging the two (numpy's stable sort merges sorted runs in one pass), and
+    weights need to know which element of `a` is shared, so the first are looked up in the
+    second by binary search."""
     (a_values, a_offsets), (b_values, b_offsets) = a, b
     inter = np.empty(len(a_rows), dtype=np.int64)
     weighted = None if a_weights is None else np.empty((len(a_rows), a_weights.shape[1]),
@@ -132,14 +133,20 @@ def intersections(a: tuple[np.ndarray, np.ndarray], a_rows: np.ndarray,
         ra, rb = a_rows[lo:lo + _PAIR_CHUNK], b_rows[lo:lo + _PAIR_CHUNK]
         a_at, a_tagged = _tagged_elements(a_values, a_offsets, ra)
         _, b_tagged = _tagged_elements(b_values, b_offsets, rb)
+        if weighted is None:
+            merged = np.concatenate([a_tagged, b_tagged])
+            merged.sort(kind="stable")
+            shared = merged[1:][merged[1:] == merged[:-1]]  # distinct within a set
+            inter[lo:lo + len(ra)] = np.bincount((shared >> np.uint64(32)).astype(np.int64),
+                                                 minlength=len(ra))
+            continue
         at = np.minimum(np.searchsorted(b_tagged, a_tagged), max(len(b_tagged) - 1, 0))
         hit = b_tagged[at] == a_tagged if len(b_tagged) else np.zeros(len(a_tagged), bool)
         pair = (a_tagged[hit] >> np.uint64(32)).astype(np.int64)
         inter[lo:lo + len(ra)] = np.bincount(pair, minlength=len(ra))
-        if weighted is not None:
-            for column in range(a_weights.shape[1]):
-                weighted[lo:lo + len(ra), column] = np.bincount(
-                    pair, weights=a_weights[a_at[hit], column], minlength=len(ra))
+        for column in range(a_weights.shape[1]):
+            weighted[lo:lo + len(ra), column] = np.bincount(
+                pair, weights=a_weights[a_at[hit], column], minlength=len(ra))
     return inter, weighted
 
 

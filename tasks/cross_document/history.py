@@ -206,7 +206,7 @@ class RunIndexWriter:
             self.files.index_file(kind).parent.mkdir(parents=True, exist_ok=True)
         self.run_seq, self.settings = run_seq, settings
         self._entries = pq.ParquetWriter(self.files.index_file("entries"), _ENTRY_SCHEMA,
-                                         compression="zstd")
+                                         compression="zstd", use_dictionary=["doc_id"])
         self._norm: list[np.ndarray] = []
         self.count = 0
 
@@ -224,7 +224,7 @@ class RunIndexWriter:
         """`band_keys(band)` -> (entry numbers, keys) of the entries that have band keys."""
         self._entries.close()
         with pq.ParquetWriter(self.files.index_file("bands"), _BANDS_SCHEMA,
-                              compression="zstd") as writer:
+                              **_HASH_TABLE_ENCODING) as writer:
             for band in range(self.settings.bands):
                 entries, keys = band_keys(band)
                 order = np.lexsort((entries, keys))
@@ -235,7 +235,7 @@ class RunIndexWriter:
         order = np.argsort(norm, kind="stable")
         pq.write_table(pa.table({"norm_hash": pa.array(norm[order], type=pa.uint64()),
                                  "entry": pa.array(order.astype(np.uint32))}),
-                       self.files.index_file("exact"), compression="zstd")
+                       self.files.index_file("exact"), **_HASH_TABLE_ENCODING)
         self.files.index_meta.write_text(
             json.dumps(index_meta(self.settings), indent=2, sort_keys=True), encoding="utf-8")
 
@@ -247,4 +247,9 @@ _ENTRY_SCHEMA = pa.schema([("para_id", pa.string()), ("doc_id", pa.string()),
                            ("skip_pairs", pa.list_(pa.uint32())),
                            ("numbers", pa.list_(pa.uint32()))])
 _BANDS_SCHEMA = pa.schema([("key", pa.uint32()), ("entry", pa.uint32())])
+# Hashes are all distinct: a dictionary only costs (Parquet's default tries one per column).
+# The tables are sorted by their hash, so it is stored as deltas.
+_HASH_TABLE_ENCODING = {"compression": "zstd", "use_dictionary": False,
+                        "column_encoding": {"key": "DELTA_BINARY_PACKED",
+                                            "norm_hash": "DELTA_BINARY_PACKED", "entry": "PLAIN"}}
 

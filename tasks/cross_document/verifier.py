@@ -76,6 +76,16 @@ class WordRarity:
         return np.log((max(self.rows - counted, 0) + 1) / (others + 0.5))
 
 
+def reach_jaccard_floor(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_rows: np.ndarray,
+                        settings: DedupSettings) -> np.ndarray:
+    """Which pairs reach `min_jaccard` on their content words, as the feature `jaccard`: only
+    those can pass `are_copies`, so the others need not be scored (on web text most LSH
+    candidates are below it)."""
+    na, nb = a.sizes("content")[a_rows], b.sizes("content")[b_rows]
+    inter, _ = intersections(a.csr["content"], a_rows, b.csr["content"], b_rows)
+    return _ratio(inter, na + nb - inter) >= settings.min_jaccard
+
+
 def pair_features(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_rows: np.ndarray,
                   rarity: WordRarity, a_in_run: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(n x len(FEATURES + RULE_FEATURES) float64 evidence, n smaller content-set sizes) of the
