@@ -14,8 +14,8 @@ this single process (numpy and Arrow run these steps on one thread).
    search, verification, canonical assignment, index), against datasketch MinHashLSH insert +
    query on the sample (it only finds candidates: no verification, no clusters). The run's
    peak memory is measured by throughput.py.
-3. memory: bytes per paragraph of what the duplicate step holds per paragraph (band keys,
-   content sets, hashes).
+3. memory: bytes per paragraph of what the duplicate step works from (band keys, the
+   verifier's sets, hashes), most of it staged on disk during the step.
 4. the cross-run index: lookup time of a new batch against 1, 2 and 3 earlier runs (band by
    band, as a run does it).
 """
@@ -133,12 +133,17 @@ def main(argv: list[str] | None = None) -> int:
           f"(insert + query, candidates only, {sample:,} paragraphs)")
 
     # 3. memory
-    held = (keys.nbytes + norm.content.nbytes + norm.offsets.nbytes + norm.norm_hash.nbytes
-            + (norm.own.nbytes + norm.own_offsets.nbytes if norm.own is not norm.content else 0)
-            + docs.nbytes + has.nbytes + norm.quoted.nbytes)
-    print(f"\n3. memory per paragraph: {held / n:,.0f} bytes held for clustering "
-          f"(band keys {keys.nbytes / n:,.0f}, content sets "
-          f"{(norm.content.nbytes + norm.own.nbytes) / n:,.0f})")
+    sets = {"content": (norm.content, norm.offsets), "own": (norm.own, norm.own_offsets),
+            "skip pairs": (norm.skips, norm.skip_offsets),
+            "numbers": (norm.numbers, norm.number_offsets)}
+    set_bytes = {name: values.nbytes + offsets.nbytes for name, (values, offsets) in sets.items()
+                 if name != "own" or norm.own is not norm.content}
+    held = keys.nbytes + sum(set_bytes.values()) + norm.norm_hash.nbytes + docs.nbytes \
+        + has.nbytes + norm.quoted.nbytes
+    print(f"\n3. bytes per paragraph of what the duplicate step works from: {held / n:,.0f} "
+          f"(band keys {keys.nbytes / n:,.0f}; the verifier's sets "
+          + ", ".join(f"{name} {size / n:,.0f}" for name, size in set_bytes.items())
+          + "; staged on disk, a range of pairs reads the ones it needs)")
 
     # 4. the index: a batch of new paragraphs against a growing history
     quarter = n // 4
@@ -156,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 "norm_hash": pa.array(norm.norm_hash[rows]),
                 "content": _csr_rows(norm.content, norm.offsets, rows),
                 "own_content": _csr_rows(norm.own, norm.own_offsets, rows),
+                "skip_pairs": _csr_rows(norm.skips, norm.skip_offsets, rows),
+                "numbers": _csr_rows(norm.numbers, norm.number_offsets, rows),
                 "order": pa.array(rows - rows[0]),
             }))
             with_keys = np.flatnonzero(has[rows])
