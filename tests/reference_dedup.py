@@ -20,12 +20,12 @@ from tasks.cross_document.duplicates import (
     assign_sorted,
     decode_pairs,
     exact_groups,
-    jaccard_between,
     pairs_in_groups,
     resolve_assigned,
     sorted_unique,
     take_rows,
 )
+from tasks.cross_document.setops import jaccard_between
 from tasks.cross_document.verifier import WordRarity, are_copies, load_verifier, pair_features
 from tasks.settings import DedupSettings
 

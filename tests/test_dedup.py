@@ -145,30 +145,42 @@ def test_exact_jaccard_in_bulk():
     assert np.allclose(j, [0.5, 0.0, 1.0])
 
 
-@pytest.mark.parametrize("chunk", [7, 200_000])
-def test_intersections_count_and_weigh_the_shared_elements(monkeypatch, chunk):
-    from tasks.cross_document import duplicates
+@pytest.mark.parametrize("high", [40, 2**32 - 1])
+def test_intersections_count_and_weigh_the_shared_elements(high):
+    from tasks.cross_document.setops import intersections
 
-    monkeypatch.setattr(duplicates, "_PAIR_CHUNK", chunk)
     rng = np.random.default_rng(5)
 
     def random_csr(rows):
-        sets = [np.unique(rng.integers(0, 40, rng.integers(0, 12))).astype(np.uint32)
-                for _ in range(rows)]
+        sets = [np.unique(rng.integers(high - 40, high, rng.integers(0, 12), endpoint=True))
+                .astype(np.uint32) for _ in range(rows)]
         offsets = np.concatenate(([0], np.cumsum([len(x) for x in sets])))
         return sets, (np.concatenate(sets), offsets)
 
     a_sets, a = random_csr(30)
     b_sets, b = random_csr(25)
-    a_rows, b_rows = rng.integers(0, 30, 200), rng.integers(0, 25, 200)
+    a_rows, b_rows = rng.integers(0, 30, 200), rng.integers(0, 25, 200).astype(np.int32)
     weights = rng.random((len(a[0]), 2))
-    counts, _ = duplicates.intersections(a, a_rows, b, b_rows)
-    weighted_counts, weighed = duplicates.intersections(a, a_rows, b, b_rows, weights)
+    counts, _ = intersections(a, a_rows, b, b_rows)
+    weighted_counts, weighed = intersections(a, a_rows, b, b_rows, weights)
     for k, (i, j) in enumerate(zip(a_rows, b_rows)):
         shared = set(a_sets[i].tolist()) & set(b_sets[j].tolist())
         assert counts[k] == weighted_counts[k] == len(shared)
-        at = [a[1][i] + a_sets[i].tolist().index(v) for v in shared]
-        assert np.allclose(weighed[k], weights[at].sum(axis=0))
+        at = sorted(a[1][i] + a_sets[i].tolist().index(v) for v in shared)
+        for column in range(2):  # added in a's order: the same float as a sequential sum
+            assert weighed[k, column] == sum(weights[at, column].tolist(), 0.0)
+
+
+def test_intersections_refuse_rows_outside_the_sets():
+    from tasks.cross_document.setops import intersections
+
+    sets = (np.array([1, 2, 3], np.uint32), np.array([0, 2, 3]))
+    with pytest.raises(ValueError, match="out of range"):
+        intersections(sets, np.array([0, 2]), sets, np.array([0, 1]))
+    with pytest.raises(ValueError, match="do not span"):
+        intersections((sets[0], np.array([0, 2, 4])), np.array([0]), sets, np.array([0]))
+    with pytest.raises(ValueError, match="rows of a for"):
+        intersections(sets, np.array([0]), sets, np.array([0, 1]))
 
 
 def _greedy(pairs, sims, n):

@@ -27,7 +27,6 @@ import numpy as np
 # A band bucket with more rows than this pairs each row with its first rows only: the canonical
 # (the earliest row) is always among them, and a bucket of common words cannot blow up.
 MAX_HEADS = 32
-_PAIR_CHUNK = 200_000
 
 
 def pairs_in_groups(key: np.ndarray, row: np.ndarray, n: int,
@@ -113,59 +112,6 @@ def take_rows(values: np.ndarray, offsets: np.ndarray, rows: np.ndarray
     np.cumsum(lengths, out=new_offsets[1:])
     starts = np.repeat(offsets[rows] - new_offsets[:-1], lengths)
     return values[starts + np.arange(int(new_offsets[-1]))], new_offsets
-
-
-def intersections(a: tuple[np.ndarray, np.ndarray], a_rows: np.ndarray,
-                  b: tuple[np.ndarray, np.ndarray], b_rows: np.ndarray,
-                  a_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """|A ∩ B| of set a_rows[k] of CSR `a` and set b_rows[k] of CSR `b`, in bulk, and with
-    `a_weights` (one row of weights per element of a's values) the summed weights of the shared
-    elements (pairs x weight columns). Each set is sorted, so the elements of the first sets
-    tagged with their pair number form one sorted array, and those of the second sets another:
-    counts come from merging the two (numpy's stable sort merges sorted runs in one pass), and
-    weights need to know which element of `a` is shared, so the first are looked up in the
-    second by binary search."""
-    (a_values, a_offsets), (b_values, b_offsets) = a, b
-    inter = np.empty(len(a_rows), dtype=np.int64)
-    weighted = None if a_weights is None else np.empty((len(a_rows), a_weights.shape[1]),
-                                                        dtype=np.float64)
-    for lo in range(0, len(a_rows), _PAIR_CHUNK):
-        ra, rb = a_rows[lo:lo + _PAIR_CHUNK], b_rows[lo:lo + _PAIR_CHUNK]
-        a_at, a_tagged = _tagged_elements(a_values, a_offsets, ra)
-        _, b_tagged = _tagged_elements(b_values, b_offsets, rb)
-        if weighted is None:
-            merged = np.concatenate([a_tagged, b_tagged])
-            merged.sort(kind="stable")
-            shared = merged[1:][merged[1:] == merged[:-1]]  # distinct within a set
-            inter[lo:lo + len(ra)] = np.bincount((shared >> np.uint64(32)).astype(np.int64),
-                                                 minlength=len(ra))
-            continue
-        at = np.minimum(np.searchsorted(b_tagged, a_tagged), max(len(b_tagged) - 1, 0))
-        hit = b_tagged[at] == a_tagged if len(b_tagged) else np.zeros(len(a_tagged), bool)
-        pair = (a_tagged[hit] >> np.uint64(32)).astype(np.int64)
-        inter[lo:lo + len(ra)] = np.bincount(pair, minlength=len(ra))
-        for column in range(a_weights.shape[1]):
-            weighted[lo:lo + len(ra), column] = np.bincount(
-                pair, weights=a_weights[a_at[hit], column], minlength=len(ra))
-    return inter, weighted
-
-
-def jaccard_between(a: tuple[np.ndarray, np.ndarray], a_rows: np.ndarray,
-                    b: tuple[np.ndarray, np.ndarray], b_rows: np.ndarray) -> np.ndarray:
-    """Jaccard of set a_rows[k] of CSR `a` and set b_rows[k] of CSR `b` (0 for two empty sets)."""
-    inter, _ = intersections(a, a_rows, b, b_rows)
-    union = np.diff(a[1])[a_rows] + np.diff(b[1])[b_rows] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 0.0).astype(np.float32)
-
-
-def _tagged_elements(values, offsets, rows) -> tuple[np.ndarray, np.ndarray]:
-    """The positions in `values` of the elements of `rows`, and the elements tagged with their
-    row's number in `rows` (tag << 32 | element): sorted when each row's elements are."""
-    lengths = np.diff(offsets)[rows]
-    starts = np.repeat(offsets[rows] - (np.cumsum(lengths) - lengths), lengths)
-    positions = starts + np.arange(int(lengths.sum()))
-    tags = np.repeat(np.arange(len(rows), dtype=np.uint64), lengths)
-    return positions, (tags << np.uint64(32)) | values[positions].astype(np.uint64)
 
 
 UNDECIDED, CANONICAL, MEMBER = 0, 1, 2

@@ -227,9 +227,13 @@ class RunIndexWriter:
                               **_HASH_TABLE_ENCODING) as writer:
             for band in range(self.settings.bands):
                 entries, keys = band_keys(band)
-                order = np.lexsort((entries, keys))
-                writer.write_table(pa.table({"key": pa.array(keys[order], type=pa.uint32()),
-                                             "entry": pa.array(entries[order], type=pa.uint32())},
+                # Sorted by (key, entry): both are 32-bit, so one sort of key << 32 | entry.
+                packed = keys.astype(np.uint64) << np.uint64(32)
+                packed |= entries.astype(np.uint64)
+                packed.sort()
+                writer.write_table(pa.table({"key": pa.array((packed >> np.uint64(32))
+                                                             .astype(np.uint32)),
+                                             "entry": pa.array(packed.astype(np.uint32))},
                                             schema=_BANDS_SCHEMA), row_group_size=1 << 40)
         norm = np.concatenate(self._norm) if self._norm else np.zeros(0, np.uint64)
         order = np.argsort(norm, kind="stable")

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from tasks import MODELS_DIR
-from tasks.cross_document.duplicates import ContentSets, intersections
+from tasks.cross_document.duplicates import ContentSets
+from tasks.cross_document.setops import intersections
 from tasks.settings import DedupSettings
 
 FEATURES = ("jaccard", "containment", "length_ratio", "rare_jaccard", "order", "own_jaccard",
@@ -95,7 +96,8 @@ def pair_features(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_rows: np
     content_a, content_b = a.csr["content"], b.csr["content"]
     in_run = int(a_in_run)
     counted = in_run + 1
-    df_a, df_b = rarity.counts(content_a[0]), rarity.counts(content_b[0])
+    df_a = rarity.counts(content_a[0])
+    df_b = df_a if content_b[0] is content_a[0] else rarity.counts(content_b[0])
     # A word of one side only is held by that side (if counted), a shared word by both.
     shared_weights = np.stack([rarity.idf(df_a, in_run + 1, counted),
                                rarity.idf(df_a, 1, counted),
