@@ -117,6 +117,13 @@ class DedupSettings(_Section):
         description="content-word Jaccard below which a pair is never a copy, whatever its "
         "score (a short paragraph contained in a long one is not its copy)",
     )
+    quotes_need_own_words: bool = Field(
+        False,
+        description="where both paragraphs quote something, a copy only if their words outside "
+        "the quotations reach min_jaccard too: two reports quoting one statement stay apart "
+        "(off by default: such pairs say the same thing, and a training set wants them once; "
+        "docs/benchmarks/duplicates.md has what it costs)",
+    )
     num_perm: int = Field(192, ge=16, le=1024, description="MinHash permutations")
     bands: int = Field(64, ge=1, le=255, description="LSH bands")
     rows: int = Field(

@@ -71,6 +71,33 @@ def test_template_lines_that_differ_in_their_numbers_are_different_records():
     assert not are_copies(score, features, np.zeros(1, bool), S)[0]
 
 
+def test_lines_that_share_a_date_and_little_else_are_not_copies_but_copied_figures_are():
+    bylines = ["Brian Keller - July 18th, 2012, 9:40 am", "Gallery: July 18th, 2012, 9:40 am 9 of 9"]
+    census = ("There were 300 people, 136 households and 82 families residing in the village, "
+              "1,312.8 people per square mile; 93.67% white, 1.00% Asian, 4.33% from two races.")
+    spun = ("Of 2000, there were 300 people, 136 family and 82 families of the village, 1,312.8 "
+            "people per square mile; 93.67% white, 1.00% Asian, 4.33% from two or more races.")
+    ev, features, _ = evidence([*bylines, census, spun], [(0, 1), (2, 3)])
+    assert (ev["shared_numbers"] >= 0.5).all()
+    assert ev["shared_words"][0] < S.min_words <= ev["shared_words"][1]
+    ok = are_copies(np.ones(2, np.float32), features, np.zeros(2, bool), S)
+    assert not ok[0] and ok[1]
+
+
+def test_two_reports_quoting_one_statement_are_copies_only_if_their_own_words_are_asked_not_to_be():
+    statement = ("“While scientists have not yet detected liquid water directly, we have found "
+                 "the next best thing: water in vapor form,”")
+    texts = [f"{statement} Paganini added.",
+             f"{statement} lead researcher Lucas Paganini said in a NASA statement.",
+             f"{statement} Paganini added in Tuesday's briefing."]
+    ev, features, _ = evidence(texts, [(0, 1), (0, 2)])
+    assert (ev["both_quote"] == 1).all() and ev["own_jaccard"][0] < S.min_jaccard
+    score = np.ones(2, np.float32)
+    assert are_copies(score, features, np.zeros(2, bool), S).all()
+    strict = DedupSettings(quotes_need_own_words=True)
+    assert are_copies(score, features, np.zeros(2, bool), strict).tolist() == [False, True]
+
+
 def test_inside_a_document_only_exact_copies_count():
     teaser = "El estratega sudamericano habló de lo que representa para él ganarle a su exequipo."
     longer = teaser[:-1] + " y también de lo que le genera estar a punto de ganar."

@@ -1,6 +1,7 @@
 """Same-story sentences on the product path: which MSRP pairs does `textwash run` merge?
 
-    python benchmarks/evaluation/neardup_msrp.py ../shared/eval [--min-score 0.5] [--work DIR]
+    python benchmarks/evaluation/neardup_msrp.py ../shared/eval [--min-score 0.5]
+        [--quotes-need-own-words] [--work DIR]
 
 The Microsoft Research Paraphrase Corpus (train part, ../shared/eval/paraphrase/): sentence
 pairs from news clusters, two outlets on one story. `Quality` 1: the two say the same thing
@@ -8,7 +9,7 @@ pairs from news clusters, two outlets on one story. `Quality` 1: the two say the
 are not copies: the hard negatives of near-duplicate detection). Each sentence becomes its own
 document (one JSONL record per sentence id; the first sentences of the pairs in one file, the
 second in another, as two outlets), `textwash run` cleans them with default settings (or the
-given min_score), and a pair counts as merged when its two sentences share a `dup_cluster`, as a
+[dedup] flags given), and a pair counts as merged when its two sentences share a `dup_cluster`, as a
 reader of the output would read it. Printed: the share of label-0 and label-1 pairs merged, per
 half (a hash of the pair's ids: half 0 for tuning, half 1 held out) and both, and how many
 sentences the run tagged as boilerplate (those are never deduplicated).
@@ -57,14 +58,13 @@ def write_inputs(pairs: list[dict], raw: Path) -> None:
                     fh.write(json.dumps({"id": p[side], "text": p[f"text_{side}"]}) + "\n")
 
 
-def clusters_of_sentences(work: Path, min_score: float | None) -> tuple[dict, dict, dict]:
+def clusters_of_sentences(work: Path, dedup: dict) -> tuple[dict, dict, dict]:
     """sentence id -> dup_cluster (kept or not), sentence id -> boilerplate rule, the manifest."""
     import pyarrow.dataset as ds
 
     from flows.clean_corpus import run_clean_corpus
     from tasks import schema
 
-    dedup = {} if min_score is None else {"min_score": min_score}
     manifest = run_clean_corpus(Settings.model_validate(
         {"raw": str(work / "raw"), "clean": str(work / "clean"), "dedup": dedup}))
     docs = ds.dataset(work / "clean" / "documents", schema=schema.DOCUMENTS).to_table(
@@ -80,10 +80,20 @@ def clusters_of_sentences(work: Path, min_score: float | None) -> tuple[dict, di
     return cluster, rule, manifest
 
 
+def dedup_settings(args) -> dict:
+    """The [dedup] settings the flags ask for (the defaults for the others)."""
+    dedup = {} if args.min_score is None else {"min_score": args.min_score}
+    if args.quotes_need_own_words:
+        dedup["quotes_need_own_words"] = True
+    return dedup
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", type=Path, help="folder that holds paraphrase/")
     parser.add_argument("--min-score", type=float, default=None)
+    parser.add_argument("--quotes-need-own-words", action="store_true",
+                        help="the dedup setting of that name (default off)")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the run's raw/ and clean/ (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -94,11 +104,12 @@ def main(argv: list[str] | None = None) -> int:
         if (work / "clean").exists():
             sys.exit(f"{work / 'clean'} exists: give an empty --work folder")
         write_inputs(pairs, work / "raw")
-        cluster, rule, manifest = clusters_of_sentences(work, args.min_score)
-    min_score = args.min_score if args.min_score is not None else Settings().dedup.min_score
+        cluster, rule, manifest = clusters_of_sentences(work, dedup_settings(args))
+    used = Settings.model_validate({"dedup": dedup_settings(args)}).dedup
     boilerplate = sum(r is not None for r in rule.values())
     print(f"MSRP train: {len(pairs):,} pairs ({sum(p['label'] for p in pairs):,} label 1), "
-          f"{len(cluster):,} sentences; min_score {min_score}; {boilerplate:,} sentences tagged "
+          f"{len(cluster):,} sentences; min_score {used.min_score}, quotes_need_own_words "
+          f"{used.quotes_need_own_words}; {boilerplate:,} sentences tagged "
           f"boilerplate; run {manifest['run_id']}")
     print(f"{'half':>5} {'label 0 merged':>16} {'label 1 merged':>16}")
     for half in (0, 1, None):

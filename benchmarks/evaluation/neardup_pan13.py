@@ -1,13 +1,13 @@
 """Near-duplicate paragraphs on PAN13: `textwash run` beside datasketch used the usual way.
 
-    python benchmarks/evaluation/neardup_pan13.py ../shared/eval [--min-score 0.5] [--no-baseline]
-        [--work DIR]
+    python benchmarks/evaluation/neardup_pan13.py ../shared/eval [--min-score 0.5]
+        [--quotes-need-own-words] [--no-baseline] [--work DIR]
 
 The task (see pan13_paragraphs.py): every reused passage and its source passage as two
 paragraphs, the rest of the source documents cut into distractor passages. The passages are
 given to textwash as a user gives text: one JSONL record per PAN13 document, one passage per
 line (source documents in the first file, suspicious ones in the second, so sources come first),
-and `textwash run`'s own flow (run_clean_corpus, default settings but the verifier's min_score) cleans
+and `textwash run`'s own flow (run_clean_corpus, default settings but the [dedup] flags given) cleans
 them. Scored as a reader reads the output: every two paragraphs that share a `dup_cluster` are
 claimed copies, right when the two are, or were made from, one stretch of a document. Recall per
 kind: the reused passage and its source end up in one cluster. Passages the run tags as
@@ -56,7 +56,7 @@ def write_inputs(task: Task, raw: Path) -> dict[tuple[str, int], int]:
     return where
 
 
-def textwash_clusters(task: Task, min_score: float | None, work: Path
+def textwash_clusters(task: Task, dedup: dict, work: Path
                       ) -> tuple[list[tuple[int, int]], dict[int, str], dict]:
     """Run textwash on the task; the claimed pairs (every two paragraphs of one dup_cluster)
     and each passage's cluster, as task indexes."""
@@ -66,7 +66,6 @@ def textwash_clusters(task: Task, min_score: float | None, work: Path
     from tasks import schema
 
     where = write_inputs(task, work / "raw")
-    dedup = {} if min_score is None else {"min_score": min_score}
     start = time.perf_counter()
     manifest = run_clean_corpus(Settings.model_validate(
         {"raw": str(work / "raw"), "clean": str(work / "clean"), "dedup": dedup}))
@@ -132,13 +131,24 @@ def score(task: Task, pairs, same_cluster, half: int | None) -> dict:
     out = {"pairs": len(judged), "precision": (sum(judged) / len(judged)) if judged else float("nan")}
     for kind in KINDS:
         out[kind] = found[kind] / total[kind] if total[kind] else float("nan")
+        out[f"{kind} found"] = f"{found[kind]}/{total[kind]}"
     return out
+
+
+def dedup_settings(args) -> dict:
+    """The [dedup] settings the flags ask for (the defaults for the others)."""
+    dedup = {} if args.min_score is None else {"min_score": args.min_score}
+    if args.quotes_need_own_words:
+        dedup["quotes_need_own_words"] = True
+    return dedup
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", help="folder that holds pan13/ (e.g. ../shared/eval)")
     parser.add_argument("--min-score", type=float, default=None)
+    parser.add_argument("--quotes-need-own-words", action="store_true",
+                        help="the dedup setting of that name (default off)")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the run's raw/ and clean/ (default: a temporary one)")
@@ -152,11 +162,12 @@ def main(argv: list[str] | None = None) -> int:
         work = args.work or Path(tmp)
         if (work / "clean").exists():
             sys.exit(f"{work / 'clean'} exists: give an empty --work folder")
-        pairs, cluster_of, info = textwash_clusters(task, args.min_score, work)
-    min_score = args.min_score if args.min_score is not None else Settings().dedup.min_score
+        pairs, cluster_of, info = textwash_clusters(task, dedup_settings(args), work)
+    used = Settings.model_validate({"dedup": dedup_settings(args)}).dedup
     same = (lambda s, t: s in cluster_of and cluster_of.get(t) == cluster_of[s])
     results = {"textwash run": (pairs, same)}
-    print(f"textwash run (min_score {min_score}): {info}")
+    print(f"textwash run (min_score {used.min_score}, quotes_need_own_words "
+          f"{used.quotes_need_own_words}): {info}")
     if not args.no_baseline:
         base, binfo = baseline_pairs(task)
         found = set(base)
@@ -164,14 +175,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"baseline: {binfo}")
 
     header = f"{'method':28} {'half':>5} {'pairs':>6} {'precision':>9} " + " ".join(
-        f"{k:>17}" for k in KINDS)
+        f"{k:>21}" for k in KINDS)
     print(header)
     for name, (p, same) in results.items():
         for half in (0, 1, None):
             r = score(task, p, same, half)
             label = "both" if half is None else str(half)
             print(f"{name:28} {label:>5} {r['pairs']:>6} {r['precision']:>9.4f} " + " ".join(
-                f"{r[k]:>17.3f}" for k in KINDS))
+                f"{r[k]:>7.4f} ({r[k + ' found']:>8})".rjust(21) for k in KINDS))
     return 0
 
 

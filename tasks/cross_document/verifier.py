@@ -40,8 +40,13 @@ FEATURES = ("jaccard", "containment", "length_ratio", "rare_jaccard", "order", "
 #   (1 when the two differ in numbers only: two records of one template, at another time, on
 #   another line, at another price);
 # - shared_numbers: of the shared content words, the share that are numbers (two lines that
-#   share a date and little else).
-RULE_FEATURES = ("number_difference", "shared_numbers")
+#   share a date and little else);
+# - shared_words: how many shared content words are not numbers (with fewer than min_words
+#   of them, "little else": a long table or census paragraph copied keeps its figures and
+#   enough of its words).
+# - both_quote: 1 when both paragraphs quote something (their own words are then the evidence:
+#   two articles quoting one statement share the quotation, not the words around it).
+RULE_FEATURES = ("number_difference", "shared_numbers", "shared_words", "both_quote")
 MAX_NUMBER_SHARE = 0.5
 MODEL_PATH = MODELS_DIR / "dedup_verifier.json"
 
@@ -138,6 +143,8 @@ def pair_features(a: ContentSets, a_rows: np.ndarray, b: ContentSets, b_rows: np
         numbers,
         number_difference,
         shared_numbers,
+        inter - numbers_inter,
+        a.quoted[a_rows] & b.quoted[b_rows],
     ], axis=1)
     return features, smaller
 
@@ -199,11 +206,18 @@ def are_copies(score: np.ndarray, features: np.ndarray, same_document: np.ndarra
     document only exact copies count: near repeats there are list items, table rows, recipe
     steps and captions that differ in their key words), whose score reaches `min_score` and
     content-word Jaccard `min_jaccard`, and where numbers are neither most of what differs nor
-    most of what is shared (MAX_NUMBER_SHARE): lines of one template with another time, date,
-    line number or price are different records, and two lines that share a date and little
-    else are not copies."""
+    most of what is shared (MAX_NUMBER_SHARE) with fewer than `min_words` other words shared:
+    lines of one template with another time, date, line number or price are different records,
+    and two lines that share a date and little else are not copies. With
+    `quotes_need_own_words`, where both paragraphs quote, their own words (outside the
+    quotations) must reach `min_jaccard` too: two reports quoting one statement are then not
+    copies of each other."""
     evidence = dict(zip(FEATURES + RULE_FEATURES, features.T))
+    little_else = (evidence["shared_numbers"] >= MAX_NUMBER_SHARE) \
+        & (evidence["shared_words"] < settings.min_words)
+    quotes_only = (evidence["both_quote"] > 0) & (evidence["own_jaccard"] < settings.min_jaccard) \
+        & settings.quotes_need_own_words
     return ((score >= settings.min_score) & (evidence["jaccard"] >= settings.min_jaccard)
             & (evidence["number_difference"] < MAX_NUMBER_SHARE)
-            & (evidence["shared_numbers"] < MAX_NUMBER_SHARE)
+            & ~little_else & ~quotes_only
             & ~same_document)
