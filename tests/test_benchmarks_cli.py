@@ -63,3 +63,11 @@ def test_same_story_benchmark_says_when_data_is_missing(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert "evaluation data not found" in r.stderr and "paraphrase" in r.stderr
+
+
+def test_sample_duplicates_says_when_there_is_no_output(tmp_path):
+    script = SCRIPT.parent.parent / "evaluation" / "sample_duplicates.py"
+    r = subprocess.run([sys.executable, str(script), str(tmp_path)], check=False,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "no paragraphs table" in r.stderr
