@@ -1,5 +1,5 @@
 /* Sizes of the intersections of sorted sets, pair by pair: the duplicate verifier's inner loop
- * (tasks/cross_document/setops.py wraps it; tests/test_setops.py checks it against numpy).
+ * (tasks/cross_document/setops.py wraps it; tests/test_dedup.py checks it against Python sets).
  *
  * Sets are CSR: `values` (uint32, each row's values sorted and distinct) and `offsets` (int64,
  * rows + 1). Pair k is row a_rows[k] of set a and row b_rows[k] of set b. Buffers come in

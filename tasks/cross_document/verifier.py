@@ -43,7 +43,7 @@ FEATURES = ("jaccard", "containment", "length_ratio", "rare_jaccard", "order", "
 #   share a date and little else);
 # - shared_words: how many shared content words are not numbers (with fewer than min_words
 #   of them, "little else": a long table or census paragraph copied keeps its figures and
-#   enough of its words).
+#   enough of its words);
 # - both_quote: 1 when both paragraphs quote something (their own words are then the evidence:
 #   two articles quoting one statement share the quotation, not the words around it).
 RULE_FEATURES = ("number_difference", "shared_numbers", "shared_words", "both_quote")
