@@ -71,3 +71,11 @@ def test_sample_duplicates_says_when_there_is_no_output(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "no paragraphs table" in r.stderr
+
+
+def test_boilerplate_run_eval_says_when_data_is_missing(tmp_path):
+    script = SCRIPT.parent.parent / "evaluation" / "boilerplate_run_eval.py"
+    r = subprocess.run([sys.executable, str(script), str(tmp_path)], check=False,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "evaluation data not found" in r.stderr
