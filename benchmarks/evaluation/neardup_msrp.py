@@ -9,8 +9,8 @@ pairs from news clusters, two outlets on one story. `Quality` 1: the two say the
 are not copies: the hard negatives of near-duplicate detection). Each sentence becomes its own
 document (one JSONL record per sentence id; the first sentences of the pairs in one file, the
 second in another, as two outlets), `textwash run` cleans them with default settings (or the
-[dedup] flags given), and a pair counts as merged when its two sentences share a `dup_cluster`, as a
-reader of the output would read it. Printed: the share of label-0 and label-1 pairs merged, per
+[dedup] flags given), and a pair counts as merged when its two sentences share a
+`dup_cluster`, as a reader of the output would read it. Printed: the share of label-0 and label-1 pairs merged, per
 half (a hash of the pair's ids: half 0 for tuning, half 1 held out) and both, and how many
 sentences the run tagged as boilerplate (those are never deduplicated).
 """
@@ -26,6 +26,9 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from dedup_flags import add_dedup_flags, dedup_settings, describe
 
 from tasks.settings import Settings
 
@@ -80,20 +83,10 @@ def clusters_of_sentences(work: Path, dedup: dict) -> tuple[dict, dict, dict]:
     return cluster, rule, manifest
 
 
-def dedup_settings(args) -> dict:
-    """The [dedup] settings the flags ask for (the defaults for the others)."""
-    dedup = {} if args.min_score is None else {"min_score": args.min_score}
-    if args.quotes_need_own_words:
-        dedup["quotes_need_own_words"] = True
-    return dedup
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("data_dir", type=Path, help="folder that holds paraphrase/")
-    parser.add_argument("--min-score", type=float, default=None)
-    parser.add_argument("--quotes-need-own-words", action="store_true",
-                        help="the dedup setting of that name (default off)")
+    add_dedup_flags(parser)
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the run's raw/ and clean/ (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -104,12 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         if (work / "clean").exists():
             sys.exit(f"{work / 'clean'} exists: give an empty --work folder")
         write_inputs(pairs, work / "raw")
-        cluster, rule, manifest = clusters_of_sentences(work, dedup_settings(args))
-    used = Settings.model_validate({"dedup": dedup_settings(args)}).dedup
+        dedup = dedup_settings(args)
+        cluster, rule, manifest = clusters_of_sentences(work, dedup)
     boilerplate = sum(r is not None for r in rule.values())
     print(f"MSRP train: {len(pairs):,} pairs ({sum(p['label'] for p in pairs):,} label 1), "
-          f"{len(cluster):,} sentences; min_score {used.min_score}, quotes_need_own_words "
-          f"{used.quotes_need_own_words}; {boilerplate:,} sentences tagged "
+          f"{len(cluster):,} sentences; {describe(dedup)}; {boilerplate:,} sentences tagged "
           f"boilerplate; run {manifest['run_id']}")
     print(f"{'half':>5} {'label 0 merged':>16} {'label 1 merged':>16}")
     for half in (0, 1, None):
