@@ -58,24 +58,37 @@ def test_hot_paths_missing_dir_exit_2(tmp_path):
 
 
 def test_same_story_benchmark_says_when_data_is_missing(tmp_path):
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "evaluation" / "neardup_msrp.py"
-    r = subprocess.run([sys.executable, str(script), str(tmp_path / "nope")], check=False,
-                       capture_output=True, text=True, timeout=120)
+    r = _evaluation_script("neardup_msrp.py", str(tmp_path / "nope"))
     assert r.returncode != 0
     assert "evaluation data not found" in r.stderr and "paraphrase" in r.stderr
 
 
+EVALUATION = SCRIPT.parent.parent / "evaluation"
+
+
+def _evaluation_script(name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(EVALUATION / name), *args], check=False,
+                          capture_output=True, text=True, timeout=120)
+
+
 def test_sample_duplicates_says_when_there_is_no_output(tmp_path):
-    script = SCRIPT.parent.parent / "evaluation" / "sample_duplicates.py"
-    r = subprocess.run([sys.executable, str(script), str(tmp_path)], check=False,
-                       capture_output=True, text=True, timeout=60)
+    r = _evaluation_script("sample_duplicates.py", str(tmp_path))
     assert r.returncode == 1
     assert "no paragraphs table" in r.stderr
 
 
 def test_boilerplate_run_eval_says_when_data_is_missing(tmp_path):
-    script = SCRIPT.parent.parent / "evaluation" / "boilerplate_run_eval.py"
-    r = subprocess.run([sys.executable, str(script), str(tmp_path)], check=False,
-                       capture_output=True, text=True, timeout=120)
+    r = _evaluation_script("boilerplate_run_eval.py", str(tmp_path))
     assert r.returncode == 2
     assert "evaluation data not found" in r.stderr
+
+
+def test_cross_document_step_says_when_no_shards_are_staged(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("A paragraph of text.\n")
+    script = SCRIPT.parent / "cross_document_step.py"
+    r = subprocess.run([sys.executable, str(script), str(raw), str(tmp_path / "clean")],
+                       check=False, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "no staged shards" in r.stderr and "TEXTWASH_CRASH_AT=flow:shards" in r.stderr

@@ -24,7 +24,9 @@ import bisect
 import json
 import sys
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pyarrow.dataset as ds
@@ -45,25 +47,24 @@ def write_pages(data: Dataset, raw: Path) -> dict[str, tuple[int, list[int]]]:
     texts = data.paragraphs["text"].to_pylist()
     docs = data.paragraphs["doc_id"].to_pylist()
     starts: dict[str, tuple[int, list[int]]] = {}
-    files: dict[int, object] = {}
     page: list[str] = []
     at = 0
-    for row, (doc, text) in enumerate(zip(docs, texts)):
-        if doc not in starts:
-            starts[doc] = (row, [])
-            page, at = [], 0
-        starts[doc][1].append(at)
-        page.append(text.replace("\n", " "))  # a block is one line of the record
-        at += len(page[-1]) + 1
-        last = row + 1 == len(docs) or docs[row + 1] != doc
-        if last:
-            site = int(data.site[row])
+    with ExitStack() as stack:
+        files: dict[int, TextIO] = {}
+        for row, (doc, text) in enumerate(zip(docs, texts)):
+            if doc not in starts:
+                starts[doc] = (row, [])
+                page, at = [], 0
+            starts[doc][1].append(at)
+            page.append(text.replace("\n", " "))  # a block is one line of the record
+            at += len(page[-1]) + 1
+            if row + 1 < len(docs) and docs[row + 1] == doc:
+                continue
+            site = int(data.site[row])  # the page is complete: write it to its site's file
             if site not in files:
-                files[site] = open(raw / f"{data.name}-site{site:02d}.jsonl", "w",  # noqa: SIM115
-                                   encoding="utf-8")
+                files[site] = stack.enter_context(
+                    open(raw / f"{data.name}-site{site:02d}.jsonl", "w", encoding="utf-8"))
             files[site].write(json.dumps({"id": doc, "text": "\n".join(page)}) + "\n")
-    for fh in files.values():
-        fh.close()
     return starts
 
 
