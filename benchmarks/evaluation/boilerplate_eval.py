@@ -66,6 +66,9 @@ class Dataset:
     half: np.ndarray  # 0 tuning, 1 held out, per row
     scored: np.ndarray  # rows that count in the scores
     site: np.ndarray  # site code per row (one per data set / sub-collection)
+    source: np.ndarray  # per row, where the page comes from as far as it can be told (str):
+    # lines_gold its data set family (CleanEval, Big9, ... ), L3S-GN1 the site named in its title
+
 
     @property
     def chars(self) -> np.ndarray:
@@ -102,7 +105,29 @@ def load(data_dir: Path, which: str) -> Dataset:
         scored = np.array([len(t.split()) >= 5 for t in texts])
     site_codes: dict[str, int] = {}
     site = np.array([site_codes.setdefault(s, len(site_codes)) for s in sites])
-    return Dataset(which, table, np.array(labels), half, scored, site)
+    if which == "l3s":
+        titles = {r["doc"]: r["text"] for r in rows if r["block"] == 0}
+        source = np.array([l3s_site(titles.get(d, ""), d) for d in docs])
+    else:
+        source = np.array([FAMILY.sub("", s) for s in sites])
+    return Dataset(which, table, np.array(labels), half, scored, site, source)
+
+
+FAMILY = re.compile(r"-(?:dev|final|\d\d)$")  # cleaneval-dev, big9-05: one family each
+_TITLE_PARTS = re.compile(r"\s+(?:[-|:>»]+|--)\s+|_|\s*\|\s*")
+_DOMAIN = re.compile(r"(?i)\b[\w-]+\.(?:com|net|org|co\.uk|com\.au|cn|ca|de)\b")
+
+
+def l3s_site(title: str, doc: str) -> str:
+    """The site a L3S-GN1 page comes from, as its title tells it (the data has no URLs):
+    a domain in the title, else its last part ("Headline - Site"), else the page itself."""
+    domain = _DOMAIN.search(title)
+    if domain:
+        return domain.group(0).lower().removeprefix("www.")
+    parts = [p.strip() for p in _TITLE_PARTS.split(title) if p.strip()]
+    if len(parts) > 1 and len(parts[-1].split()) <= 5:
+        return parts[-1].lower()
+    return doc
 
 
 # --- the C4 baseline: datatrove's C4QualityFilter, line by line -------------------------------
@@ -176,14 +201,14 @@ def report(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
                   f"{cp:8.3f} {cr:6.3f} {cf:6.3f}")
 
 
-_SENTENCE_LIKE = re.compile(r"[.!?][\"'”’»)]*$")
+SENTENCE_LIKE = re.compile(r"[.!?][\"'”’»)]*$")
 
 
 def sentences_lost(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
     """Gold-content lines that read as sentences (10+ words, terminal punctuation) but were
     flagged: the article text a system throws away, the error that matters most."""
     texts = ds.paragraphs["text"].to_pylist()
-    sentence = np.array([len(t.split()) >= 10 and bool(_SENTENCE_LIKE.search(t)) for t in texts])
+    sentence = np.array([len(t.split()) >= 10 and bool(SENTENCE_LIKE.search(t)) for t in texts])
     gold = ds.is_content & sentence & ds.scored
     print(f"\n{ds.name}: gold-content sentences (10+ words, terminal punctuation) flagged, "
           f"of {int(gold.sum())}")
