@@ -20,6 +20,9 @@ RELATED_LINKS = "related_links"
 PARTNER_PROMO = "partner_promo"
 ARCHIVE_NOTE = "archive_note"
 AUTHOR_BIO = "author_bio"
+SPONSORSHIP = "sponsorship"
+PUBLISHER_INFO = "publisher_info"
+TAG_LIST = "tag_list"
 JAVASCRIPT = "javascript"
 NAVIGATION = "navigation"
 LOGIN_PROMPT = "login_prompt"
@@ -40,7 +43,8 @@ SITE_TEMPLATE = "site_template"
 
 PHRASE_RULES = (COMMENT_FORM, NEWSLETTER, SHARE_BAR, COOKIE_NOTICE, POLICY_LINKS, RELATED_LINKS,
                 PARTNER_PROMO, ARCHIVE_NOTE, AUTHOR_BIO, JAVASCRIPT, NAVIGATION, LOGIN_PROMPT)
-BOILERPLATE_RULES = (*PHRASE_RULES, MEDIA_CREDIT, NO_LETTERS, MENU_LINE, COUNTER, DATE_ALONE,
+FAMILY_RULES = (SPONSORSHIP, PUBLISHER_INFO, TAG_LIST)  # new names of the pattern families
+BOILERPLATE_RULES = (*PHRASE_RULES, *FAMILY_RULES, MEDIA_CREDIT, NO_LETTERS, MENU_LINE, COUNTER, DATE_ALONE,
                      LEADING_RUN, TRAILING_RUN, CONTENT_MODEL, SITE_TEMPLATE)
 
 # --- Machine-translation signals (`mt_signals`): tasks/shard/translation.py, docs/stages.md ---

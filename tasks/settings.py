@@ -66,11 +66,11 @@ class BoilerplateSettings(_Section):
         "over text-only line and neighbourhood features) calls non-content: `content_model`"
     )
     model_threshold: float = Field(
-        0.4, ge=0, le=1, description="a line is content when the model's P(content) is at "
+        0.3, ge=0, le=1, description="a line is content when the model's P(content) is at "
         "least this; below 0.5 leans towards keeping text"
     )
     model_prose_threshold: float = Field(
-        0.2, ge=0, le=1, description="... and a prose line (10+ words ending in terminal "
+        0.05, ge=0, le=1, description="... and a prose line (10+ words ending in terminal "
         "punctuation with function words, or 30+ words) when it is at least this: sentences "
         "are taken out only when the model is very sure"
     )

@@ -39,8 +39,9 @@ import xxhash
 
 from tasks import reasons, schema
 from tasks.settings import BoilerplateSettings
+from tasks.shard.boilerplate.families import line_families
 from tasks.shard.boilerplate.features import document_bounds, feature_matrix, features
-from tasks.shard.boilerplate.model import load_model
+from tasks.shard.boilerplate.model import TreeModel, load_model
 from tasks.shard.boilerplate.phrases import (
     CLOCK_WORDS,
     DATE_ABBREVIATIONS,
@@ -56,6 +57,8 @@ _LETTER = re.compile(r"[^\W\d_]")
 _EDGE = " \t•·|*-–—>»«:;,.!?()[]{}\"'“”‘’"
 _WORDS_SHORT_LINE = 25  # a phrase inside a longer paragraph is a mention, not boilerplate
 _WORDS_STARTS_LINE = 15
+_POSITION_RULES = frozenset({reasons.DATE_ALONE, reasons.LEADING_RUN, reasons.TRAILING_RUN,
+                             reasons.NO_LETTERS})
 _SPARED_ABOVE_MAIN = 3  # headline, byline, dateline
 _MIN_PROSE_LINES = 2  # position rules and the model judge documents with a main run of prose
 _COUNTER = (r"(?i)^\s*(?:\(\d+\)|(?:page |seite |página )?\d+\s*(?:of|/|von|de|sur)\s*\d+|"
@@ -177,17 +180,22 @@ def boilerplate_signals(paragraphs: pa.Table, settings: BoilerplateSettings
     distinct = encoded.dictionary.to_pylist()
     rows = encoded.indices.to_numpy(zero_copy_only=False)
     d_norms = [normalize_line(t) for t in distinct]
-    d_sure = [phrase_rule(t, n) for t, n in zip(distinct, d_norms)]
+    d_family, d_opening = line_families(d_norms)
+    d_sure = [phrase_rule(t, n) or (f if o else None)
+              for t, n, f, o in zip(distinct, d_norms, d_family, d_opening.tolist())]
     d_keys = [template_key(t, settings.template_max_words, n) for t, n in zip(distinct, d_norms)]
-    norms = [d_norms[i] for i in rows.tolist()]
-    sure = [d_sure[i] for i in rows.tolist()]
-    keys = [d_keys[i] for i in rows.tolist()]
+    row_list = rows.tolist()
+    norms = [d_norms[i] for i in row_list]
+    sure = [d_sure[i] for i in row_list]
+    keys = [d_keys[i] for i in row_list]
+    family = [d_family[i] for i in row_list]
     doc_ids = schema.optional_column(paragraphs, "doc_id")
     start, length = document_bounds(doc_ids, paragraphs.num_rows)
     feats = features(texts, norms, start, length,
                      np.array([k or 0 for k in keys], dtype=np.uint64),
-                     np.array([r is not None for r in sure], dtype=bool))
-    sure, position = _shape_and_position_rules(texts, feats, sure)
+                     np.array([r is not None for r in sure], dtype=bool),
+                     np.array([f is not None for f in family], dtype=bool))
+    sure, position = _shape_and_position_rules(texts, feats, sure, family)
     return list(zip(sure, position)), keys, feats
 
 
@@ -195,14 +203,27 @@ def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndar
             settings: BoilerplateSettings) -> list[str | None]:
     """Sure rules always flag. Without the model, position rules flag too; with it, a line is
     flagged when the model calls it non-content, named by its position rule if one fired."""
-    if not settings.model:
-        return [s or p for s, p in rules]
+    if not settings.model:  # a family's wording inside the article is kept without the model
+        return [s or (p if p in _POSITION_RULES else None) for s, p in rules]
+    return decide_with_model(rules, feats, content_probability(rules, feats, load_model()),
+                             settings)
+
+
+def content_probability(rules: list[tuple[str | None, str | None]],
+                        feats: dict[str, np.ndarray], model: TreeModel) -> np.ndarray:
+    """The model's P(content) per line; 1 for the lines it does not judge (`model_rows`)."""
     judged = model_rows(rules, feats)
     x, names = feature_matrix(feats, judged)
-    model = load_model()
     model.check_features(names)
     p_content = np.ones(len(rules))
     p_content[judged] = model.content_probability(x)
+    return p_content
+
+
+def decide_with_model(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray],
+                      p_content: np.ndarray, settings: BoilerplateSettings) -> list[str | None]:
+    """Each line's rule given the model's P(content): a sure rule, else the position rule or
+    `content_model` when P(content) is under the line's threshold, else None (content)."""
     # Sentences (prose lines) are only taken out when the model is very sure: text lost is worse
     # than a comment or a teaser kept. Guarding every line of the main run and the three above
     # it as well (an earlier version) lost no fewer sentences and kept more boilerplate
@@ -225,7 +246,8 @@ def model_rows(rules: list[tuple[str | None, str | None]], feats: dict[str, np.n
     return np.flatnonzero(has_main & ~headline & unflagged)
 
 
-def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: list[str | None]
+def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: list[str | None],
+                              family: list[str | None]
                               ) -> tuple[list[str | None], list[str | None]]:
     words = np.rint(np.expm1(f["words"]))
     row = np.arange(len(words))
@@ -253,6 +275,15 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
     for i in np.flatnonzero(near_article & _matches(texts, r"\p{Nd}")).tolist():
         if sure[i] == reasons.NO_LETTERS:
             sure[i], soft[i] = None, reasons.NO_LETTERS
+    # A family's wording away from the article flags the line; inside it, or on a page without
+    # one, the model decides, and the family names the line if it says boilerplate.
+    away = has_main & away_from_top
+    for i, name in enumerate(family):
+        if name is not None and sure[i] is None:
+            if away[i]:
+                sure[i] = name
+            elif soft[i] is None:
+                soft[i] = name
     return _first_match(shape, sure), _first_match(position, soft)
 
 

@@ -34,6 +34,10 @@ _REGEX_COUNTS = {
     "separators": r"[|·•»›]|\s[/>-]\s",
     "sentence_breaks": r"[.!?][\"'”’)]*\s+[\"'“‘(¿¡]?\p{Lu}",
     "commas": r",",
+    # readers' comments speak in the first and second person, exclaim and ask
+    "first_person": r"(?i)\b(?:i|i'm|i've|i'd|i'll|me|my|mine)\b",
+    "second_person": r"(?i)\b(?:you|your|you're|yours)\b",
+    "exclaims": r"[!?]",
 }
 _REGEX_FLAGS = {
     "ends_terminal": r"[.!?][\"'”’»)]*$",
@@ -53,6 +57,7 @@ _REGEX_FLAGS = {
                  r"avril|juin|juillet|août|septembre|octobre|novembre|décembre|enero|febrero|"
                  r"marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|"
                  r"diciembre)\b",
+    "has_time": r"(?i)\b\d{1,2}:\d\d\b|\b\d{1,2} ?(?:am|pm|a\.m\.|p\.m\.)",
     "byline": r"^(?:[Bb]y|BY|[Vv]on|VON|[Pp]ar|[Pp]or)\s+[\"'“]?\p{Lu}",
     "comment_meta": r"(?i)^(?:posted|submitted|written|added) (?:by|on|at)\b|^(?:reply|report|"
                     r"report abuse|recommend|flag|permalink|quote)$|\bsays:$|\bwrote:$",
@@ -184,7 +189,8 @@ class _Doc:
 
 
 def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: np.ndarray,
-             template_keys: np.ndarray, phrase_hit: np.ndarray) -> dict[str, np.ndarray]:
+             template_keys: np.ndarray, phrase_hit: np.ndarray, family_hit: np.ndarray
+             ) -> dict[str, np.ndarray]:
     """The model's features by name (one float array each, in a fixed order), plus the main run
     of each row's document as `main_start`/`main_end` (row numbers, not model features)."""
     f = line_features(texts)
@@ -201,9 +207,13 @@ def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: 
                  "mean_word_len", "separators", "sentence_breaks", "commas", "ends_terminal",
                  "ends_quote", "ends_colon", "ends_ellipsis", "ends_pipe_or_arrow",
                  "starts_bullet", "starts_lower", "starts_digit", "has_url", "has_copyright",
-                 "has_date", "has_month", "byline", "comment_meta", "comment_marker"):
+                 "has_date", "has_month", "byline", "comment_meta", "comment_marker",
+                 "exclaims", "has_time"):
         out[name] = f[name]
+    out["first_person_share"] = f["first_person"] / np.maximum(words, 1)
+    out["second_person_share"] = f["second_person"] / np.maximum(words, 1)
     out["phrase_hit"] = phrase_hit.astype(np.float64)
+    out["family_hit"] = family_hit.astype(np.float64)
     out["prose"] = prose
     out["doc_lines"] = np.log1p(d.length)
     out["pos_rel"] = d.pos / np.maximum(d.length - 1, 1)
@@ -232,8 +242,9 @@ def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: 
     out["prose_before_share"] = d.before_sum(prose_chars) / np.maximum(d.doc_sum(prose_chars), 1)
     out["doc_prose_share"] = d.doc_sum(prose_chars) / doc_chars
     out["doc_prose_lines"] = np.log1p(d.doc_sum(prose))
-    # the main run: the stretch of the document richest in prose
-    score = np.where(prose > 0, f["chars"], -(np.minimum(f["chars"], 200) // 2) - 20)
+    # the main run: the stretch of the document richest in prose; a sentence in a family's
+    # wording ("X is powered by Y") counts against it, so the run ends before such notes
+    score = np.where((prose > 0) & ~family_hit, f["chars"], -(np.minimum(f["chars"], 200) // 2) - 20)
     start, end = d.main_run(score)
     out["before_main"] = np.log1p(np.maximum(start - d.row, 0))
     cs_chars = np.concatenate([[0.0], np.cumsum(f["chars"])])
@@ -256,6 +267,10 @@ def features(texts: pa.Array, norms: list[str], doc_start: np.ndarray, doc_len: 
     out["short_run_len"] = np.log1p(run_end - run_start + 1)
     out["short_run_left"] = np.log1p(run_end - d.row)
     out["phrase_win2"] = d.window_mean(phrase_hit.astype(np.float64), 2)
+    out["family_win2"] = d.window_mean(family_hit.astype(np.float64), 2)
+    # a comment's signature: a short line with a time or "says:" just above or below
+    signature = (((f["has_time"] > 0) & (words <= 15)) | (f["comment_meta"] > 0)).astype(float)
+    out["signature_win2"] = d.window_mean(signature, 2)
     # comments follow a comment header or precede a comment form
     marker = f["comment_marker"]
     out["comment_marker_before"] = (d.before_sum(marker) > 0).astype(np.float64)
