@@ -116,7 +116,9 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
             r"outlet|news organi[sz]ation|news agency|newsroom|blog|news portal|journal|"
             r"nonprofit|non-profit|broadcaster|daily|weekly)s?\b"),
             rf"^{_NAME} (?:is|are) (?:owned|published|operated|run|produced) by\b",
-            rf"^{_NAME} (?:is|are) (?:a )?(?:part|member|division|subsidiary|brand|unit) of\b",
+            (rf"^{_NAME} (?:is|are) (?:a )?(?:part|member|division|subsidiary|brand|unit) of "
+             rf"(?:the )?(?:{_WORD} ){{0,4}}(?:network|group|family|media|company|publishing|"
+             r"newspapers?|magazines?|news)\b"),
             r"\bis a (?:registered )?trademark of\b",
             (r"\b(?:covers|covering|dedicated to|devoted to|specializ(?:es|ing) in) (?:the )?"
             r"(?:latest )?(?:news|coverage|reporting|journalism|stories)\b"),
