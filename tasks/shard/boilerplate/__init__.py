@@ -9,6 +9,11 @@ look at a line's neighbours. In order, the first that fires names the line:
    javascript, navigation, login prompts, in English, German, French and Spanish; media credits;
    `no_letters` (a line without a letter; one with digits in or just above the article's main
    run, a table row or a score, is judged like a position rule).
+   Then the families (`tasks/shard/boilerplate/families.py`): the shapes of lines news sites add
+   around an article (archive notes, `sponsorship`, `publisher_info`, author boxes, captions,
+   `tag_list`, paywalls, comment forms, rights and consent text). A pattern only such a line
+   opens with flags it anywhere; other family wording flags it away from the main run (below)
+   and is left to the model inside it.
 2. line shape: `menu_line` (a short line of items separated by | · • »), `counter` ("1 of 3",
    "23 comments", "(4)").
 3. position, relative to the document's main run (the stretch richest in prose lines, found by a
@@ -201,9 +206,10 @@ def boilerplate_signals(paragraphs: pa.Table, settings: BoilerplateSettings
 
 def _decide(rules: list[tuple[str | None, str | None]], feats: dict[str, np.ndarray],
             settings: BoilerplateSettings) -> list[str | None]:
-    """Sure rules always flag. Without the model, position rules flag too; with it, a line is
-    flagged when the model calls it non-content, named by its position rule if one fired."""
-    if not settings.model:  # a family's wording inside the article is kept without the model
+    """Sure rules always flag. Without the model, position rules flag too (a family's wording
+    inside the article does not); with it, a line is flagged when the model calls it
+    non-content, named by its family or position rule if one fired."""
+    if not settings.model:
         return [s or (p if p in _POSITION_RULES else None) for s, p in rules]
     return decide_with_model(rules, feats, content_probability(rules, feats, load_model()),
                              settings)
