@@ -60,6 +60,8 @@ FAMILY_LINES_AFTER = [
     "As a last step before posting, type the characters you see in the picture.",
     "Reprinted with kind permission of the Lakeside Post.",
     "A demonstrator outside the company's offices in June. (Jane Doe/AFP via Getty Images)",
+    "Tom Baker March 3, 2021 at 9:14 pm",
+    "Ruth says:",
 ]
 
 

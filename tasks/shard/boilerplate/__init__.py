@@ -281,16 +281,18 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
     for i in np.flatnonzero(near_article & _matches(texts, r"\p{Nd}")).tolist():
         if sure[i] == reasons.NO_LETTERS:
             sure[i], soft[i] = None, reasons.NO_LETTERS
+    sure, soft = _first_match(shape, sure), _first_match(position, soft)
     # A family's wording away from the article flags the line; inside it, or on a page without
-    # one, the model decides, and the family names the line if it says boilerplate.
+    # one, the model decides, and the family names the line if it says boilerplate. A date by
+    # itself stays `date_alone` (a signature is a name and a date).
     away = has_main & away_from_top
     for i, name in enumerate(family):
-        if name is not None and sure[i] is None:
+        if name is not None and sure[i] is None and soft[i] != reasons.DATE_ALONE:
             if away[i]:
                 sure[i] = name
             elif soft[i] is None:
                 soft[i] = name
-    return _first_match(shape, sure), _first_match(position, soft)
+    return sure, soft
 
 
 def _is_date(texts: pa.Array, where: np.ndarray) -> np.ndarray:

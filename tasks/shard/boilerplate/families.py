@@ -229,6 +229,10 @@ FAMILIES: dict[str, dict[str, tuple[str, ...]]] = {
             r"\bcomments?\b.{0,40}\b(?:reviewed|moderated|approved|checked) before\b",
             # a comment's signature: who posted it and when, below the article
             r"^(?:comment #?\d+ ?[-:] ?)?posted by:? [^.!?]{1,60}\d{1,2}:\d\d",
+            (rf"^(?:{_WORD} ){{1,4}}(?:on |• )?(?:\d{{1,2}}\.? )?(?:jan|feb|mar|apr|may|jun|jul|"
+             r"aug|sep|oct|nov|dec)[a-z]*\.?,? (?:\d{1,2}(?:st|nd|rd|th)?,? )?\d{4},? "
+             r"(?:at |@ |- |/ )?\d{1,2}:\d\d"),
+            r"^(?:[^ ]+ ){0,6}(?:says|said|wrote|schreibt|écrit|dice|escribió)$",
             r" kommentar(?:e|funktion)? .{0,30}(?:geschlossen|moderiert|deaktiviert)",
             r" commentaires? (?:sont )?(?:fermés|modérés)",
             r" comentarios? (?:están )?(?:cerrados|moderados)",
