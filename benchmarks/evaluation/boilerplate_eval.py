@@ -210,11 +210,14 @@ def sentences_lost(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
     texts = ds.paragraphs["text"].to_pylist()
     sentence = np.array([len(t.split()) >= 10 and bool(SENTENCE_LIKE.search(t)) for t in texts])
     gold = ds.is_content & sentence & ds.scored
+    held = gold & (ds.half == HELD_OUT)
     print(f"\n{ds.name}: gold-content sentences (10+ words, terminal punctuation) flagged, "
-          f"of {int(gold.sum())}")
+          f"of {int(gold.sum())} (both halves) and of {int(held.sum())} (held-out half)")
     for name, kept in systems.items():
         lost = gold & ~kept
-        print(f"  {name:40} {int(lost.sum()):6d} ({lost.sum() / max(gold.sum(), 1):.1%})")
+        print(f"  {name:40} {int(lost.sum()):6d} ({lost.sum() / max(gold.sum(), 1):.1%})"
+              f"   held-out {int((lost & held).sum()):6d} "
+              f"({(lost & held).sum() / max(held.sum(), 1):.1%})")
 
 
 def rule_counts(ds: Dataset, rules: list[str | None], title: str) -> None:
