@@ -204,12 +204,16 @@ def report(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
 SENTENCE_LIKE = re.compile(r"[.!?][\"'”’»)]*$")
 
 
+def reads_as_sentence(ds: Dataset) -> np.ndarray:
+    """Per row: 10+ words ending in terminal punctuation, the lines counted as article sentences."""
+    return np.array([len(t.split()) >= 10 and bool(SENTENCE_LIKE.search(t))
+                     for t in ds.paragraphs["text"].to_pylist()])
+
+
 def sentences_lost(ds: Dataset, systems: dict[str, np.ndarray]) -> None:
     """Gold-content lines that read as sentences (10+ words, terminal punctuation) but were
     flagged: the article text a system throws away, the error that matters most."""
-    texts = ds.paragraphs["text"].to_pylist()
-    sentence = np.array([len(t.split()) >= 10 and bool(SENTENCE_LIKE.search(t)) for t in texts])
-    gold = ds.is_content & sentence & ds.scored
+    gold = ds.is_content & reads_as_sentence(ds) & ds.scored
     held = gold & (ds.half == HELD_OUT)
     print(f"\n{ds.name}: gold-content sentences (10+ words, terminal punctuation) flagged, "
           f"of {int(gold.sum())} (both halves) and of {int(held.sum())} (held-out half)")
@@ -242,10 +246,9 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
 
     keys = flagged["template_key"].fill_null(0).to_numpy().astype(np.uint64)
     is_bp = np.array([r is not None for r in rules_model])
-    keys[is_bp] = 0
     doc_index = np.unique(ds.paragraphs["doc_id"].to_numpy(zero_copy_only=False),
                           return_inverse=True)[1]
-    templates = find_site_templates(ds.site, doc_index, keys, settings)
+    templates = site_template_rows(ds, doc_index, keys, is_bp, settings)
     with_templates = [r if r is not None or not t else "site_template"
                       for r, t in zip(rules_model, templates.tolist())]
 
@@ -265,6 +268,19 @@ def run(ds: Dataset, settings: BoilerplateSettings, timing: dict) -> None:
     sentences_lost(ds, systems)
     rule_counts(ds, with_templates, f"{ds.name}: textwash rules (with model and templates)")
     rule_counts(ds, c4, f"{ds.name}: C4 line rules")
+
+
+def site_template_rows(ds: Dataset, doc_index: np.ndarray, keys: np.ndarray,
+                       flagged: np.ndarray, settings: BoilerplateSettings,
+                       rows: np.ndarray | None = None) -> np.ndarray:
+    """Which rows the site-template rule takes, as the run-wide step finds them (lines a rule
+    flagged take no part; one site per data set), counted over `rows` only (all by default)."""
+    rows = np.ones(len(keys), bool) if rows is None else rows
+    keys = np.where(flagged | ~rows, np.uint64(0), keys)
+    out = np.zeros(len(keys), bool)
+    out[np.flatnonzero(rows)] = find_site_templates(ds.site[rows], doc_index[rows], keys[rows],
+                                                    settings)
+    return out
 
 
 def text_bytes(paragraphs: pa.Table) -> int:

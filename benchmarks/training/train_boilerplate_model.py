@@ -31,17 +31,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.evaluation.boilerplate_eval import (
     L3S,
     LINES_GOLD,
-    SENTENCE_LIKE,
     TUNE,
     Dataset,
     load,
     prf,
+    reads_as_sentence,
+    site_template_rows,
 )
 from tasks.settings import BoilerplateSettings
 from tasks.shard.boilerplate import (
     boilerplate_signals,
     decide_with_model,
-    find_site_templates,
     model_rows,
 )
 from tasks.shard.boilerplate.features import feature_matrix
@@ -114,7 +114,6 @@ class Prepared:
     rules: list
     feats: dict
     x: np.ndarray
-    names: list[str]
     judged: np.ndarray  # rows the model is asked about
     fold: np.ndarray  # CV fold of each tuning row, -1 for the held-out half
     keys: np.ndarray  # template key per row (0 = none)
@@ -147,14 +146,12 @@ def prepare(data_dir: Path, folds: str = "source") -> dict[str, Prepared]:
         rules, keys, feats = boilerplate_signals(ds.paragraphs, settings)
         judged = np.zeros(len(rules), bool)
         judged[model_rows(rules, feats)] = True
-        x, names = feature_matrix(feats)
+        x, _ = feature_matrix(feats)
         doc_index = np.unique(ds.paragraphs["doc_id"].to_numpy(zero_copy_only=False),
                               return_inverse=True)[1]
-        sentence = np.array([len(t.split()) >= 10 and bool(SENTENCE_LIKE.search(t))
-                             for t in ds.paragraphs["text"].to_pylist()])
-        out[which] = Prepared(ds, rules, feats, x, names, judged, fold_of(ds, folds),
+        out[which] = Prepared(ds, rules, feats, x, judged, fold_of(ds, folds),
                               np.array([k or 0 for k in keys], dtype=np.uint64), doc_index,
-                              sentence)
+                              reads_as_sentence(ds))
         print(f"{which}: {ds.paragraphs.num_rows} rows, {int(judged.sum())} judged by the model",
               file=sys.stderr)
     return out
@@ -188,12 +185,8 @@ def decisions(d: Prepared, p_content: np.ndarray, settings: BoilerplateSettings)
     site-template rule over the tuning pages of each site (as a run over them would)."""
     rules = decide_with_model(d.rules, d.feats, p_content, settings)
     flagged = np.array([r is not None for r in rules])
-    tune = d.fold >= 0
-    keys = np.where(flagged | ~tune, np.uint64(0), d.keys)
-    templates = find_site_templates(d.ds.site[tune], d.doc_index[tune], keys[tune], settings)
-    content = ~flagged
-    content[np.flatnonzero(tune)[templates]] = False
-    return content
+    return ~flagged & ~site_template_rows(d.ds, d.doc_index, d.keys, flagged, settings,
+                                          d.fold >= 0)
 
 
 def scores(d: Prepared, content: np.ndarray, rows: np.ndarray) -> tuple[float, float, float]:
@@ -208,7 +201,7 @@ def scores(d: Prepared, content: np.ndarray, rows: np.ndarray) -> tuple[float, f
 def cross_validate(data_dir: Path, l3s_weights: list[float], depths: list[int],
                    folds: str = "source", iterations: int = PARAMS["max_iter"]) -> None:
     """Choose the L3S weight, the trees' depth and the two thresholds without touching the
-    held-out half: out-of-fold probabilities on the tuning half (FOLDS folds by source), the
+    held-out half: out-of-fold probabilities on the tuning half (FOLDS folds, see fold_of), the
     whole decision scored as the product makes it (rules, model, thresholds, site templates)."""
     data = prepare(data_dir, folds)
     print(f"{FOLDS} folds by {folds}, {iterations} trees")
@@ -223,16 +216,15 @@ def cross_validate(data_dir: Path, l3s_weights: list[float], depths: list[int],
                 settings = BoilerplateSettings(model_threshold=model_t,
                                                model_prose_threshold=prose_t)
                 line = [f"{weight:6g} {depth:5d} {model_t:.2f}/{prose_t:.2f} |"]
-                f1s, losses = [], []
+                f1s, losses, content = [], [], {}
                 for which, d in data.items():
-                    content = decisions(d, p[which], settings)
-                    b, c, lost = scores(d, content, d.fold >= 0)
+                    content[which] = decisions(d, p[which], settings)
+                    b, c, lost = scores(d, content[which], d.fold >= 0)
                     f1s += [b, c]
                     losses.append(lost)
                     line.append(f" {b:.3f} {c:.3f} {lost:5.1%} |")
                 lg = data["lines_gold"]
-                content = decisions(lg, p["lines_gold"], settings)
-                line += [f" {fam} {scores(lg, content, lg.ds.source == fam)[0]:.3f}"
+                line += [f" {fam} {scores(lg, content['lines_gold'], lg.ds.source == fam)[0]:.3f}"
                          for fam in sorted(set(lg.ds.source.tolist()))]
                 print("".join(line), flush=True)
                 results.append((float(np.mean(f1s)), max(losses), line[0]))

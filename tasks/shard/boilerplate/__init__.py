@@ -286,8 +286,9 @@ def _shape_and_position_rules(texts: pa.Array, f: dict[str, np.ndarray], sure: l
     # one, the model decides, and the family names the line if it says boilerplate. A date by
     # itself stays `date_alone` (a signature is a name and a date).
     away = has_main & away_from_top
-    for i, name in enumerate(family):
-        if name is not None and sure[i] is None and soft[i] != reasons.DATE_ALONE:
+    for i in np.flatnonzero(f["family_hit"]).tolist():
+        name = family[i]
+        if sure[i] is None and soft[i] != reasons.DATE_ALONE:
             if away[i]:
                 sure[i] = name
             elif soft[i] is None:
