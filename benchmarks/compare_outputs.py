@@ -3,7 +3,9 @@
     python benchmarks/compare_outputs.py CLEAN_A CLEAN_B
 
 Compares every row of every table (documents, paragraphs, rejects), every file of the duplicate
-index (`_index/`), and the run manifests without what differs from run to run by nature (clock
+index (`_index/`, as what a lookup finds: the same entries, band keys, exact keys, template
+counts and superseded documents, however compaction split them into files), and the run
+manifests without what differs from run to run by nature (clock
 times, seconds, the Prefect flow run id, the folders read and written, library versions). Rows are compared
 in a canonical order (by run, then the table's id), so different shard counts still compare.
 Prints each difference found; exit code 0 when there is none, 1 otherwise, 2 on bad usage.
@@ -11,21 +13,25 @@ Prints each difference found; exit code 0 when there is none, 1 otherwise, 2 on 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks import schema
+from tasks.cross_document.history import open_segment, superseded_documents
+from tasks.store import Layout, Store
 
 ORDER = {"documents": ["run_id", "doc_id"], "paragraphs": ["run_id", "para_id"],
          "rejects": ["run_id", "source", "position", "error"]}
 VOLATILE = {"started_at", "finished_at", "prefect_flow_run_id", "raw", "output", "seconds",
-            "cross_document_seconds", "stage_seconds", "libraries"}
+            "cross_document_seconds", "stage_seconds", "libraries",
+            "compacted"}  # how files were merged: layout, not output
 
 
 def table(clean: Path, name: str):
@@ -35,18 +41,54 @@ def table(clean: Path, name: str):
 
 def manifests(clean: Path) -> dict[str, dict]:
     out = {}
-    for path in sorted((clean / "_runs").glob("*.json")):
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        out[path.name] = {k: v for k, v in manifest.items() if k not in VOLATILE}
-        folders = {"raw", "clean"}  # where the run read and wrote: not its output
-        out[path.name]["settings"] = {k: v for k, v in manifest["settings"].items()
-                                      if k not in folders}
+    for manifest in Store(clean).manifests():
+        run = manifest["run_id"]
+        out[run] = {k: v for k, v in manifest.items() if k not in VOLATILE}
+        # where the run read and wrote, and how files are merged: not its output
+        layout = {"raw", "clean", "compaction"}
+        out[run]["settings"] = {k: v for k, v in manifest["settings"].items()
+                                if k not in layout}
     return out
 
 
-def index_files(clean: Path) -> dict[str, Path]:
-    root = clean / "_index"
-    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*")) if p.is_file()}
+def index_view(clean: Path) -> dict[str, pa.Table]:
+    """The duplicate index as lookups see it, whatever its files: entries in canonical order,
+    (band, key, para id) and (hash, para id) sorted, template counts summed, superseded
+    documents with the latest run that superseded them."""
+    layout = Layout(clean)
+    view: dict[str, pa.Table] = {}
+    entries, bands, exact = [], [], []
+    for path in layout.index_files("entries"):
+        table = pq.read_table(path)
+        para = table["para_id"].to_numpy(zero_copy_only=False)
+        entries.append(table)
+        segment = open_segment(layout, path.stem)
+        for band in range(segment.band_count):
+            keys, rows = segment.whole_band(band)
+            bands.append(pa.table({"band": pa.array([band] * len(keys), pa.int32()),
+                                   "key": keys, "para_id": para[rows.astype(np.int64)]}))
+        hashes, rows = segment.whole_exact()
+        exact.append(pa.table({"norm_hash": hashes, "para_id": para[rows.astype(np.int64)]}))
+    if entries:
+        view["entries"] = pa.concat_tables(entries).sort_by([("run_seq", "ascending"),
+                                                            ("order", "ascending")])
+        view["bands"] = pa.concat_tables(bands).sort_by(
+            [("band", "ascending"), ("key", "ascending"), ("para_id", "ascending")])
+        view["exact"] = pa.concat_tables(exact).sort_by([("norm_hash", "ascending"),
+                                                        ("para_id", "ascending")])
+    templates = [pq.read_table(p) for p in layout.index_files("templates")]
+    if templates:
+        summed = pa.concat_tables(templates).group_by(["site", "key"]).aggregate(
+            [("docs", "sum")])
+        view["templates"] = summed.sort_by([("site", "ascending"), ("key", "ascending")])
+    superseded: dict[str, int] = {}
+    for doc_id, sequence in superseded_documents(layout):
+        superseded[doc_id] = max(superseded.get(doc_id, 0), sequence)
+    view["superseded"] = pa.table({"doc_id": sorted(superseded),
+                                   "sequence": [superseded[d] for d in sorted(superseded)]})
+    meta = layout.index_meta
+    view["meta"] = pa.table({"json": [meta.read_text() if meta.is_file() else ""]})
+    return view
 
 
 def differences(a: Path, b: Path) -> list[str]:
@@ -66,16 +108,12 @@ def differences(a: Path, b: Path) -> list[str]:
         for key in sorted(ma[run].keys() | mb[run].keys()):
             if ma[run].get(key) != mb[run].get(key):
                 found.append(f"_runs/{run}: {key} differs")
-    ia, ib = index_files(a), index_files(b)
+    ia, ib = index_view(a), index_view(b)
     if ia.keys() != ib.keys():
-        found.append(f"_index: files {sorted(ia.keys() ^ ib.keys())} in one folder only")
-    for rel in sorted(ia.keys() & ib.keys()):
-        if rel.endswith(".parquet"):
-            same = pq.read_table(ia[rel]).equals(pq.read_table(ib[rel]))
-        else:
-            same = ia[rel].read_bytes() == ib[rel].read_bytes()
-        if not same:
-            found.append(f"_index/{rel}: contents differ")
+        found.append(f"_index: {sorted(ia.keys() ^ ib.keys())} in one folder only")
+    for kind in sorted(ia.keys() & ib.keys()):
+        if not ia[kind].equals(ib[kind]):
+            found.append(f"_index/{kind}: contents differ")
     return found
 
 

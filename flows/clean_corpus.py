@@ -32,7 +32,9 @@ from flows.runners import dask_scheduler, describe, make_task_runner
 from tasks.cross_document import CrossDocumentResult, cross_document
 from tasks.faults import checkpoint
 from tasks.plan import RunPlan, plan_run
+from tasks.plan.state import commit_state
 from tasks.publish import publish_tables
+from tasks.publish.compaction import compact
 from tasks.publish.manifest import build_manifest, utc_now
 from tasks.publish.report import markdown_report, table_rows
 from tasks.publish.supersede import rewrite_without, stage_index_exclusions, superseded_doc_ids
@@ -104,10 +106,9 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
                               flow_run_id=flow_run_id,
                               seconds={**wall, "publish": now - start, "total": now - flow_start})
     checkpoint("publish:staged")
-    manifest = store.commit(
-        plan.run_id, manifest,
-        rewrite=lambda generation: {"superseded": rewrite_without(generation, plan.supersedes,
-                                                                  superseded)})
+    manifest = store.commit(plan.run_id, manifest,
+                            rewrite=lambda generation: rearrange(generation, plan, superseded,
+                                                                 settings, manifest, store))
     logger = get_run_logger()
     for item in manifest["superseded"]:
         logger.info("superseded in run %s (inputs read again): %s documents, %s paragraphs, "
@@ -115,6 +116,18 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
                     item["rejects"], ", ".join(item["sources"]))
     logger.info("published run %s to %s", plan.run_id, settings.clean)
     return manifest
+
+
+def rearrange(generation, plan: RunPlan, superseded: dict[str, set[str]], settings: Settings,
+              manifest: dict, store: Store) -> dict:
+    """What a commit changes in the next generation besides adding the run: the superseded rows
+    out, the planning state with the run folded in, then compaction. Returns what the manifest
+    says of them."""
+    changes = {"superseded": rewrite_without(generation, plan.supersedes, superseded)}
+    commit_state(store, generation, {**manifest, **changes})
+    if settings.compaction.enabled:
+        changes["compacted"] = compact(generation, settings.compaction)
+    return changes
 
 
 def _strict_failure(shards: list[ShardResult]) -> StrictModeError | None:

@@ -4,6 +4,7 @@
     textwash serve --cron "0 * * * *" [RAW] [CLEAN] [flags]
                                          serve it as a scheduled Prefect deployment
     textwash report [CLEAN]              print the latest run's summary
+    textwash compact [CLEAN] [--full]    merge small files now (runs do it as they commit)
 
 Settings come from the defaults, then a TOML file (--config), then flags.
 """
@@ -120,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="print the latest run's summary")
     report.add_argument("clean", nargs="?", default="clean")
     report.add_argument("--markdown", action="store_true", help="the full markdown report")
+
+    compact = sub.add_parser("compact", help="merge CLEAN's small files now (each run's commit "
+                             "does it as it goes; the rows stay the same)", epilog=EXIT_CODES,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    compact.add_argument("clean", nargs="?", default="clean")
+    compact.add_argument("--config", help="TOML settings file: its [compaction] section")
+    compact.add_argument("--full", action="store_true", help="merge every run of consecutive "
+                         "files below compaction.max_bytes, not only those the tiers say")
     return parser
 
 
@@ -280,9 +289,42 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compact(args: argparse.Namespace) -> int:
+    from tasks.publish.compaction import compact
+    from tasks.settings import Settings
+    from tasks.store import RunLockedError, Store
+
+    store = Store(args.clean)
+    if not (store.root / ".current").is_symlink():
+        print(f"textwash: {args.clean} is not a textwash output folder", file=sys.stderr)
+        return 2
+    try:
+        settings = Settings.from_toml(args.config) if args.config else Settings()
+    except (ValueError, ValidationError) as exc:
+        print(f"textwash: {exc}", file=sys.stderr)
+        return 2
+    before = _count_files(store.root / ".current")
+    try:
+        with store.lock():
+            done = store.rearrange(lambda g: compact(g, settings.compaction, full=args.full))
+    except RunLockedError as exc:
+        print(f"textwash: {exc}", file=sys.stderr)
+        return 4
+    for merge in done:
+        print(f"{merge['what']}: {merge['merged']} files or folders -> {merge['into']}")
+    print(f"{before} files before, {_count_files(store.root / '.current')} after"
+          + ("" if done else " (nothing to merge)"))
+    return 0
+
+
+def _count_files(folder: Path) -> int:
+    return sum(len(files) for _, _, files in os.walk(folder.resolve()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return {"run": _run, "serve": _serve, "report": _report}[args.command](args)
+    return {"run": _run, "serve": _serve, "report": _report,
+            "compact": _compact}[args.command](args)
 
 
 if __name__ == "__main__":

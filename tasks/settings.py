@@ -216,6 +216,21 @@ class RuntimeSettings(_Section):
     )
 
 
+class CompactionSettings(_Section):
+    """How `clean/` stays few files as runs accumulate (tasks/publish/compaction.py). Compaction
+    moves rows between files, never changes them: not part of the output fingerprint."""
+
+    enabled: bool = Field(True, description="compact at each run's commit; `textwash compact` "
+                          "works either way")
+    fanout: int = Field(8, ge=2, le=64, description="this many consecutive files of one size "
+                        "tier are merged into one (a table's run folders, index segments, "
+                        "manifests)")
+    small_bytes: int = Field(1_000_000, ge=1, description="files below this size are one tier, "
+                             "merged however many runs they hold")
+    max_bytes: int = Field(128_000_000, ge=1, description="files of this size or more are left "
+                           "as they are; merged table files are cut at about this size")
+
+
 class Settings(BaseModel):
     """Everything a run needs. Paths are strings so the model travels as a Prefect parameter."""
 
@@ -232,6 +247,7 @@ class Settings(BaseModel):
     dedup: DedupSettings = DedupSettings()
     policy: PolicySettings = PolicySettings()
     runtime: RuntimeSettings = RuntimeSettings()
+    compaction: CompactionSettings = CompactionSettings()
 
     @field_validator("raw", "clean")
     @classmethod

@@ -4,9 +4,9 @@ What readers see:
 
     clean/
       documents/<run_id>/part-00000.parquet   one folder per run and table, a part per shard
-      paragraphs/<run_id>/part-00000.parquet
-      rejects/<run_id>/part-00000.parquet
-      _runs/<run_id>.json                      run manifests
+      paragraphs/<run_id>/part-00000.parquet  (merged into runs-<first>-<last>/ folders as runs
+      rejects/<run_id>/part-00000.parquet      accumulate: tasks/publish/compaction.py)
+      _runs/<run_id>.json                      run manifests (merged: runs-<first>-<last>.jsonl)
       _index/                                  what later runs match against
                                                (tasks/cross_document/history.py)
 
@@ -16,9 +16,10 @@ every file of the current generation, plus its own files and manifest) and then 
 `.current` to it with one atomic rename. Readers therefore see every run completely or not at
 all: a run killed at any moment leaves the current generation untouched, and the next run
 removes the half-built one. The replaced generation is removed when the next run starts, so a
-reader that listed its files just before a switch can still open them. Rewriting is never needed
-except where a changed input supersedes earlier rows (tasks/publish/supersede.py): the affected
-part files are rewritten into the new generation only.
+reader that listed its files just before a switch can still open them. Files are rewritten into
+the new generation only, never in place: where a changed input supersedes earlier rows
+(tasks/publish/supersede.py) and where compaction merges small files
+(tasks/publish/compaction.py); `rearrange` does the latter without a run (`textwash compact`).
 
 Also here:
       _staging/<run_id>/   work in progress (`Staging`); a rerun of the same run id (same
@@ -43,6 +44,7 @@ import fcntl
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,6 +96,30 @@ def part_name(shard: int) -> str:
     return f"part-{shard:05d}.parquet"
 
 
+COMPACTED_PREFIX = "runs-"
+
+
+def compacted_name(first: int, last: int) -> str:
+    """The name of what compaction merged from runs `first`..`last` (sequence numbers): a table's
+    folder, an index file's stem, a manifest log's stem (tasks/publish/compaction.py)."""
+    return f"{COMPACTED_PREFIX}{first:05d}-{last:05d}"
+
+
+def sequence_range(name: str) -> tuple[int, int]:
+    """The run sequences a folder or file stem holds: a run id (`00017-<hash>`) one run, a
+    compacted name (`runs-00001-00016`) every run from the first to the last."""
+    if name.startswith(COMPACTED_PREFIX):
+        first, last = name[len(COMPACTED_PREFIX):].split("-")
+        return int(first), int(last)
+    sequence = int(name.split("-")[0])
+    return sequence, sequence
+
+
+def by_sequence(paths):
+    """Files or folders named by run id or compacted range, in run order."""
+    return sorted(paths, key=lambda p: sequence_range(Path(p).name.split(".")[0]))
+
+
 class Layout:
     """The names readers see under `root`: `clean/` itself, or one generation of it (which
     holds the same names)."""
@@ -118,8 +144,27 @@ class Layout:
         return self.root / table / run_id
 
     def parts(self, table: str, run_id: str) -> list[Path]:
-        """A run's part files of one table, in shard order."""
+        """A run's part files of one table, in shard order (its own folder: see `run_parts`
+        for a run whose folder may have been compacted)."""
         return sorted(self.table_dir(table, run_id).glob("*.parquet"))
+
+    def table_folders(self, table: str) -> list[Path]:
+        """The folders of one table, runs' and compacted ones, in run order."""
+        folder = self.root / table
+        return by_sequence(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def run_parts(self, table: str, run_id: str) -> tuple[list[Path], bool]:
+        """The part files that hold a run's rows of one table, and whether they hold other
+        runs' rows too (a compacted folder: filter on the `run_id` column)."""
+        own = self.table_dir(table, run_id)
+        if own.is_dir():
+            return self.parts(table, run_id), False
+        sequence = sequence_range(run_id)[0]
+        for folder in self.table_folders(table):
+            first, last = sequence_range(folder.name)
+            if first <= sequence <= last:
+                return sorted(folder.glob("*.parquet")), True
+        return [], False
 
     def manifest_path(self, run_id: str) -> Path:
         return self.runs_dir / f"{run_id}.json"
@@ -129,9 +174,15 @@ class Layout:
         return self.index_dir / kind / f"{run_id}.parquet"
 
     def index_files(self, kind: str) -> list[Path]:
-        """The committed runs' files of one kind of the index, in run order."""
+        """The committed files of one kind of the index (a run's, or several runs' merged by
+        compaction), in run order."""
         folder = self.index_dir / kind
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        return by_sequence(folder.glob("*.parquet")) if folder.is_dir() else []
+
+    def manifest_logs(self) -> list[Path]:
+        """Compacted manifests: `_runs/runs-<first>-<last>.jsonl`, one manifest per line."""
+        return by_sequence(self.runs_dir.glob(f"{COMPACTED_PREFIX}*.jsonl")) \
+            if self.runs_dir.is_dir() else []
 
 
 class ShardFiles:
@@ -291,9 +342,11 @@ class Store(Layout):
         if not self.runs_dir.is_dir():
             return []
         runs = []
-        for path in self.runs_dir.glob("*.json"):
+        for path in [*self.runs_dir.glob("*.json"), *self.manifest_logs()]:
             try:
-                runs.append(json.loads(path.read_text(encoding="utf-8")))
+                text = path.read_text(encoding="utf-8")
+                runs += [json.loads(line) for line in text.splitlines() if line] \
+                    if path.suffix == ".jsonl" else [json.loads(text)]
             except (OSError, json.JSONDecodeError) as exc:
                 raise RuntimeError(f"run manifest {path} is unreadable: {exc}") from exc
         return sorted(runs, key=lambda m: m["sequence"])
@@ -345,7 +398,46 @@ class Store(Layout):
                rewrite: Callable[[Layout], dict] | None = None) -> dict:
         """Make the staged run visible: build the next generation (links to the current one's
         files, this run's tables and index files, `rewrite` applied to it, the manifest with
-        what `rewrite` returned merged in) and switch to it atomically. Returns the manifest."""
+        what `rewrite` returned merged in) and switch to it atomically. Returns the manifest,
+        whose `seconds` gain `commit` (building the generation, `rewrite` included)."""
+        started = time.perf_counter()
+        staged = self.staging(run_id)
+        written = {}
+
+        def fill(built: Layout) -> None:
+            for table in TABLE_NAMES:
+                os.rename(staged.table_dir(table), built.table_dir(table, run_id))
+            for kind in INDEX_KINDS:
+                for src in staged.index_files(kind):
+                    dst = built.index_dir / kind / src.name
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    os.rename(src, dst)
+            if staged.index_meta.is_file():
+                os.replace(staged.index_meta, built.index_meta)
+            final = {**manifest, **(rewrite(built) if rewrite is not None else {})}
+            if isinstance(final.get("seconds"), dict):
+                final["seconds"] = {**final["seconds"],
+                                    "commit": round(time.perf_counter() - started, 3)}
+            checkpoint("commit:tables")
+            write_bytes_atomic(built.manifest_path(run_id),
+                               json.dumps(final, indent=2, sort_keys=True).encode("utf-8"))
+            written.update(final)
+
+        self._next_generation(fill)
+        shutil.rmtree(staged.directory, ignore_errors=True)
+        return written
+
+    def rearrange(self, change: Callable[[Layout], object]):
+        """A new generation with the same rows, `change` applied to its files (compaction:
+        `textwash compact`), switched to atomically like a run's commit. Returns what `change`
+        returned."""
+        out = []
+        self._next_generation(lambda built: out.append(change(built)))
+        return out[0]
+
+    def _next_generation(self, fill: Callable[[Layout], None]) -> None:
+        """Build the next generation from links to the current one's files, `fill` it, and
+        switch to it."""
         self.ensure_layout()
         current = self.current_generation()
         number = max((int(p.name) for p in self.generations.iterdir() if p.name.isdigit()),
@@ -354,36 +446,19 @@ class Store(Layout):
         shutil.rmtree(building, ignore_errors=True)
         _link_tree(current, building)
         checkpoint("commit:linked")
-
-        staged, built = self.staging(run_id), Layout(building)
-        for table in TABLE_NAMES:
-            os.rename(staged.table_dir(table), built.table_dir(table, run_id))
-        for kind in INDEX_KINDS:
-            for src in staged.index_files(kind):
-                dst = built.index_dir / kind / src.name
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                os.rename(src, dst)
-        if staged.index_meta.is_file():
-            os.replace(staged.index_meta, built.index_meta)
-        if rewrite is not None:
-            manifest = {**manifest, **rewrite(built)}
-        checkpoint("commit:tables")
-        write_bytes_atomic(built.manifest_path(run_id),
-                           json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
+        fill(Layout(building))
         final = self.generations / str(number)
         os.rename(building, final)
         _fsync_dir(self.generations)
         checkpoint("commit:built")
         self._switch_to(final)
         checkpoint("commit:switched")
-        shutil.rmtree(staged.directory, ignore_errors=True)
         # The generation just replaced stays until the next run starts (`recover`): a reader
         # that listed its files before the switch can still open them. Older ones go now.
         keep = {final.resolve(), current.resolve() if current is not None else None}
         for gen in self.generations.iterdir():
             if gen.resolve() not in keep and not gen.name.endswith(".building"):
                 shutil.rmtree(gen, ignore_errors=True)
-        return manifest
 
 
 def _generation_number(path: Path) -> int | None:

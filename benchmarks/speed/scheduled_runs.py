@@ -19,7 +19,7 @@ not counted; settings are the defaults with one thread worker (`runtime.workers`
 else a string: `--set dedup.min_score=0.6`, `--set runtime.task_runner=process`).
 
 One CSV row per run (`--out`, written as each run ends): the manifest's wall seconds per step
-(plan, shards, cross_document, publish) and `total`, their sum `steps` (the flow's own work,
+(plan, shards, cross_document, publish, commit) and `total`, their sum `steps` (the flow's own work,
 without Prefect's start-up or its per-run bookkeeping), the wall seconds of the whole call, the
 cross-document step's parts, rows superseded, and the files in `clean/`: `files_physical`
 (regular files under clean/, symbolic links not followed, so every generation's hard links
@@ -53,7 +53,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # this checkout's textwash, before the one installed in the venv
 
-STEPS = ("plan", "shards", "cross_document", "publish")
+# `commit` (building the next generation: links, superseding, compaction) is in the manifest
+# from 0.5 on; earlier manifests leave it out of `publish`, so it counts 0 there.
+STEPS = ("plan", "shards", "cross_document", "publish", "commit")
 FIELDS = ("run", "docs", "superseded_drop", "run_id", *(f"step_{s}" for s in STEPS), "total",
           "steps", "call", "cross_document_parts", "superseded_documents", "files_physical",
           "inodes_physical", "files_visible", "load1")

@@ -19,11 +19,22 @@ paragraph's LSH band keys, not its full MinHash signature: candidates need only 
 verifier works on the sets, so the signature would add 768 bytes per paragraph for no use. Files are per
 run: they are staged and switched in with the run's tables (tasks/store.py).
 
-Cost of a lookup: per band, the new run's keys are binary-searched in each earlier run's sorted
-keys of that band, and only the row groups of matched entries are read, so the computation
-grows with the new data (times the log of the history) and memory with one band; what grows
-with the history is reading the key columns (4 bytes per indexed paragraph and band,
-sequentially).
+Segments. Each run's files are one segment; compaction (tasks/publish/compaction.py) merges
+consecutive segments into one, `runs-<first>-<last>` (`merge_segments`): its entries are the
+runs' entries concatenated (canonical order kept), its band and exact tables raw sorted arrays:
+
+    bands/runs-A-B.npy   uint64: a header (format, header length, bands, runs, where each band
+                         starts, where each run's entries start), then per band key << 32 | entry,
+                         sorted
+    exact/runs-A-B.npy   uint64: the sorted exact hashes, then their entries
+
+memory-mapped by the lookup. A lookup gives the same entries whatever the segments: the cap of
+candidates per key applies per run, as when each run had its own files.
+
+Cost of a lookup: per band and segment, each of the new run's keys is a binary search (in a
+merged segment's mapped array only the pages it visits are read), so it grows with the new
+keys times the log of the history, and with the number of segments, which compaction keeps to
+a few per size tier. A run's own (unmerged) files are small and read whole.
 """
 
 from __future__ import annotations
@@ -41,10 +52,11 @@ from tasks.settings import DedupSettings
 from tasks.shard.minhash import HASH_SCHEME
 from tasks.shard.normalize import NORMALIZER_VERSION
 from tasks.shard.stopwords import STOPWORDS
-from tasks.store import Layout, Staging
+from tasks.store import Layout, Staging, sequence_range
 
 INDEX_FORMAT = 4
 _ENTRY_ROW_GROUP = 16_384
+_ARRAY_FORMAT = 1  # a merged segment's arrays: the header's first number
 ENTRY_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "content", "own_content",
                 "skip_pairs", "numbers")
 
@@ -86,53 +98,48 @@ def check_meta(root: Path, settings: DedupSettings) -> None:
 
 
 class History:
-    """The earlier runs' index, opened for lookups band by band."""
+    """The earlier runs' index, opened for lookups band by band. Its files are segments: a run's
+    own, or several runs' merged by compaction (`merge_segments`); a lookup gives the same
+    entries either way."""
 
     def __init__(self, root: Path, settings: DedupSettings, exclude_doc_ids=frozenset()):
         check_meta(root, settings)
         self.layout = Layout(root)
-        self.runs = [p.stem for p in self.layout.index_files("entries")]
+        self.runs = [p.stem for p in self.layout.index_files("entries")]  # the segments
+        self._segments: dict[int, _RunSegment | _MergedSegment] = {}
         # doc id -> the sequence of the run that superseded it: its entries of earlier runs are
         # gone from the tables; those of that run and later ones (the file read again) are not.
         self.excluded: dict[str, int] = dict.fromkeys(exclude_doc_ids, _THIS_RUN)
-        for path in self.layout.index_files("superseded"):
-            sequence = int(path.stem.split("-")[0])
-            for doc_id in pq.read_table(path, columns=["doc_id"])["doc_id"].to_pylist():
-                self.excluded[doc_id] = max(self.excluded.get(doc_id, 0), sequence)
+        for doc_id, sequence in superseded_documents(self.layout):
+            self.excluded[doc_id] = max(self.excluded.get(doc_id, 0), sequence)
+
+    def segment(self, number: int) -> _RunSegment | _MergedSegment:
+        if number not in self._segments:
+            self._segments[number] = open_segment(self.layout, self.runs[number])
+        return self._segments[number]
 
     def band_matches(self, band: int, keys: np.ndarray, max_per_key: int
                      ) -> tuple[np.ndarray, np.ndarray]:
         """(history id, key) of earlier entries whose key in `band` is one of `keys` (sorted,
         distinct), at most `max_per_key` per key and run (the earliest). History id =
-        run number << 32 | entry."""
+        segment number << 32 | entry."""
         found_ids, found_keys = [], []
-        for run_number, run in enumerate(self.runs):
-            part = pq.ParquetFile(self.layout.index_file("bands", run))
-            if band >= part.num_row_groups:
-                continue
-            group = part.read_row_group(band)
-            hk, he = group["key"].to_numpy(), group["entry"].to_numpy()
-            lo = np.searchsorted(hk, keys, side="left")
-            hi = np.minimum(np.searchsorted(hk, keys, side="right"), lo + max_per_key)
-            counts = hi - lo
-            positions = expand_ranges(lo, counts)
-            found_ids.append(_history_ids(run_number, he[positions]))
-            found_keys.append(hk[positions])
+        for number in range(len(self.runs)):
+            entries, found = self.segment(number).band_lookup(band, keys, max_per_key)
+            found_ids.append(_history_ids(number, entries))
+            found_keys.append(found)
         if not found_ids:
             return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
         return np.concatenate(found_ids), np.concatenate(found_keys)
 
     def exact_matches(self, norm_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(history id, norm_hash) of earlier entries with one of these exact keys (sorted)."""
+        """(history id, norm_hash) of earlier entries with one of these exact keys (sorted), the
+        earliest of each run."""
         found_ids, found_hashes = [], []
-        for run_number, run in enumerate(self.runs):
-            table = pq.read_table(self.layout.index_file("exact", run))
-            hn, he = table["norm_hash"].to_numpy(), table["entry"].to_numpy()
-            lo = np.searchsorted(hn, norm_hashes, side="left")
-            hi = np.minimum(np.searchsorted(hn, norm_hashes, side="right"), lo + 1)
-            positions = expand_ranges(lo, hi - lo)
-            found_ids.append(_history_ids(run_number, he[positions]))
-            found_hashes.append(hn[positions])
+        for number in range(len(self.runs)):
+            entries, found = self.segment(number).exact_lookup(norm_hashes)
+            found_ids.append(_history_ids(number, entries))
+            found_hashes.append(found)
         if not found_ids:
             return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
         return np.concatenate(found_ids), np.concatenate(found_hashes)
@@ -155,7 +162,6 @@ class History:
         order = np.lexsort((table["order"].to_numpy(), table["run_seq"].to_numpy()))
         return table.take(pa.array(order))
 
-
     def _kept(self, table: pa.Table) -> np.ndarray:
         """Per entry: not superseded (its document was not read again by a later run)."""
         ids = pa.array(list(self.excluded), type=pa.string())
@@ -165,6 +171,159 @@ class History:
         superseded_by = np.zeros(table.num_rows, dtype=np.int64)
         superseded_by[found] = sequences[at[found].astype(np.int64)]
         return table["run_seq"].to_numpy().astype(np.int64) >= superseded_by
+
+
+class _RunSegment:
+    """A run's own index files (Parquet, as the run wrote them): one row group per band, sorted
+    by (key, entry). Small: a lookup reads the band whole."""
+
+    def __init__(self, layout: Layout, name: str):
+        self.bands = pq.ParquetFile(layout.index_file("bands", name))
+        self._exact_path = layout.index_file("exact", name)
+        self._exact: tuple[np.ndarray, np.ndarray] | None = None
+        self.band_count = self.bands.num_row_groups
+        self.run_starts = np.zeros(1, dtype=np.int64)
+
+    def whole_band(self, band: int) -> tuple[np.ndarray, np.ndarray]:
+        """(key, entry) of every row of one band, sorted."""
+        if band >= self.band_count:
+            return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
+        group = self.bands.read_row_group(band)
+        return group["key"].to_numpy(), group["entry"].to_numpy()
+
+    def band_rows(self, band: int) -> int:
+        return self.bands.metadata.row_group(band).num_rows if band < self.band_count else 0
+
+    def whole_exact(self) -> tuple[np.ndarray, np.ndarray]:
+        """(norm_hash, entry) of every row, sorted."""
+        if self._exact is None:
+            table = pq.read_table(self._exact_path)
+            self._exact = table["norm_hash"].to_numpy(), table["entry"].to_numpy()
+        return self._exact
+
+    def band_lookup(self, band: int, keys: np.ndarray, cap: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(entry, key) of the rows with one of `keys` (sorted, distinct), the first `cap` of
+        each key."""
+        hk, he = self.whole_band(band)
+        return _first_of_each(hk, he, keys, cap)
+
+    def exact_lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hn, he = self.whole_exact()
+        return _first_of_each(hn, he, hashes, 1)
+
+
+def _first_of_each(found, entries, wanted, cap):
+    lo = np.searchsorted(found, wanted, side="left")
+    hi = np.minimum(np.searchsorted(found, wanted, side="right"), lo + cap)
+    positions = expand_ranges(lo, hi - lo)
+    return entries[positions], found[positions]
+
+
+class _MergedSegment:
+    """Several runs' index merged by compaction: its band and exact tables are raw sorted arrays
+    (`_ARRAY_FILE`), memory-mapped, so a lookup's binary searches touch only the pages they
+    visit and its cost grows with the keys looked up, not with the segment."""
+
+    def __init__(self, layout: Layout, name: str):
+        self.bands_path = layout.index_dir / "bands" / f"{name}.npy"
+        self.exact_path = layout.index_dir / "exact" / f"{name}.npy"
+        self._bands = np.load(self.bands_path, mmap_mode="r")
+        head = int(self._bands[1])
+        self.band_count = int(self._bands[2])
+        header = np.asarray(self._bands[:head])
+        runs = int(header[3])
+        self.band_starts = header[4:4 + self.band_count + 1].astype(np.int64) + head
+        self.run_starts = header[5 + self.band_count:5 + self.band_count + runs].astype(np.int64)
+        self._exact_array: np.ndarray | None = None
+
+    def _band(self, band: int) -> np.ndarray:
+        """One band's rows: key << 32 | entry, sorted."""
+        if band >= self.band_count:
+            return np.zeros(0, np.uint64)
+        return self._bands[self.band_starts[band]:self.band_starts[band + 1]]
+
+    def band_rows(self, band: int) -> int:
+        return len(self._band(band))
+
+    def whole_band(self, band: int) -> tuple[np.ndarray, np.ndarray]:
+        packed = np.asarray(self._band(band))
+        return (packed >> np.uint64(32)).astype(np.uint32), packed.astype(np.uint32)
+
+    def _exact(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._exact_array is None:
+            self._exact_array = np.load(self.exact_path, mmap_mode="r")
+        n = len(self._exact_array) // 2
+        return self._exact_array[:n], self._exact_array[n:]
+
+    def whole_exact(self) -> tuple[np.ndarray, np.ndarray]:
+        hashes, entries = self._exact()
+        return np.asarray(hashes), np.asarray(entries).astype(np.uint32)
+
+    def band_lookup(self, band: int, keys: np.ndarray, cap: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(entry, key) of the rows with one of `keys` (sorted, distinct), the first `cap` of
+        each key and run."""
+        packed = self._band(band)
+        low = keys.astype(np.uint64) << np.uint64(32)
+        lo = np.searchsorted(packed, low, side="left")
+        hi = np.searchsorted(packed, low | np.uint64(0xFFFFFFFF), side="right")
+        rows = np.asarray(packed[expand_ranges(lo, hi - lo)])
+        found, entries = rows >> np.uint64(32), rows & np.uint64(0xFFFFFFFF)
+        keep = self._within_cap(found, entries, cap)
+        return entries[keep].astype(np.uint32), found[keep].astype(np.uint32)
+
+    def exact_lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        all_hashes, all_entries = self._exact()
+        lo = np.searchsorted(all_hashes, hashes, side="left")
+        hi = np.searchsorted(all_hashes, hashes, side="right")
+        positions = expand_ranges(lo, hi - lo)
+        found, entries = np.asarray(all_hashes[positions]), np.asarray(all_entries[positions])
+        keep = self._within_cap(found, entries, 1)
+        return entries[keep].astype(np.uint32), found[keep]
+
+    def _within_cap(self, found: np.ndarray, entries: np.ndarray, cap: int) -> np.ndarray:
+        """Per row (sorted by value, then entry): among the first `cap` of its value and run,
+        as a run's own files would have given them."""
+        if not len(found):
+            return np.zeros(0, dtype=bool)
+        run = np.searchsorted(self.run_starts, entries.astype(np.int64), side="right")
+        first = np.ones(len(found), dtype=bool)
+        first[1:] = (found[1:] != found[:-1]) | (run[1:] != run[:-1])
+        starts = np.flatnonzero(first)
+        rank = np.arange(len(found)) - starts[np.cumsum(first) - 1]
+        return rank < cap
+
+
+def open_segment(layout: Layout, name: str):
+    if (layout.index_dir / "bands" / f"{name}.npy").is_file():
+        return _MergedSegment(layout, name)
+    return _RunSegment(layout, name)
+
+
+def segment_files(layout: Layout, name: str) -> list[Path]:
+    """The files of one segment: its entries, band and exact tables."""
+    found = [layout.index_file("entries", name)]
+    for kind in ("bands", "exact"):
+        merged = layout.index_dir / kind / f"{name}.npy"
+        found.append(merged if merged.is_file() else layout.index_file(kind, name))
+    return found
+
+
+def superseded_documents(layout: Layout):
+    """(doc id, sequence of the run that superseded it) of every superseded document."""
+    for path in layout.index_files("superseded"):
+        yield from _superseded_in(path)
+
+
+def _superseded_in(path: Path):
+    table = pq.read_table(path)
+    if "sequence" in table.column_names:  # merged by compaction
+        yield from zip(table["doc_id"].to_pylist(), table["sequence"].to_pylist(), strict=True)
+    else:  # a run's own file: that run superseded them
+        sequence = sequence_range(path.stem)[0]
+        for doc_id in table["doc_id"].to_pylist():
+            yield doc_id, sequence
 
 
 def _history_ids(run_number: int, entries: np.ndarray) -> np.ndarray:
@@ -257,3 +416,82 @@ _HASH_TABLE_ENCODING = {"compression": "zstd", "use_dictionary": False,
                         "column_encoding": {"key": "DELTA_BINARY_PACKED",
                                             "norm_hash": "DELTA_BINARY_PACKED", "entry": "PLAIN"}}
 
+
+
+# -- compaction: several segments merged into one (tasks/publish/compaction.py decides when) ---
+
+def merge_segments(layout: Layout, names: list[str], merged: str) -> None:
+    """Merge the index segments `names` (consecutive, in run order) into segment `merged` in
+    `layout`, and remove them. Entries are renumbered by concatenation, so a segment's entries
+    stay in canonical order; lookups in the merged segment find what they found in its parts."""
+    parts = [open_segment(layout, name) for name in names]
+    entry_files = [pq.ParquetFile(layout.index_file("entries", name)) for name in names]
+    offsets = np.cumsum([0] + [f.metadata.num_rows for f in entry_files])
+    if offsets[-1] >= 2**32:
+        raise ValueError(f"{merged}: more than 2**32 index entries in one segment")
+    with pq.ParquetWriter(layout.index_file("entries", merged), _ENTRY_SCHEMA,
+                          compression="zstd", use_dictionary=["doc_id"]) as writer:
+        for f in entry_files:
+            for group in range(f.num_row_groups):
+                writer.write_table(f.read_row_group(group).cast(_ENTRY_SCHEMA),
+                                   row_group_size=_ENTRY_ROW_GROUP)
+    run_starts = np.concatenate([p.run_starts + offsets[i] for i, p in enumerate(parts)])
+    bands = max((p.band_count for p in parts), default=0)
+    sizes = [sum(p.band_rows(band) for p in parts) for band in range(bands)]
+    header = np.concatenate((
+        [_ARRAY_FORMAT, 0, bands, len(run_starts)],
+        np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))), run_starts)).astype(np.uint64)
+    header[1] = len(header)  # where the bands start
+    out = np.lib.format.open_memmap(layout.index_dir / "bands" / f"{merged}.npy", mode="w+",
+                                    dtype=np.uint64, shape=(len(header) + sum(sizes),))
+    out[:len(header)] = header
+    at = len(header)
+    for band in range(bands):  # one band in memory at a time
+        read = [p.whole_band(band) for p in parts]
+        packed = np.concatenate([keys for keys, _ in read]).astype(np.uint64)
+        packed <<= np.uint64(32)
+        packed |= np.concatenate([entries.astype(np.uint64) + np.uint64(offset)
+                                  for (_, entries), offset in zip(read, offsets, strict=False)])
+        del read
+        packed.sort()  # by (key, entry)
+        out[at:at + len(packed)] = packed
+        at += len(packed)
+    out.flush()
+    del out
+    hashes, entries = [], []
+    for part, offset in zip(parts, offsets, strict=False):
+        h, e = part.whole_exact()
+        hashes.append(h)
+        entries.append(e.astype(np.uint64) + np.uint64(offset))
+    hashes, entries = np.concatenate(hashes), np.concatenate(entries)
+    order = np.lexsort((entries, hashes))
+    _save_array(layout.index_dir / "exact" / f"{merged}.npy", [hashes[order], entries[order]])
+    for name in names:
+        for path in segment_files(layout, name):
+            path.unlink()
+
+
+def _save_array(path: Path, pieces: list[np.ndarray]) -> None:
+    """One .npy file of uint64 that holds `pieces` one after another (np.load maps it)."""
+    total = sum(len(p) for p in pieces)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=(total,))
+    at = 0
+    for piece in pieces:
+        out[at:at + len(piece)] = piece
+        at += len(piece)
+    out.flush()
+    del out
+
+
+def merge_superseded(layout: Layout, names: list[str], merged: str) -> None:
+    """Merge superseded-document files: per document the latest run that superseded it."""
+    pairs: dict[str, int] = {}
+    for name in names:
+        for doc_id, sequence in _superseded_in(layout.index_file("superseded", name)):
+            pairs[doc_id] = max(pairs.get(doc_id, 0), sequence)
+    ids = sorted(pairs)
+    pq.write_table(pa.table({"doc_id": pa.array(ids, type=pa.string()),
+                             "sequence": pa.array([pairs[i] for i in ids], type=pa.int64())}),
+                   layout.index_file("superseded", merged), compression="zstd")
+    for name in names:
+        layout.index_file("superseded", name).unlink()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.cross_document.rows import RunRows
@@ -21,6 +22,7 @@ from tasks.shard.boilerplate import TemplateCounts, find_site_templates, templat
 from tasks.store import Layout, Staging
 
 SCHEMA = pa.schema([("site", pa.string()), ("key", pa.uint64()), ("docs", pa.int64())])
+_ROW_GROUP = 65_536  # rows per row group of a merged file: a lookup skips other sites' groups
 
 
 def site_templates(rows: RunRows, site_of_doc: dict[str, str], repeated: np.ndarray,
@@ -43,12 +45,14 @@ def site_templates(rows: RunRows, site_of_doc: dict[str, str], repeated: np.ndar
 
 
 def load_history(clean: Layout, site_codes: dict[str, int]) -> TemplateCounts:
-    """Earlier runs' counts in this run's site codes (sites this run has not seen get new
-    codes, which no paragraph of this run carries)."""
+    """Earlier runs' counts of this run's sites, in this run's site codes. Only their rows are
+    read (the files are sorted by site: row groups of other sites are skipped)."""
     paths = clean.index_files("templates")
-    if not paths:
+    if not paths or not site_codes:
         return TemplateCounts.empty()
-    table = pa.concat_tables([pq.read_table(p, schema=SCHEMA) for p in paths])
+    sites = pa.array(sorted(site_codes), type=pa.string())
+    table = pa.concat_tables([pq.read_table(p, schema=SCHEMA, filters=pc.field("site").isin(sites))
+                              for p in paths])
     codes = np.array([site_codes.setdefault(s, len(site_codes))
                       for s in table["site"].to_pylist()], dtype=np.int64)
     keys = table["key"].to_numpy()
@@ -75,3 +79,18 @@ def stage_run(staging: Staging, counts: TemplateCounts, site_names: list[str]) -
     pq.write_table(table.sort_by([("site", "ascending"), ("key", "ascending")]), path,
                    compression="zstd")
 
+
+
+def merge_counts(layout: Layout, names: list[str], merged: str) -> None:
+    """Merge runs' count files (compaction, tasks/publish/compaction.py): counts of the same
+    (site, key) added up, as `load_history` adds them."""
+    table = pa.concat_tables([pq.read_table(layout.index_file("templates", name), schema=SCHEMA)
+                              for name in names])
+    summed = table.group_by(["site", "key"]).aggregate([("docs", "sum")])
+    summed = pa.table({"site": summed["site"], "key": summed["key"], "docs": summed["docs_sum"]},
+                      schema=SCHEMA)
+    pq.write_table(summed.sort_by([("site", "ascending"), ("key", "ascending")]),
+                   layout.index_file("templates", merged), compression="zstd",
+                   row_group_size=_ROW_GROUP)
+    for name in names:
+        layout.index_file("templates", name).unlink()

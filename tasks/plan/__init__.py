@@ -22,6 +22,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field, replace
 
 from tasks.plan.inputs import InputFile, discover_inputs, open_regular, problem_now
+from tasks.plan.state import load_state
 from tasks.settings import Settings
 from tasks.store import Store
 from tasks.version import TEXTWASH_VERSION
@@ -143,11 +144,9 @@ def _shards(inputs: list[PlannedInput], parts: list[Part], shard_bytes: int) -> 
 
 def plan_run(settings: Settings) -> RunPlan:
     store = Store(settings.clean)
-    history = store.manifests()
+    state = load_state(store)
     fingerprint = settings.output_fingerprint()
-    holders = current_holders(history)
-    attempts = unreadable_attempts(history)
-    last_problems = last_attempt_problems(history)
+    holders, attempts, last_problems = state.holders, state.attempts, state.problems
     unlisted = [folder for folder in attempts if folder.endswith("/")]
     planned, skipped, supersedes = [], [], []
     shard_bytes = settings.runtime.shard_bytes
@@ -191,10 +190,10 @@ def plan_run(settings: Settings) -> RunPlan:
                 if sha == item.sha256:  # else the file changed under us: keep the first plan
                     planned[k] = replace(item, cuts=tuple(cuts))
 
-    sequence = (history[-1]["sequence"] + 1) if history else 1
+    sequence = state.last_sequence + 1
     digest = hashlib.sha256()
     digest.update(f"{TEXTWASH_VERSION}\n{fingerprint}\n".encode())
-    digest.update((history[-1]["run_id"] if history else "").encode())
+    digest.update(state.last_run_id.encode())
     for item in planned:
         digest.update(f"\n{item.source}\t{item.sha256}".encode("utf-8", "surrogateescape"))
     run_id = f"{sequence:05d}-{digest.hexdigest()[:12]}"
@@ -203,49 +202,9 @@ def plan_run(settings: Settings) -> RunPlan:
                    _shards(planned, parts, shard_bytes), skipped, supersedes)
 
 
-def unreadable_attempts(history: list[dict]) -> dict[str, list[str]]:
-    """source -> the runs that could not read it and whose reject row for it no later run has
-    superseded yet, oldest first."""
-    attempts: dict[str, list[str]] = {}
-    for manifest in history:
-        for item in manifest.get("superseded", []):
-            for source in item["sources"]:
-                if item["run_id"] in attempts.get(source, []):
-                    attempts[source].remove(item["run_id"])
-        for item in manifest["inputs"]:
-            if not item.get("sha256"):
-                attempts.setdefault(item["source"], []).append(manifest["run_id"])
-    return {source: runs for source, runs in attempts.items() if runs}
-
-
-def last_attempt_problems(history: list[dict]) -> dict[str, tuple[str, str]]:
-    """source -> (error, detail) of the last run that could not read it."""
-    problems: dict[str, tuple[str, str]] = {}
-    for manifest in history:
-        for item in manifest["inputs"]:
-            if not item.get("sha256") and item.get("problem"):
-                problems[item["source"]] = tuple(item["problem"])
-            elif item.get("sha256"):
-                problems.pop(item["source"], None)
-    return problems
-
-
 def _listed_folders(attempts: dict[str, list[str]], sources: list[str]) -> list[tuple[str, str]]:
     """(folder, run) for the unlisted folders of earlier attempts whose files are inputs now."""
     folders = [folder for folder in attempts if folder.endswith("/")]
     return [(folder, run_id) for folder in sorted(folders)
             if any(source.startswith(folder) for source in sources)
             for run_id in attempts[folder]]
-
-
-def current_holders(history: list[dict]) -> dict[str, tuple[str, str, str]]:
-    """source -> (run_id, sha256, settings fingerprint) of the run whose rows for that source
-    are the visible ones: the last run that read it (unreadable attempts do not count)."""
-    holders: dict[str, tuple[str, str, str]] = {}
-    for manifest in history:
-        for item in manifest["inputs"]:
-            if item.get("sha256"):
-                holders[item["source"]] = (manifest["run_id"], item["sha256"],
-                                           manifest["settings_fingerprint"])
-    return holders
-

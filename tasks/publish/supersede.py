@@ -24,16 +24,14 @@ from tasks.store import Layout, Staging, Store
 
 def superseded_doc_ids(store: Store, supersedes: list[tuple[str, str]]) -> dict[str, set[str]]:
     """run_id -> doc ids of the superseded sources' documents in that run."""
-    by_run: dict[str, set[str]] = defaultdict(set)
-    for source, run_id in supersedes:
-        by_run[run_id].add(source)
     found: dict[str, set[str]] = {}
-    for run_id, sources in sorted(by_run.items()):
+    for run_id, sources in sorted(_by_run(supersedes).items()):
         ids: set[str] = set()
-        for part in store.parts("documents", run_id):
-            docs = pq.read_table(part, columns=["doc_id", "source"])
-            mask = pc.is_in(docs["source"], value_set=pa.array(sorted(sources)))
-            ids.update(pc.filter(docs["doc_id"], mask).to_pylist())
+        parts, shared = store.run_parts("documents", run_id)
+        for part in parts:
+            docs = pq.read_table(part, columns=["doc_id", "source", "run_id"])
+            ids.update(pc.filter(docs["doc_id"], _rows_of(docs, run_id, "source", sources,
+                                                          shared)).to_pylist())
         found[run_id] = ids
     return found
 
@@ -48,21 +46,19 @@ def stage_index_exclusions(staging: Staging, doc_ids: dict[str, set[str]]) -> No
 
 def rewrite_without(generation: Layout, supersedes: list[tuple[str, str]],
                     doc_ids: dict[str, set[str]]) -> list[dict]:
-    """Rewrite the part files of `generation` that hold superseded rows. Returns, per earlier
+    """Rewrite the part files of `generation` that hold superseded rows (a run's own files, or
+    the compacted files that hold its rows: tasks/publish/compaction.py). Returns, per earlier
     run, the sources superseded and the rows removed from each table."""
-    by_run: dict[str, set[str]] = defaultdict(set)
-    for source, run_id in supersedes:
-        by_run[run_id].add(source)
     report = []
-    for run_id, sources in sorted(by_run.items()):
-        source_set = pa.array(sorted(sources), type=pa.string())
-        id_set = pa.array(sorted(doc_ids.get(run_id, set())), type=pa.string())
+    for run_id, sources in sorted(_by_run(supersedes).items()):
         removed = {"documents": 0, "paragraphs": 0, "rejects": 0}
         for table in removed:
-            column, values = ("doc_id", id_set) if table == "paragraphs" else ("source", source_set)
-            for part in generation.parts(table, run_id):
+            column, values = ("doc_id", doc_ids.get(run_id, set())) if table == "paragraphs" \
+                else ("source", sources)
+            parts, shared = generation.run_parts(table, run_id)
+            for part in parts:
                 data = pq.read_table(part)
-                drop = pc.is_in(data[column], value_set=values)
+                drop = _rows_of(data, run_id, column, values, shared)
                 n = int(pc.sum(drop).as_py() or 0)
                 if n:
                     removed[table] += n
@@ -71,6 +67,20 @@ def rewrite_without(generation: Layout, supersedes: list[tuple[str, str]],
     return report
 
 
+def _by_run(supersedes: list[tuple[str, str]]) -> dict[str, set[str]]:
+    by_run: dict[str, set[str]] = defaultdict(set)
+    for source, run_id in supersedes:
+        by_run[run_id].add(source)
+    return by_run
+
+
+def _rows_of(data: pa.Table, run_id: str, column: str, values: set[str], shared: bool):
+    """Per row: `column` is one of `values` (and, in a file several runs share, the row is
+    `run_id`'s)."""
+    mask = pc.is_in(data[column], value_set=pa.array(sorted(values), type=pa.string()))
+    if shared:
+        mask = pc.and_(mask, pc.equal(data["run_id"], run_id))
+    return pc.fill_null(mask, False)
 def _replace_part(part: Path, table: pa.Table) -> None:
     """Replace the generation's link to `part` by a new file; the old generation keeps its own.
     A part left with no rows is removed: readers fail on empty Parquet files."""
