@@ -124,7 +124,8 @@ def rearrange(generation, plan: RunPlan, superseded: dict[str, set[str]], settin
     out, the planning state with the run folded in, then compaction. Returns what the manifest
     says of them."""
     changes = {"superseded": rewrite_without(generation, plan.supersedes, superseded)}
-    commit_state(store, generation, {**manifest, **changes})
+    commit_state(store, generation, {**manifest, **changes},
+                 {item.source: item.stat for item in plan.inputs})
     if settings.compaction.enabled:
         changes["compacted"] = compact(generation, settings.compaction)
     return changes

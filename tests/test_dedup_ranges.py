@@ -5,6 +5,7 @@ import itertools
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from conftest import random_pairs
 from reference_dedup import assign_canonicals, candidate_pairs
 
@@ -14,21 +15,25 @@ from tasks.cross_document.duplicates import CANONICAL, assign_sorted
 from tasks.cross_document.staged_sets import StagedSets, sets_of_table
 
 
-def _tables(tmp_path, keys, max_heads):
-    tables = BandTables(tmp_path / "bands", keys.shape[0], max_heads)
+def _tables(tmp_path, keys, max_heads, on_disk=True):
+    # 10**9 bands: more table bytes than the tables keep in memory, so they go to disk
+    tables = BandTables(tmp_path / "bands", keys.shape[0], max_heads,
+                        bands=10**9 if on_disk else keys.shape[1])
     for band in range(keys.shape[1]):
         tables.add_band(keys[:, band])
+    assert (tmp_path / "bands").is_dir() == on_disk
     return tables
 
 
-def test_band_tables_give_the_candidate_pairs_range_by_range(tmp_path):
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_band_tables_give_the_candidate_pairs_range_by_range(tmp_path, on_disk):
     rng = np.random.default_rng(5)
     m = 400
     keys = rng.integers(0, 60, size=(m, 6)).astype(np.uint32)  # many shared keys
     keys[:50, 0] = 7  # one big bucket: heads capped
     for max_heads in (4, 32):
         expected = candidate_pairs(keys, max_heads)
-        tables = _tables(tmp_path / str(max_heads), keys, max_heads)
+        tables = _tables(tmp_path / str(max_heads), keys, max_heads, on_disk)
         for budget in (1, 37, 500, 10**9):
             ranges = tables.ranges(budget)
             assert ranges[0][0] == 0 and ranges[-1][1] == m
@@ -43,7 +48,8 @@ def test_band_tables_give_the_candidate_pairs_range_by_range(tmp_path):
             got = np.concatenate(found)
             assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, expected.tolist()))
         tables.remove()
-        assert not list((tmp_path / str(max_heads) / "bands").iterdir())
+        if on_disk:
+            assert not list((tmp_path / str(max_heads) / "bands").iterdir())
 
 
 def test_band_table_ranges_keep_to_the_budget(tmp_path):

@@ -145,3 +145,41 @@ def test_an_input_unreadable_for_the_same_reason_again_is_unchanged(tmp_path, fi
     changed = plan.plan_run(settings)
     assert [(i.source, i.problem[0]) for i in changed.inputs] == [("loop", "not_a_file")]
     assert changed.supersedes == [("loop", "00001-aaa")]
+
+
+def test_an_unchanged_file_is_not_read_again_and_a_rewritten_one_is(tmp_path, monkeypatch):
+    """Planning records a hashed file's size, times and inode; while they stay the same the
+    next plan skips the file without reading it. Rewritten in place with the same size and its
+    old mtime put back (as `cp --preserve` does), its ctime gives it away."""
+    from tasks.plan.state import InputsState, state_path
+    from tasks.store import Store
+
+    monkeypatch.setattr(plan, "QUIET_NS", 0)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.txt").write_text("The first version of the text.", encoding="utf-8")
+    settings = _settings(tmp_path)
+    first = plan.plan_run(settings)
+    (item,) = first.inputs
+    assert item.stat is not None
+    state = InputsState()
+    state.apply({"run_id": first.run_id, "sequence": 1,
+                 "settings_fingerprint": settings.output_fingerprint(),
+                 "inputs": [{"source": "a.txt", "sha256": item.sha256}]}, {"a.txt": item.stat})
+    path = state_path(Store(str(tmp_path / "clean")))
+    path.parent.mkdir(parents=True)
+    path.write_bytes(state.to_json())
+
+    read = []
+    real_scan = plan.scan_file
+    monkeypatch.setattr(plan, "scan_file", lambda *a, **k: read.append(a[0]) or real_scan(*a, **k))
+    again = plan.plan_run(settings)
+    assert again.inputs == [] and again.skipped == ["a.txt"] and read == []
+
+    old = os.stat(raw / "a.txt")
+    assert len("The other version of the text.") == old.st_size
+    (raw / "a.txt").write_text("The other version of the text.", encoding="utf-8")  # same size
+    os.utime(raw / "a.txt", ns=(old.st_atime_ns, old.st_mtime_ns))
+    changed = plan.plan_run(settings)
+    assert [i.source for i in changed.inputs] == ["a.txt"] and read == [str(raw / "a.txt")]
+    assert changed.supersedes == [("a.txt", first.run_id)]

@@ -28,20 +28,27 @@ import numpy as np
 from tasks.cross_document.duplicates import merge_sorted_unique
 
 _STEP = 1 << 16  # members expanded at a time (bounds the temporaries of one band)
+# Below this many bytes of tables (9 per row and band) they stay in memory: a small run would
+# spend more on creating three files per band than on its whole candidate search.
+IN_MEMORY_BYTES = 64_000_000
 
 
 class BandTables:
     """The band tables of `m` rows (rows are numbered 0..m-1, fewer than 2**31: positions are
-    int32), staged in `directory`: `add_band` once per band, in order, then `pairs` per range."""
+    int32), staged in `directory` (in memory when they are small: `IN_MEMORY_BYTES` for
+    `bands` bands): `add_band` once per band, in order, then `pairs` per range."""
 
-    def __init__(self, directory: Path, m: int, max_heads: int):
+    def __init__(self, directory: Path, m: int, max_heads: int, bands: int = 0):
         if max_heads > 255:
             raise ValueError("max_heads must fit in a byte")
         if m >= 2**31:
             raise ValueError(f"{m:,} paragraphs with band keys in one run: at most 2**31 - 1 "
                              "(split the input over several runs)")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._held: dict[str, np.ndarray] | None = {} if 9 * m * bands < IN_MEMORY_BYTES \
+            else None
+        if self._held is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
         self.m = m
         self.max_heads = max_heads
         self.bands = 0
@@ -84,9 +91,9 @@ class BandTables:
         del heads
         np.maximum(self.heads_max, by_row, out=self.heads_max)
         band = self.bands
-        rows.tofile(self._file(band, "pos"))
-        gstart.tofile(self._file(band, "gstart"))
-        by_row.tofile(self._file(band, "heads"))
+        self._stage(band, "pos", rows)
+        self._stage(band, "gstart", gstart)
+        self._stage(band, "heads", by_row)
         self.bands += 1
         return sorted_keys, rows
 
@@ -110,11 +117,11 @@ class BandTables:
         codes j * m + i (i < j)."""
         found = np.zeros(0, dtype=np.int64)
         for band in range(self.bands):
-            heads = read_raw(self._file(band, "heads"), np.uint8, a0, a1 - a0)
+            heads = self._read(band, "heads", np.uint8, a0, a1 - a0)
             if not heads.any():
                 continue
-            gstart = read_raw(self._file(band, "gstart"), np.int32, a0, a1 - a0)
-            pos = np.fromfile(self._file(band, "pos"), dtype=np.int32)
+            gstart = self._read(band, "gstart", np.int32, a0, a1 - a0)
+            pos = self._read(band, "pos", np.int32, 0, self.m)
             codes = np.concatenate([
                 self._band_codes(pos, gstart[lo:lo + _STEP], heads[lo:lo + _STEP], a0 + lo)
                 for lo in range(0, a1 - a0, _STEP)])
@@ -136,9 +143,23 @@ class BandTables:
         return members
 
     def remove(self) -> None:
+        if self._held is not None:
+            self._held.clear()
+            return
         for band in range(self.bands):
             for name in ("pos", "gstart", "heads"):
                 self._file(band, name).unlink(missing_ok=True)
+
+    def _stage(self, band: int, name: str, values: np.ndarray) -> None:
+        if self._held is not None:
+            self._held[f"{band}.{name}"] = values
+        else:
+            values.tofile(self._file(band, name))
+
+    def _read(self, band: int, name: str, dtype, start: int, count: int) -> np.ndarray:
+        if self._held is not None:
+            return self._held[f"{band}.{name}"][start:start + count]
+        return read_raw(self._file(band, name), dtype, start, count)
 
     def _file(self, band: int, name: str) -> Path:
         return self.directory / f"band{band:03d}.{name}"

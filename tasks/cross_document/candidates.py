@@ -69,7 +69,7 @@ def band_tables(shards: list[ShardResult], starts: np.ndarray, reps: np.ndarray,
     the lookups in earlier runs), and their candidates among earlier runs' indexed paragraphs:
     distinct (history id, row) pairs. `starts`: the first row of each shard."""
     m = len(reps)
-    tables = BandTables(work_dir, m, MAX_HEADS)
+    tables = BandTables(work_dir, m, MAX_HEADS, bands)
     with_history = []
     for band in range(bands if (m and local) or history.runs else 0):
         keys = _band_keys(shards, starts, reps, band)

@@ -19,6 +19,9 @@ the same id.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat as stat_module
+import time
 from dataclasses import asdict, dataclass, field, replace
 
 from tasks.plan.inputs import InputFile, discover_inputs, open_regular, problem_now
@@ -43,6 +46,10 @@ class PlannedInput:
     # (error, detail) when it cannot be an input (a folder that cannot be listed, a link loop, a
     # FIFO, ...): its read is that reject row (tasks/shard/read.py).
     problem: tuple[str, str] | None = None
+
+    # (size, mtime_ns, ctime_ns, inode) when it was hashed, if it had been left alone for a
+    # while: a later plan that finds the same need not read it to know it unchanged.
+    stat: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,24 @@ class RunPlan:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+QUIET_NS = 2_000_000_000  # a file changed this recently may change again within the same tick
+
+
+def quiet_stat(path: str) -> tuple[int, int, int, int] | None:
+    """(size, mtime_ns, ctime_ns, inode) of a regular file left alone for `QUIET_NS`, else None.
+    Equal values later mean the same content, as git and rsync take them to: a write changes
+    the times, a replacement the inode, and nobody can set ctime back. A file written within
+    the clock's tick of its hashing could change unseen, so it is hashed again next time."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat_module.S_ISREG(st.st_mode) or \
+            time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < QUIET_NS:
+        return None
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
 def scan_file(path: str, cut_every: int | None = None) -> tuple[str | None, list[tuple[int, int]]]:
@@ -152,6 +177,13 @@ def plan_run(settings: Settings) -> RunPlan:
     shard_bytes = settings.runtime.shard_bytes
     found = discover_inputs(settings.raw)
     for f in found:
+        held = holders.get(f.source)
+        retried = f.source in attempts or any(f.source.startswith(d) for d in unlisted)
+        stat = quiet_stat(f.path) if f.problem is None else None
+        if stat is not None and held is not None and state.stats.get(f.source) == stat \
+                and held[2] == fingerprint and not retried:
+            skipped.append(f.source)  # its size, times and inode as when it was hashed
+            continue
         # Large uncompressed JSONL files are cut into parts at line ends so that one file can
         # keep several workers busy (compressed files cannot be entered in the middle).
         splittable = f.kind == "jsonl" and not f.path.lower().endswith(".gz") and \
@@ -164,14 +196,14 @@ def plan_run(settings: Settings) -> RunPlan:
             skipped.append(f.source)  # unreadable as at its last attempt: its reject row stands
             continue
         supersedes += [(f.source, run_id) for run_id in attempts.get(f.source, [])]
-        held = holders.get(f.source)
-        # Read again once readable after failed attempts, so that this run replaces their rows.
-        retried = f.source in attempts or any(f.source.startswith(d) for d in unlisted)
+        # Read again once readable after failed attempts (`retried`), so that this run
+        # replaces their rows.
         if sha is not None and held is not None and held[1:] == (sha, fingerprint) \
                 and not retried:
             skipped.append(f.source)
             continue
-        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts), problem))
+        planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts), problem,
+                                    stat if sha is not None else None))
         if sha is not None and held is not None:
             supersedes.append((f.source, held[0]))
     supersedes += _listed_folders(attempts, [f.source for f in found])

@@ -2,7 +2,8 @@
 reread every run's manifest: `clean/_index/inputs.json`.
 
 It is the manifests folded in run order (`InputsState.apply`): per input path the run whose rows
-are the visible ones (with the content hash and settings it was read with), the unreadable
+are the visible ones (with the content hash and settings it was read with, and the file's size,
+times and inode then, so that an unchanged file need not be read to be hashed), the unreadable
 attempts whose reject rows still stand, and the problem of its last unreadable attempt; and the
 last run's sequence and id. Each commit writes it into the generation it builds, beside the
 manifest it adds, so the two never disagree (tasks/store.py). A folder written before this file
@@ -29,11 +30,15 @@ class InputsState:
     attempts: dict[str, list[str]] = field(default_factory=dict)
     # source -> (error, detail) of the last run that could not read it
     problems: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # source -> (size, mtime_ns, ctime_ns, inode) of the holder's file when it was hashed, for
+    # files that had been left alone (tasks/plan/__init__.py, `quiet_stat`)
+    stats: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
     last_sequence: int = 0
     last_run_id: str = ""
 
-    def apply(self, manifest: dict) -> None:
-        """Fold one more run's manifest in (runs in order)."""
+    def apply(self, manifest: dict, stats: dict | None = None) -> None:
+        """Fold one more run's manifest in (runs in order); `stats`: source -> the file's stat
+        when the run hashed it (not in the manifest: it says where a file lies, not what)."""
         for item in manifest.get("superseded", []):
             for source in item["sources"]:
                 runs = self.attempts.get(source)
@@ -47,6 +52,10 @@ class InputsState:
                 self.holders[source] = (manifest["run_id"], item["sha256"],
                                         manifest["settings_fingerprint"])
                 self.problems.pop(source, None)
+                if stats and stats.get(source):
+                    self.stats[source] = tuple(stats[source])
+                else:
+                    self.stats.pop(source, None)
             else:
                 self.attempts.setdefault(source, []).append(manifest["run_id"])
                 if item.get("problem"):
@@ -63,15 +72,17 @@ class InputsState:
     def to_json(self) -> bytes:
         return json.dumps({"format": STATE_FORMAT, "last_sequence": self.last_sequence,
                            "last_run_id": self.last_run_id, "holders": self.holders,
-                           "attempts": self.attempts, "problems": self.problems},
+                           "attempts": self.attempts, "problems": self.problems,
+                          "stats": self.stats},
                           sort_keys=True, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_json(cls, data: bytes) -> InputsState:
         raw = json.loads(data)
         return cls({k: tuple(v) for k, v in raw["holders"].items()}, raw["attempts"],
-                   {k: tuple(v) for k, v in raw["problems"].items()}, raw["last_sequence"],
-                   raw["last_run_id"])
+                   {k: tuple(v) for k, v in raw["problems"].items()},
+                   {k: tuple(v) for k, v in raw.get("stats", {}).items()},
+                   raw["last_sequence"], raw["last_run_id"])
 
 
 def state_path(layout: Layout):
@@ -90,10 +101,10 @@ def load_state(store: Store) -> InputsState:
     return InputsState.of_manifests(store.manifests())
 
 
-def commit_state(current: Store, generation: Layout, manifest: dict) -> None:
+def commit_state(current: Store, generation: Layout, manifest: dict, stats: dict) -> None:
     """Write into `generation` the current state with `manifest` (the run being committed)
-    folded in."""
+    and the stats of the files it hashed folded in."""
     state = load_state(current)
-    state.apply(manifest)
+    state.apply(manifest, stats)
     # a new file in place of the link to the current generation's: that one stays as it was
     write_bytes_atomic(state_path(generation), state.to_json())
