@@ -37,7 +37,7 @@ def visible(clean):
     return out
 
 
-def cli_run(raw, clean, crash_at=None, stall_at=None, wait=True):
+def cli_run(raw, clean, crash_at=None, stall_at=None, wait=True, config=None):
     from prefect.settings import PREFECT_API_URL
 
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
@@ -47,7 +47,8 @@ def cli_run(raw, clean, crash_at=None, stall_at=None, wait=True):
     if stall_at:
         env["TEXTWASH_STALL_AT"] = stall_at
     args = [sys.executable, "-m", "flows.cli", "run", str(raw), str(clean),
-            "--task-runner", "thread", "--shard-mb", "0.000001"]
+            "--task-runner", "thread", "--shard-mb", "0.000001",
+            *(["--config", str(config)] if config else [])]
     if not wait:
         return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=300, check=False)
@@ -88,6 +89,45 @@ def test_killed_run_leaves_clean_readable_and_the_rerun_finishes(reference, tmp_
     run_clean_corpus(Settings.from_dict({"raw": str(raw), "clean": str(clean),
                                          "runtime": {"shard_bytes": 1}}))
     assert visible(clean) == final
+
+
+EAGER = {"fanout": 2, "small_bytes": 10**9}  # every two files of a table merge at once
+
+
+@pytest.mark.parametrize("point", ["compact:merged", "commit:tables", "commit:switched"])
+def test_run_killed_while_compacting_leaves_clean_readable_and_the_rerun_finishes(
+        prefect_server, tmp_path, point):
+    """The second run merges the first run's files with its own; killed in the middle of the
+    merges (or after them), readers still see the first run whole, and the rerun ends with what
+    an uninterrupted pair of runs gives."""
+    from benchmarks.compare_outputs import differences
+
+    config = write(tmp_path / "settings.toml",
+                   "[compaction]\nfanout = 2\nsmall_bytes = 1000000000\n")
+
+    def settings(clean):
+        return Settings.from_dict({"raw": str(tmp_path / "raw"), "clean": str(clean),
+                                   "runtime": {"shard_bytes": 1, "task_runner": "thread"},
+                                   "compaction": EAGER})  # as cli_run's flags and config
+
+    make_inputs(tmp_path / "raw", ["a.txt", "b.txt"])
+    for clean in (tmp_path / "reference", tmp_path / "clean"):
+        run_clean_corpus(settings(clean))
+    first = {t: ds.dataset(tmp_path / "clean" / t, format="parquet").count_rows()
+             for t in ("documents", "paragraphs")}
+    make_inputs(tmp_path / "raw", ["c.txt", "d.txt"])
+    run_clean_corpus(settings(tmp_path / "reference"))
+    assert [p.name for p in (tmp_path / "reference" / "documents").iterdir()] == \
+        ["runs-00001-00002"]  # the reference did merge
+
+    killed = cli_run(tmp_path / "raw", tmp_path / "clean", crash_at=point, config=config)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    seen = {t: ds.dataset(tmp_path / "clean" / t, format="parquet").count_rows()
+            for t in ("documents", "paragraphs")}
+    if point != "commit:switched":
+        assert seen == first
+    run_clean_corpus(settings(tmp_path / "clean"))
+    assert differences(tmp_path / "clean", tmp_path / "reference") == []
 
 
 def test_two_runs_at_once_one_stops_with_a_clear_message(prefect_server, tmp_path):

@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from tasks import schema
 from tasks.cross_document.history import merge_segments, merge_superseded
 from tasks.cross_document.templates import merge_counts
+from tasks.faults import checkpoint
 from tasks.publish import OUTPUT_COMPRESSION
 from tasks.settings import CompactionSettings
 from tasks.store import (
@@ -55,6 +56,7 @@ def compact(generation: Layout, settings: CompactionSettings, full: bool = False
             chosen = folders[group[0]:group[1]]
             into = _merge_table(generation, table, chosen, settings.max_bytes)
             done.append({"what": table, "into": into, "merged": len(chosen)})
+            checkpoint("compact:merged")
     index_kinds = (("entries", merge_segments), ("superseded", merge_superseded),
                    ("templates", merge_counts))
     for kind, merge in index_kinds:
