@@ -2,12 +2,13 @@
 
     python benchmarks/compare_outputs.py CLEAN_A CLEAN_B
 
-Compares every row of every table (documents, paragraphs, rejects), every file of the duplicate
-index (`_index/`, as what a lookup finds: the same entries, band keys, exact keys, template
-counts and superseded documents, however compaction split them into files), and the run
-manifests without what differs from run to run by nature (clock
-times, seconds, the Prefect flow run id, the folders read and written, library versions). Rows are compared
-in a canonical order (by run, then the table's id), so different shard counts still compare.
+Compares every row of every table (documents, paragraphs, rejects), the duplicate index
+(`_index/`, as what a lookup finds: the same entries, band keys, exact keys, template counts and
+superseded documents, however compaction split them into files), the planning state
+(`_index/inputs.json`, without the files' stats), and the run manifests without what differs
+from run to run by nature (clock times, seconds, the Prefect flow run id, the folders read and
+written, library versions, what compaction merged). Rows are compared in a canonical order (by
+run, then the table's id), so different shard counts and file layouts still compare.
 Prints each difference found; exit code 0 when there is none, 1 otherwise, 2 on bad usage.
 """
 
@@ -24,7 +25,9 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks import schema
+from tasks.cross_document.history import _ENTRY_SCHEMA as ENTRY_SCHEMA
 from tasks.cross_document.history import open_segment, superseded_documents
+from tasks.plan.state import load_state
 from tasks.store import Layout, Store
 
 ORDER = {"documents": ["run_id", "doc_id"], "paragraphs": ["run_id", "para_id"],
@@ -59,10 +62,10 @@ def index_view(clean: Path) -> dict[str, pa.Table]:
     view: dict[str, pa.Table] = {}
     entries, bands, exact = [], [], []
     for path in layout.index_files("entries"):
-        table = pq.read_table(path)
+        segment = open_segment(layout, path.stem)
+        table = pa.Table.from_batches(list(segment.entry_batches()), schema=ENTRY_SCHEMA)
         para = table["para_id"].to_numpy(zero_copy_only=False)
         entries.append(table)
-        segment = open_segment(layout, path.stem)
         for band in range(segment.band_count):
             keys, rows = segment.whole_band(band)
             bands.append(pa.table({"band": pa.array([band] * len(keys), pa.int32()),
@@ -108,6 +111,11 @@ def differences(a: Path, b: Path) -> list[str]:
         for key in sorted(ma[run].keys() | mb[run].keys()):
             if ma[run].get(key) != mb[run].get(key):
                 found.append(f"_runs/{run}: {key} differs")
+    sa, sb = load_state(Store(a)), load_state(Store(b))
+    for state in (sa, sb):
+        state.stats = {}  # where the files lay, not what they held
+    if sa != sb:
+        found.append("_index/inputs.json: the planning state differs")
     ia, ib = index_view(a), index_view(b)
     if ia.keys() != ib.keys():
         found.append(f"_index: {sorted(ia.keys() ^ ib.keys())} in one folder only")

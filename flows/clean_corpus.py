@@ -106,9 +106,10 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
                               flow_run_id=flow_run_id,
                               seconds={**wall, "publish": now - start, "total": now - flow_start})
     checkpoint("publish:staged")
-    manifest = store.commit(plan.run_id, manifest,
-                            rewrite=lambda generation: rearrange(generation, plan, superseded,
-                                                                 settings, manifest, store))
+    manifest = store.commit(
+        plan.run_id, manifest,
+        rewrite=lambda generation: commit_changes(generation, plan, superseded, settings,
+                                                  manifest, store))
     logger = get_run_logger()
     for item in manifest["superseded"]:
         logger.info("superseded in run %s (inputs read again): %s documents, %s paragraphs, "
@@ -118,14 +119,14 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
     return manifest
 
 
-def rearrange(generation, plan: RunPlan, superseded: dict[str, set[str]], settings: Settings,
-              manifest: dict, store: Store) -> dict:
+def commit_changes(generation, plan: RunPlan, superseded: dict[str, set[str]],
+                   settings: Settings, manifest: dict, store: Store) -> dict:
     """What a commit changes in the next generation besides adding the run: the superseded rows
     out, the planning state with the run folded in, then compaction. Returns what the manifest
     says of them."""
     changes = {"superseded": rewrite_without(generation, plan.supersedes, superseded)}
     commit_state(store, generation, {**manifest, **changes},
-                 {item.source: item.stat for item in plan.inputs})
+                 {**plan.unchanged_stats, **{item.source: item.stat for item in plan.inputs}})
     if settings.compaction.enabled:
         changes["compacted"] = compact(generation, settings.compaction)
     return changes

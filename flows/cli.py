@@ -290,9 +290,9 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compact(args: argparse.Namespace) -> int:
-    from tasks.publish.compaction import compact
+    from tasks.publish.compaction import compact, plan
     from tasks.settings import Settings
-    from tasks.store import RunLockedError, Store
+    from tasks.store import Layout, RunLockedError, Store
 
     store = Store(args.clean)
     if not (store.root / ".current").is_symlink():
@@ -306,14 +306,18 @@ def _compact(args: argparse.Namespace) -> int:
     before = _count_files(store.root / ".current")
     try:
         with store.lock():
-            done = store.rearrange(lambda g: compact(g, settings.compaction, full=args.full))
+            current = Layout(store.current_generation())
+            done = store.rearrange(lambda g: compact(g, settings.compaction, full=args.full)) \
+                if plan(current, settings.compaction, full=args.full) else []
     except RunLockedError as exc:
         print(f"textwash: {exc}", file=sys.stderr)
         return 4
     for merge in done:
         print(f"{merge['what']}: {merge['merged']} files or folders -> {merge['into']}")
-    print(f"{before} files before, {_count_files(store.root / '.current')} after"
-          + ("" if done else " (nothing to merge)"))
+    if not done:  # no new generation: the one kept for readers stays
+        print(f"nothing to merge ({before} files)")
+    else:
+        print(f"{before} files before, {_count_files(store.root / '.current')} after")
     return 0
 
 

@@ -4,9 +4,9 @@ What readers see:
 
     clean/
       documents/<run_id>/part-00000.parquet   one folder per run and table, a part per shard
-      paragraphs/<run_id>/part-00000.parquet  (merged into runs-<first>-<last>/ folders as runs
+      paragraphs/<run_id>/part-00000.parquet  (merged into <first>-<last>-runs/ folders as runs
       rejects/<run_id>/part-00000.parquet      accumulate: tasks/publish/compaction.py)
-      _runs/<run_id>.json                      run manifests (merged: runs-<first>-<last>.jsonl)
+      _runs/<run_id>.json                      run manifests (merged: <first>-<last>-runs.jsonl)
       _index/                                  what later runs match against
                                                (tasks/cross_document/history.py)
 
@@ -16,7 +16,9 @@ every file of the current generation, plus its own files and manifest) and then 
 `.current` to it with one atomic rename. Readers therefore see every run completely or not at
 all: a run killed at any moment leaves the current generation untouched, and the next run
 removes the half-built one. The replaced generation is removed when the next run starts, so a
-reader that listed its files just before a switch can still open them. Files are rewritten into
+reader that listed its files inside a generation (through the real path of `.current`) just
+before a switch can still open them; paths listed through the visible links resolve into the
+current generation, where a folder compaction merged away is gone. Files are rewritten into
 the new generation only, never in place: where a changed input supersedes earlier rows
 (tasks/publish/supersede.py) and where compaction merges small files
 (tasks/publish/compaction.py); `rearrange` does the latter without a run (`textwash compact`).
@@ -96,28 +98,35 @@ def part_name(shard: int) -> str:
     return f"part-{shard:05d}.parquet"
 
 
-COMPACTED_PREFIX = "runs-"
+COMPACTED_SUFFIX = "-runs"
 
 
 def compacted_name(first: int, last: int) -> str:
     """The name of what compaction merged from runs `first`..`last` (sequence numbers): a table's
-    folder, an index file's stem, a manifest log's stem (tasks/publish/compaction.py)."""
-    return f"{COMPACTED_PREFIX}{first:05d}-{last:05d}"
+    folder, an index file's stem, a manifest log's stem (tasks/publish/compaction.py). It sorts
+    among run ids by its first run, so readers that list files in name order read rows in run
+    order."""
+    return f"{first:05d}-{last:05d}{COMPACTED_SUFFIX}"
 
 
-def sequence_range(name: str) -> tuple[int, int]:
+def sequence_range(name: str) -> tuple[int, int] | None:
     """The run sequences a folder or file stem holds: a run id (`00017-<hash>`) one run, a
-    compacted name (`runs-00001-00016`) every run from the first to the last."""
-    if name.startswith(COMPACTED_PREFIX):
-        first, last = name[len(COMPACTED_PREFIX):].split("-")
-        return int(first), int(last)
-    sequence = int(name.split("-")[0])
-    return sequence, sequence
+    compacted name (`00001-00016-runs`) every run from the first to the last; None for a name
+    that is neither (a folder some other tool left there)."""
+    head, _, rest = name.partition("-")
+    if not head.isdigit() or not rest:
+        return None
+    if rest.endswith(COMPACTED_SUFFIX):
+        last = rest[:-len(COMPACTED_SUFFIX)]
+        return (int(head), int(last)) if last.isdigit() else None
+    return int(head), int(head)
 
 
-def by_sequence(paths):
-    """Files or folders named by run id or compacted range, in run order."""
-    return sorted(paths, key=lambda p: sequence_range(Path(p).name.split(".")[0]))
+def by_sequence(paths) -> list:
+    """Files or folders named by run id or compacted range, in run order; other names left
+    out."""
+    named = [(sequence_range(Path(p).name.split(".")[0]), p) for p in paths]
+    return [p for key, p in sorted((k, p) for k, p in named if k is not None)]
 
 
 class Layout:
@@ -162,7 +171,7 @@ class Layout:
         sequence = sequence_range(run_id)[0]
         for folder in self.table_folders(table):
             first, last = sequence_range(folder.name)
-            if first <= sequence <= last:
+            if first <= sequence <= last and folder.name.endswith(COMPACTED_SUFFIX):
                 return sorted(folder.glob("*.parquet")), True
         return [], False
 
@@ -177,11 +186,13 @@ class Layout:
         """The committed files of one kind of the index (a run's, or several runs' merged by
         compaction), in run order."""
         folder = self.index_dir / kind
-        return by_sequence(folder.glob("*.parquet")) if folder.is_dir() else []
+        if not folder.is_dir():
+            return []
+        return by_sequence([*folder.glob("*.parquet"), *folder.glob("*.arrow")])
 
     def manifest_logs(self) -> list[Path]:
-        """Compacted manifests: `_runs/runs-<first>-<last>.jsonl`, one manifest per line."""
-        return by_sequence(self.runs_dir.glob(f"{COMPACTED_PREFIX}*.jsonl")) \
+        """Compacted manifests: `_runs/<first>-<last>-runs.jsonl`, one manifest per line."""
+        return by_sequence(self.runs_dir.glob(f"*{COMPACTED_SUFFIX}.jsonl")) \
             if self.runs_dir.is_dir() else []
 
 

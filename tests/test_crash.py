@@ -118,7 +118,7 @@ def test_run_killed_while_compacting_leaves_clean_readable_and_the_rerun_finishe
     make_inputs(tmp_path / "raw", ["c.txt", "d.txt"])
     run_clean_corpus(settings(tmp_path / "reference"))
     assert [p.name for p in (tmp_path / "reference" / "documents").iterdir()] == \
-        ["runs-00001-00002"]  # the reference did merge
+        ["00001-00002-runs"]  # the reference did merge
 
     killed = cli_run(tmp_path / "raw", tmp_path / "clean", crash_at=point, config=config)
     assert killed.returncode == -9, killed.stderr[-2000:]

@@ -166,6 +166,7 @@ def test_an_unchanged_file_is_not_read_again_and_a_rewritten_one_is(tmp_path, mo
     state.apply({"run_id": first.run_id, "sequence": 1,
                  "settings_fingerprint": settings.output_fingerprint(),
                  "inputs": [{"source": "a.txt", "sha256": item.sha256}]}, {"a.txt": item.stat})
+    _history(tmp_path, settings.output_fingerprint(), (first.run_id, [("a.txt", item.sha256)], []))
     path = state_path(Store(str(tmp_path / "clean")))
     path.parent.mkdir(parents=True)
     path.write_bytes(state.to_json())
@@ -183,3 +184,22 @@ def test_an_unchanged_file_is_not_read_again_and_a_rewritten_one_is(tmp_path, mo
     changed = plan.plan_run(settings)
     assert [i.source for i in changed.inputs] == ["a.txt"] and read == [str(raw / "a.txt")]
     assert changed.supersedes == [("a.txt", first.run_id)]
+
+
+def test_a_state_file_behind_the_manifests_is_rebuilt_from_them(tmp_path):
+    """A commit that did not keep the planning state (another tool's) leaves it behind the
+    manifests: planning folds the manifests instead of trusting it."""
+    from tasks.plan.state import InputsState, load_state, state_path
+    from tasks.store import Store
+
+    settings = _settings(tmp_path)
+    (tmp_path / "raw").mkdir()
+    store = Store(str(tmp_path / "clean"))
+    _history(tmp_path, settings.output_fingerprint(), ("00001-aaa", [("a.txt", "f" * 64)], []))
+    state_path(store).parent.mkdir(parents=True)
+    state_path(store).write_bytes(InputsState.of_manifests(store.manifests()).to_json())
+    _history(tmp_path, settings.output_fingerprint(), ("00001-aaa", [("a.txt", "f" * 64)], []),
+             ("00002-bbb", [("b.txt", "e" * 64)], []))
+    state = load_state(store)
+    assert state.last_run_id == "00002-bbb" and set(state.holders) == {"a.txt", "b.txt"}
+    assert plan.plan_run(settings).run_id.startswith("00003-")

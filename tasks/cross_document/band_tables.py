@@ -38,7 +38,7 @@ class BandTables:
     int32), staged in `directory` (in memory when they are small: `IN_MEMORY_BYTES` for
     `bands` bands): `add_band` once per band, in order, then `pairs` per range."""
 
-    def __init__(self, directory: Path, m: int, max_heads: int, bands: int = 0):
+    def __init__(self, directory: Path, m: int, max_heads: int, bands: int):
         if max_heads > 255:
             raise ValueError("max_heads must fit in a byte")
         if m >= 2**31:

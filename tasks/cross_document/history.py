@@ -20,13 +20,13 @@ verifier works on the sets, so the signature would add 768 bytes per paragraph f
 run: they are staged and switched in with the run's tables (tasks/store.py).
 
 Segments. Each run's files are one segment; compaction (tasks/publish/compaction.py) merges
-consecutive segments into one, `runs-<first>-<last>` (`merge_segments`): its entries are the
+consecutive segments into one, `<first>-<last>-runs` (`merge_segments`): its entries are the
 runs' entries concatenated (canonical order kept), its band and exact tables raw sorted arrays:
 
-    bands/runs-A-B.npy   uint64: a header (format, header length, bands, runs, where each band
+    bands/A-B-runs.npy   uint64: a header (format, header length, bands, runs, where each band
                          starts, where each run's entries start), then per band key << 32 | entry,
                          sorted
-    exact/runs-A-B.npy   uint64: the sorted exact hashes, then their entries
+    exact/A-B-runs.npy   uint64: the sorted exact hashes, then their entries
 
 memory-mapped by the lookup. A lookup gives the same entries whatever the segments: the cap of
 candidates per key applies per run, as when each run had its own files.
@@ -52,9 +52,12 @@ from tasks.settings import DedupSettings
 from tasks.shard.minhash import HASH_SCHEME
 from tasks.shard.normalize import NORMALIZER_VERSION
 from tasks.shard.stopwords import STOPWORDS
-from tasks.store import Layout, Staging, sequence_range
+from tasks.store import Layout, Staging, sequence_range, write_bytes_atomic
 
-INDEX_FORMAT = 4
+# 5: segments merged by compaction (0.5). A format-4 index reads as format 5 without merged
+# segments, and becomes 5 with the next commit; textwash 0.4 refuses a format-5 index.
+INDEX_FORMAT = 5
+_READABLE_FORMATS = (4, 5)
 _ENTRY_ROW_GROUP = 16_384
 _ARRAY_FORMAT = 1  # a merged segment's arrays: the header's first number
 ENTRY_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "content", "own_content",
@@ -85,6 +88,8 @@ def check_meta(root: Path, settings: DedupSettings) -> None:
     if not path.is_file():
         return
     found = json.loads(path.read_text(encoding="utf-8"))
+    if found.get("format") in _READABLE_FORMATS:
+        found["format"] = INDEX_FORMAT
     wanted = index_meta(settings)
     diff = {k: (found.get(k), v) for k, v in wanted.items() if found.get(k) != v}
     if diff:
@@ -152,7 +157,7 @@ class History:
         for run_number in np.unique(runs):
             wanted = history_ids[runs == run_number]
             rows = (wanted & np.uint64(0xFFFFFFFF)).astype(np.int64)
-            table = _read_entries(self.layout.index_file("entries", self.runs[run_number]), rows)
+            table = self.segment(run_number).read_entries(rows)
             tables.append(table.append_column("history_id", pa.array(wanted)))
         if not tables:
             return pa.table({name: [] for name in (*ENTRY_FIELDS, "history_id")})
@@ -179,8 +184,10 @@ class _RunSegment:
 
     def __init__(self, layout: Layout, name: str):
         self.bands = pq.ParquetFile(layout.index_file("bands", name))
+        self.entries_path = layout.index_file("entries", name)
         self._exact_path = layout.index_file("exact", name)
         self._exact: tuple[np.ndarray, np.ndarray] | None = None
+        self._band_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.band_count = self.bands.num_row_groups
         self.run_starts = np.zeros(1, dtype=np.int64)
 
@@ -188,8 +195,26 @@ class _RunSegment:
         """(key, entry) of every row of one band, sorted."""
         if band >= self.band_count:
             return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
-        group = self.bands.read_row_group(band)
-        return group["key"].to_numpy(), group["entry"].to_numpy()
+        if self._band_arrays is None:  # one read for all bands: the file is one run's
+            table = self.bands.read()
+            sizes = [self.bands.metadata.row_group(g).num_rows for g in range(self.band_count)]
+            self._band_arrays = (table["key"].to_numpy(), table["entry"].to_numpy(),
+                                 np.concatenate(([0], np.cumsum(sizes))))
+        keys, entries, starts = self._band_arrays
+        return keys[starts[band]:starts[band + 1]], entries[starts[band]:starts[band + 1]]
+
+    @property
+    def entry_count(self) -> int:
+        return pq.ParquetFile(self.entries_path).metadata.num_rows
+
+    def read_entries(self, rows: np.ndarray) -> pa.Table:
+        """The entries numbered `rows` (sorted)."""
+        return _read_entries(self.entries_path, rows)
+
+    def entry_batches(self):
+        f = pq.ParquetFile(self.entries_path)
+        for group in range(f.num_row_groups):
+            yield from f.read_row_group(group).cast(_ENTRY_SCHEMA).to_batches()
 
     def band_rows(self, band: int) -> int:
         return self.bands.metadata.row_group(band).num_rows if band < self.band_count else 0
@@ -222,12 +247,14 @@ def _first_of_each(found, entries, wanted, cap):
 
 class _MergedSegment:
     """Several runs' index merged by compaction: its band and exact tables are raw sorted arrays
-    (`_ARRAY_FILE`), memory-mapped, so a lookup's binary searches touch only the pages they
+    (the module's docstring has their layout), memory-mapped, so a lookup's binary searches touch only the pages they
     visit and its cost grows with the keys looked up, not with the segment."""
 
     def __init__(self, layout: Layout, name: str):
         self.bands_path = layout.index_dir / "bands" / f"{name}.npy"
         self.exact_path = layout.index_dir / "exact" / f"{name}.npy"
+        self.entries_path = layout.index_dir / "entries" / f"{name}.arrow"
+        self._entries: pa.Table | None = None
         self._bands = np.load(self.bands_path, mmap_mode="r")
         head = int(self._bands[1])
         self.band_count = int(self._bands[2])
@@ -236,6 +263,22 @@ class _MergedSegment:
         self.band_starts = header[4:4 + self.band_count + 1].astype(np.int64) + head
         self.run_starts = header[5 + self.band_count:5 + self.band_count + runs].astype(np.int64)
         self._exact_array: np.ndarray | None = None
+
+    def _entry_table(self) -> pa.Table:
+        if self._entries is None:  # mapped: a take reads the pages of the rows it takes
+            self._entries = pa.ipc.open_file(pa.memory_map(str(self.entries_path))).read_all()
+        return self._entries
+
+    @property
+    def entry_count(self) -> int:
+        return self._entry_table().num_rows
+
+    def read_entries(self, rows: np.ndarray) -> pa.Table:
+        """The entries numbered `rows` (sorted)."""
+        return self._entry_table().take(pa.array(rows))
+
+    def entry_batches(self):
+        yield from self._entry_table().to_batches()
 
     def _band(self, band: int) -> np.ndarray:
         """One band's rows: key << 32 | entry, sorted."""
@@ -296,18 +339,17 @@ class _MergedSegment:
 
 
 def open_segment(layout: Layout, name: str):
-    if (layout.index_dir / "bands" / f"{name}.npy").is_file():
+    if (layout.index_dir / "entries" / f"{name}.arrow").is_file():
         return _MergedSegment(layout, name)
     return _RunSegment(layout, name)
 
 
 def segment_files(layout: Layout, name: str) -> list[Path]:
     """The files of one segment: its entries, band and exact tables."""
-    found = [layout.index_file("entries", name)]
-    for kind in ("bands", "exact"):
-        merged = layout.index_dir / kind / f"{name}.npy"
-        found.append(merged if merged.is_file() else layout.index_file(kind, name))
-    return found
+    merged = layout.index_dir / "entries" / f"{name}.arrow"
+    if merged.is_file():
+        return [merged, *(layout.index_dir / kind / f"{name}.npy" for kind in ("bands", "exact"))]
+    return [layout.index_file(kind, name) for kind in ("entries", "bands", "exact")]
 
 
 def superseded_documents(layout: Layout):
@@ -326,9 +368,9 @@ def _superseded_in(path: Path):
             yield doc_id, sequence
 
 
-def _history_ids(run_number: int, entries: np.ndarray) -> np.ndarray:
-    """History id = run number << 32 | entry."""
-    return (np.uint64(run_number) << np.uint64(32)) | entries.astype(np.uint64)
+def _history_ids(segment: int, entries: np.ndarray) -> np.ndarray:
+    """History id = segment number << 32 | entry (`History.runs` lists the segments)."""
+    return (np.uint64(segment) << np.uint64(32)) | entries.astype(np.uint64)
 
 
 _THIS_RUN = np.iinfo(np.int64).max  # superseded by the run being made: every earlier entry
@@ -425,16 +467,16 @@ def merge_segments(layout: Layout, names: list[str], merged: str) -> None:
     `layout`, and remove them. Entries are renumbered by concatenation, so a segment's entries
     stay in canonical order; lookups in the merged segment find what they found in its parts."""
     parts = [open_segment(layout, name) for name in names]
-    entry_files = [pq.ParquetFile(layout.index_file("entries", name)) for name in names]
-    offsets = np.cumsum([0] + [f.metadata.num_rows for f in entry_files])
+    offsets = np.cumsum([0] + [p.entry_count for p in parts])
     if offsets[-1] >= 2**32:
         raise ValueError(f"{merged}: more than 2**32 index entries in one segment")
-    with pq.ParquetWriter(layout.index_file("entries", merged), _ENTRY_SCHEMA,
-                          compression="zstd", use_dictionary=["doc_id"]) as writer:
-        for f in entry_files:
-            for group in range(f.num_row_groups):
-                writer.write_table(f.read_row_group(group).cast(_ENTRY_SCHEMA),
-                                   row_group_size=_ENTRY_ROW_GROUP)
+    # Uncompressed Arrow, memory-mapped by lookups: a run takes a few thousand entries spread
+    # over the whole segment, which compressed row groups would make it decode whole.
+    with pa.ipc.new_file(str(layout.index_dir / "entries" / f"{merged}.arrow"),
+                         _ENTRY_SCHEMA) as writer:
+        for part in parts:
+            for batch in part.entry_batches():
+                writer.write(batch)
     run_starts = np.concatenate([p.run_starts + offsets[i] for i, p in enumerate(parts)])
     bands = max((p.band_count for p in parts), default=0)
     sizes = [sum(p.band_rows(band) for p in parts) for band in range(bands)]
@@ -469,6 +511,16 @@ def merge_segments(layout: Layout, names: list[str], merged: str) -> None:
     for name in names:
         for path in segment_files(layout, name):
             path.unlink()
+    _mark_format(layout)
+
+
+def _mark_format(layout: Layout) -> None:
+    """Say in meta.json that the index holds merged segments (a new file: the current
+    generation's stays as it was), so that textwash 0.4 refuses it instead of misreading it."""
+    meta = json.loads(layout.index_meta.read_text(encoding="utf-8"))
+    if meta.get("format") != INDEX_FORMAT:
+        write_bytes_atomic(layout.index_meta, json.dumps(
+            {**meta, "format": INDEX_FORMAT}, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def _save_array(path: Path, pieces: list[np.ndarray]) -> None:

@@ -76,6 +76,9 @@ class RunPlan:
     shards: list[list[int]]  # indexes into parts
     skipped: list[str] = field(default_factory=list)  # sources already processed, unchanged
     supersedes: list[tuple[str, str]] = field(default_factory=list)  # (source, earlier run_id)
+    # source -> stat (`quiet_stat`) of the skipped inputs hashed to know them unchanged: the
+    # commit records them, so that the next plan need not hash them again
+    unchanged_stats: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
     def shard_inputs(self, shard: int) -> list[InputFile]:
         out = []
@@ -174,6 +177,7 @@ def plan_run(settings: Settings) -> RunPlan:
     holders, attempts, last_problems = state.holders, state.attempts, state.problems
     unlisted = [folder for folder in attempts if folder.endswith("/")]
     planned, skipped, supersedes = [], [], []
+    unchanged_stats: dict[str, tuple[int, int, int, int]] = {}
     shard_bytes = settings.runtime.shard_bytes
     found = discover_inputs(settings.raw)
     for f in found:
@@ -201,6 +205,8 @@ def plan_run(settings: Settings) -> RunPlan:
         if sha is not None and held is not None and held[1:] == (sha, fingerprint) \
                 and not retried:
             skipped.append(f.source)
+            if stat is not None:
+                unchanged_stats[f.source] = stat
             continue
         planned.append(PlannedInput(f.path, f.source, f.size, f.kind, sha, tuple(cuts), problem,
                                     stat if sha is not None else None))
@@ -231,7 +237,7 @@ def plan_run(settings: Settings) -> RunPlan:
     run_id = f"{sequence:05d}-{digest.hexdigest()[:12]}"
     parts = _parts(planned)
     return RunPlan(run_id, sequence, fingerprint, planned, parts,
-                   _shards(planned, parts, shard_bytes), skipped, supersedes)
+                   _shards(planned, parts, shard_bytes), skipped, supersedes, unchanged_stats)
 
 
 def _listed_folders(attempts: dict[str, list[str]], sources: list[str]) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from tasks.store import Layout, Store, write_bytes_atomic
+from tasks.store import Layout, Store, by_sequence, sequence_range, write_bytes_atomic
 
 STATE_FORMAT = 1
 
@@ -38,7 +38,8 @@ class InputsState:
 
     def apply(self, manifest: dict, stats: dict | None = None) -> None:
         """Fold one more run's manifest in (runs in order); `stats`: source -> the file's stat
-        when the run hashed it (not in the manifest: it says where a file lies, not what)."""
+        when the run hashed it, for the inputs it read and those it found unchanged by their
+        hash (not in the manifest: a stat says where a file lies, not what it holds)."""
         for item in manifest.get("superseded", []):
             for source in item["sources"]:
                 runs = self.attempts.get(source)
@@ -60,6 +61,10 @@ class InputsState:
                 self.attempts.setdefault(source, []).append(manifest["run_id"])
                 if item.get("problem"):
                     self.problems[source] = tuple(item["problem"])
+        read = {item["source"] for item in manifest["inputs"]}
+        for source, stat in (stats or {}).items():
+            if source not in read and stat and source in self.holders:
+                self.stats[source] = tuple(stat)
         self.last_sequence, self.last_run_id = manifest["sequence"], manifest["run_id"]
 
     @classmethod
@@ -90,15 +95,26 @@ def state_path(layout: Layout):
 
 
 def load_state(store: Store) -> InputsState:
-    """The state of `store`'s current generation; from the manifests where it has no file."""
+    """The state of `store`'s current generation; from the manifests where it has no file, or
+    one that does not end with the last manifest (written by a commit that did not keep it)."""
     path = state_path(store)
     if path.is_file():
         try:
-            return InputsState.from_json(path.read_bytes())
+            state = InputsState.from_json(path.read_bytes())
         except (OSError, ValueError, KeyError) as exc:
             raise RuntimeError(f"{path} is unreadable ({exc}): move it away and the next run "
                                "rebuilds it from the run manifests") from exc
+        if state.last_sequence == _last_manifest_sequence(store):
+            return state
     return InputsState.of_manifests(store.manifests())
+
+
+def _last_manifest_sequence(store: Store) -> int:
+    """The sequence of the last run with a manifest, from the manifests' file names."""
+    if not store.runs_dir.is_dir():
+        return 0
+    names = by_sequence([*store.runs_dir.glob("*.json"), *store.manifest_logs()])
+    return sequence_range(names[-1].name.split(".")[0])[1] if names else 0
 
 
 def commit_state(current: Store, generation: Layout, manifest: dict, stats: dict) -> None:

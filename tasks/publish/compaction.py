@@ -8,16 +8,21 @@ files of one size tier become one file of the next tier; files below `small_byte
 tier, so a small run is merged with its neighbours at once and its rows are rewritten only a
 few times over their life; files of `max_bytes` or more are left as they are. What it merges:
 
-    <table>/<run_id>/ ...             ->  <table>/runs-<first>-<last>/part-NNNNN.parquet
-    _index/<kind>/<run_id>.parquet    ->  _index/<kind>/runs-<first>-<last>.parquet
-    _runs/<run_id>.json               ->  _runs/runs-<first>-<last>.jsonl (one manifest a line)
+    <table>/<run_id>/ ...             ->  <table>/<first>-<last>-runs/part-NNNNN.parquet
+    _index/<kind>/<run_id>.parquet    ->  _index/<kind>/<first>-<last>-runs.parquet (.npy for
+                                          the band and exact tables: history.py)
+    _runs/<run_id>.json               ->  _runs/<first>-<last>-runs.jsonl (one manifest a line)
 
-(`runs-<first>-<last>` names the run sequences it holds: tasks/store.py.) Rows are moved, never
+(`<first>-<last>-runs` names the run sequences it holds and sorts among run ids by its first:
+tasks/store.py.) Rows are moved, never
 changed: a merged table file holds its runs' rows in run order and shard order, the `run_id`
 column says whose they are, and duplicate lookups in a merged index segment find exactly what
 they found in its parts (tasks/cross_document/history.py). It runs inside a commit, on the next
 generation (tasks/store.py), so readers see the files before or after it, never between; and by
-`textwash compact` (`Store.rearrange`), which can also merge every file below `max_bytes`.
+`textwash compact` (`Store.rearrange`), which can also merge every file below `max_bytes`. A
+reader that lists files and opens them later should list inside the generation
+(`os.path.realpath("clean/.current")`): the folders merged away are gone from the next one,
+and a generation stays until the run after the next starts.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from tasks import schema
-from tasks.cross_document.history import merge_segments, merge_superseded
+from tasks.cross_document.history import merge_segments, merge_superseded, segment_files
 from tasks.cross_document.templates import merge_counts
 from tasks.faults import checkpoint
 from tasks.publish import OUTPUT_COMPRESSION
@@ -45,34 +50,51 @@ from tasks.store import (
 )
 
 
-def compact(generation: Layout, settings: CompactionSettings, full: bool = False) -> list[dict]:
-    """Merge what the policy says in `generation`: each table's run folders, the index segments,
-    the superseded and template counts, the manifests. `full`: every run of consecutive files
-    below `max_bytes`, up to that size. Returns one line per merge: what, into what, how many."""
-    done = []
+def plan(generation: Layout, settings: CompactionSettings, full: bool = False) -> list[dict]:
+    """What the policy merges in `generation`, in order: each table's run folders, the index
+    segments, the superseded and template counts, the manifests. `full`: every run of
+    consecutive files below `max_bytes`, up to that size. One item per merge: what, the
+    consecutive names it merges (in run order), the name it makes."""
+    merges = []
+
+    def add(what: str, names: list[str], sizes: list[int]) -> None:
+        for start, end in _merges(sizes, settings, full):
+            merges.append({"what": what, "names": names[start:end],
+                           "into": _span(names[start:end])})
+
     for table in TABLE_NAMES:
         folders = generation.table_folders(table)
-        for group in _merges([_folder_bytes(f) for f in folders], settings, full):
-            chosen = folders[group[0]:group[1]]
-            into = _merge_table(generation, table, chosen, settings.max_bytes)
-            done.append({"what": table, "into": into, "merged": len(chosen)})
-            checkpoint("compact:merged")
-    index_kinds = (("entries", merge_segments), ("superseded", merge_superseded),
-                   ("templates", merge_counts))
-    for kind, merge in index_kinds:
+        add(table, [f.name for f in folders], [_folder_bytes(f) for f in folders])
+    for kind in ("entries", "superseded", "templates"):
         names = [p.stem for p in generation.index_files(kind)]
-        sizes = [sum(_size(generation.index_file(k, n)) for k in _unit(kind)) for n in names]
-        for group in _merges(sizes, settings, full):
-            chosen = names[group[0]:group[1]]
-            into = _span(chosen)
-            merge(generation, chosen, into)
-            done.append({"what": f"_index/{kind}", "into": into, "merged": len(chosen)})
+        files = (lambda n: segment_files(generation, n)) if kind == "entries" else \
+            (lambda n, kind=kind: [generation.index_file(kind, n)])
+        add(f"_index/{kind}", names, [sum(_size(f) for f in files(n)) for n in names])
     manifests = _manifest_files(generation)
-    for group in _merges([_size(p) for p in manifests], settings, full):
-        chosen = manifests[group[0]:group[1]]
-        into = _merge_manifests(generation, chosen)
-        done.append({"what": "_runs", "into": into, "merged": len(chosen)})
+    add("_runs", [p.name for p in manifests], [_size(p) for p in manifests])
+    return merges
+
+
+def compact(generation: Layout, settings: CompactionSettings, full: bool = False) -> list[dict]:
+    """Carry out `plan` in `generation`. Returns one line per merge: what, into what, how many
+    files or folders."""
+    done = []
+    for merge in plan(generation, settings, full):
+        what, names, into = merge["what"], merge["names"], merge["into"]
+        if what in TABLE_NAMES:
+            _merge_table(generation, what, [generation.root / what / n for n in names],
+                         settings.max_bytes)
+        elif what == "_runs":
+            _merge_manifests(generation, [generation.runs_dir / n for n in names], into)
+        else:
+            _INDEX_MERGES[what](generation, names, into)
+        done.append({"what": what, "into": into, "merged": len(names)})
+        checkpoint("compact:merged")
     return done
+
+
+_INDEX_MERGES = {"_index/entries": merge_segments, "_index/superseded": merge_superseded,
+                 "_index/templates": merge_counts}
 
 
 def _merges(sizes: list[int], settings: CompactionSettings, full: bool) -> list[tuple[int, int]]:
@@ -146,18 +168,16 @@ def _merge_table(generation: Layout, table: str, folders: list[Path], max_bytes:
     return into
 
 
-def _merge_manifests(generation: Layout, files: list[Path]) -> str:
+def _merge_manifests(generation: Layout, files: list[Path], into: str) -> None:
     manifests = []
     for path in files:
         text = path.read_text(encoding="utf-8")
         manifests += [json.loads(line) for line in text.splitlines() if line] \
             if path.suffix == ".jsonl" else [json.loads(text)]
-    into = _span([p.name.split(".")[0] for p in files])
     lines = "".join(json.dumps(m, sort_keys=True) + "\n" for m in manifests)
     (generation.runs_dir / f"{into}.jsonl").write_text(lines, encoding="utf-8")
     for path in files:
         path.unlink()
-    return into
 
 
 def _manifest_files(generation: Layout) -> list[Path]:
@@ -168,12 +188,8 @@ def _manifest_files(generation: Layout) -> list[Path]:
 
 def _span(names: list[str]) -> str:
     """The compacted name of consecutive runs' files or folders."""
-    return compacted_name(sequence_range(names[0])[0], sequence_range(names[-1])[1])
-
-
-def _unit(kind: str) -> tuple[str, ...]:
-    """The index files merged together: a segment's entries, bands and exact tables."""
-    return ("entries", "bands", "exact") if kind == "entries" else (kind,)
+    stems = [n.split(".")[0] for n in names]
+    return compacted_name(sequence_range(stems[0])[0], sequence_range(stems[-1])[1])
 
 
 def _folder_bytes(folder: Path) -> int:

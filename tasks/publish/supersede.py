@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tasks.store import Layout, Staging, Store
+from tasks.store import TABLE_NAMES, Layout, Staging, Store
 
 
 def superseded_doc_ids(store: Store, supersedes: list[tuple[str, str]]) -> dict[str, set[str]]:
@@ -29,7 +29,13 @@ def superseded_doc_ids(store: Store, supersedes: list[tuple[str, str]]) -> dict[
         ids: set[str] = set()
         parts, shared = store.run_parts("documents", run_id)
         for part in parts:
-            docs = pq.read_table(part, columns=["doc_id", "source", "run_id"])
+            groups = _groups_holding(part, run_id) if shared else None
+            if groups == []:
+                continue
+            pf = pq.ParquetFile(part)
+            docs = pf.read_row_groups(groups if groups is not None else
+                                      list(range(pf.num_row_groups)),
+                                      columns=["doc_id", "source", "run_id"])
             ids.update(pc.filter(docs["doc_id"], _rows_of(docs, run_id, "source", sources,
                                                           shared)).to_pylist())
         found[run_id] = ids
@@ -47,24 +53,43 @@ def stage_index_exclusions(staging: Staging, doc_ids: dict[str, set[str]]) -> No
 def rewrite_without(generation: Layout, supersedes: list[tuple[str, str]],
                     doc_ids: dict[str, set[str]]) -> list[dict]:
     """Rewrite the part files of `generation` that hold superseded rows (a run's own files, or
-    the compacted files that hold its rows: tasks/publish/compaction.py). Returns, per earlier
-    run, the sources superseded and the rows removed from each table."""
-    report = []
-    for run_id, sources in sorted(_by_run(supersedes).items()):
-        removed = {"documents": 0, "paragraphs": 0, "rejects": 0}
-        for table in removed:
-            column, values = ("doc_id", doc_ids.get(run_id, set())) if table == "paragraphs" \
-                else ("source", sources)
+    the compacted files that hold its rows: tasks/publish/compaction.py), each file once.
+    Returns, per earlier run, the sources superseded and the rows removed from each table."""
+    by_run = _by_run(supersedes)
+    removed = {run_id: dict.fromkeys(TABLE_NAMES, 0) for run_id in by_run}
+    for table in TABLE_NAMES:
+        column = "doc_id" if table == "paragraphs" else "source"
+        touched: dict[Path, list[tuple[str, set[str], bool]]] = defaultdict(list)
+        for run_id, sources in sorted(by_run.items()):
+            values = doc_ids.get(run_id, set()) if table == "paragraphs" else sources
             parts, shared = generation.run_parts(table, run_id)
             for part in parts:
-                data = pq.read_table(part)
-                drop = _rows_of(data, run_id, column, values, shared)
-                n = int(pc.sum(drop).as_py() or 0)
-                if n:
-                    removed[table] += n
-                    _replace_part(part, data.filter(pc.invert(drop)))
-        report.append({"run_id": run_id, "sources": sorted(sources), **removed})
-    return report
+                if not shared or _groups_holding(part, run_id):
+                    touched[part].append((run_id, values, shared))
+        for part, wanted in sorted(touched.items()):
+            data = pq.read_table(part)
+            drop = None
+            for run_id, values, shared in wanted:
+                mask = _rows_of(data, run_id, column, values, shared)
+                removed[run_id][table] += int(pc.sum(mask).as_py() or 0)
+                drop = mask if drop is None else pc.or_(drop, mask)
+            if pc.any(drop).as_py():
+                _replace_part(part, data.filter(pc.invert(drop)))
+    return [{"run_id": run_id, "sources": sorted(by_run[run_id]), **removed[run_id]}
+            for run_id in sorted(by_run)]
+
+
+def _groups_holding(part: Path, run_id: str) -> list[int]:
+    """The row groups of a compacted part whose `run_id` range holds `run_id` (its rows are in
+    run order, so usually one or two)."""
+    meta = pq.ParquetFile(part).metadata
+    at = meta.schema.to_arrow_schema().get_field_index("run_id")
+    groups = []
+    for g in range(meta.num_row_groups):
+        stats = meta.row_group(g).column(at).statistics
+        if stats is None or not stats.has_min_max or stats.min <= run_id <= stats.max:
+            groups.append(g)
+    return groups
 
 
 def _by_run(supersedes: list[tuple[str, str]]) -> dict[str, set[str]]:
