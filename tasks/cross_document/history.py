@@ -21,14 +21,15 @@ run: they are staged and switched in with the run's tables (tasks/store.py).
 
 Segments. Each run's files are one segment; compaction (tasks/publish/compaction.py) merges
 consecutive segments into one, `<first>-<last>-runs` (`merge_segments`): its entries are the
-runs' entries concatenated (canonical order kept), its band and exact tables raw sorted arrays:
+runs' entries concatenated (canonical order kept) in one uncompressed Arrow file
+(`entries/A-B-runs.arrow`), its band and exact tables raw sorted arrays:
 
     bands/A-B-runs.npy   uint64: a header (format, header length, bands, runs, where each band
                          starts, where each run's entries start), then per band key << 32 | entry,
                          sorted
     exact/A-B-runs.npy   uint64: the sorted exact hashes, then their entries
 
-memory-mapped by the lookup. A lookup gives the same entries whatever the segments: the cap of
+all memory-mapped by the lookup. A lookup gives the same entries whatever the segments: the cap of
 candidates per key applies per run, as when each run had its own files.
 
 Cost of a lookup: per band and segment, each of the new run's keys is a binary search (in a

@@ -1,12 +1,13 @@
 """Phase 2 of the run-wide step: site templates, the lines a site repeats on many of its pages,
 among the lines no per-shard rule took; and the counts they are found from, kept per run in
-`clean/_index/templates/<run_id>.parquet`.
+`clean/_index/templates/<run_id>.parquet` (compaction adds runs' counts up into one file:
+`merge_counts`).
 
 One row per (site, template key) with the number of the run's documents of that site holding the
 line, and one row per site with key 0 and the run's number of documents of the site. A new run
 adds up the earlier runs' rows and its own (tasks/shard/boilerplate/__init__.py,
 `find_site_templates`), so a line a site repeats on every page is recognised even in a run that
-brings few of its pages.
+brings few of its pages. It reads the earlier counts of its own sites only.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Plan a run: which inputs are new, how they are grouped into shards, and the run's id.
 
 An input is processed unless the run that last processed its path saw the same content hash
-under the same output settings. When a processed path was processed before (changed content, or
+under the same output settings. What earlier runs saw comes from one state file, not from every
+manifest (tasks/plan/state.py); a file whose size, times and inode are as when it was hashed is
+not read again (`quiet_stat`). When a processed path was processed before (changed content, or
 other settings), its earlier rows are superseded: the new run removes them from the visible
 tables and names them in its manifest (see tasks/store.py and flows/clean_corpus.py). An input
 that cannot be read (a file, or a folder that cannot be listed) is looked at again every run:

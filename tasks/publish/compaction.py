@@ -9,8 +9,8 @@ tier, so a small run is merged with its neighbours at once and its rows are rewr
 few times over their life; files of `max_bytes` or more are left as they are. What it merges:
 
     <table>/<run_id>/ ...             ->  <table>/<first>-<last>-runs/part-NNNNN.parquet
-    _index/<kind>/<run_id>.parquet    ->  _index/<kind>/<first>-<last>-runs.parquet (.npy for
-                                          the band and exact tables: history.py)
+    _index/<kind>/<run_id>.parquet    ->  _index/<kind>/<first>-<last>-runs.parquet (a segment's
+                                          entries .arrow, bands and exact .npy: history.py)
     _runs/<run_id>.json               ->  _runs/<first>-<last>-runs.jsonl (one manifest a line)
 
 (`<first>-<last>-runs` names the run sequences it holds and sorts among run ids by its first:
