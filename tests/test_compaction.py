@@ -202,3 +202,18 @@ def test_compacted_names_sort_by_their_first_run_and_other_folders_are_ignored(t
         [n for n in sorted(names) if sequence_range(n)]
     assert [p.name for p in by_sequence(tmp_path.glob("documents/*"))] == \
         [compacted_name(1, 8), "00009-0a1b2c3d4e5f", "00010-000000000123", compacted_name(11, 20)]
+
+
+def test_a_format_4_index_is_read_and_a_format_3_one_refused(tmp_path):
+    from tasks.cross_document.history import IndexMismatchError, check_meta, index_meta
+
+    settings = DedupSettings()
+    layout = Layout(tmp_path)
+    layout.index_dir.mkdir(parents=True)
+    for number, accepted in ((4, True), (5, True), (3, False)):
+        layout.index_meta.write_text(json.dumps({**index_meta(settings), "format": number}))
+        if accepted:
+            check_meta(tmp_path, settings)
+        else:
+            with pytest.raises(IndexMismatchError, match="format: index has 3"):
+                check_meta(tmp_path, settings)
