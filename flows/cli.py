@@ -290,7 +290,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compact(args: argparse.Namespace) -> int:
-    from tasks.publish.compaction import compact, plan
+    from tasks.publish.compaction import compact, plan_merges
     from tasks.settings import Settings
     from tasks.store import Layout, RunLockedError, Store
 
@@ -308,7 +308,7 @@ def _compact(args: argparse.Namespace) -> int:
         with store.lock():
             current = Layout(store.current_generation())
             done = store.rearrange(lambda g: compact(g, settings.compaction, full=args.full)) \
-                if plan(current, settings.compaction, full=args.full) else []
+                if plan_merges(current, settings.compaction, full=args.full) else []
     except RunLockedError as exc:
         print(f"textwash: {exc}", file=sys.stderr)
         return 4
