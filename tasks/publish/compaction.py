@@ -50,7 +50,8 @@ from tasks.store import (
 )
 
 
-def plan_merges(generation: Layout, settings: CompactionSettings, full: bool = False) -> list[dict]:
+def plan_merges(generation: Layout, settings: CompactionSettings,
+                full: bool = False) -> list[dict]:
     """What the policy merges in `generation`, in order: each table's run folders, the index
     segments, the superseded and template counts, the manifests. `full`: every run of
     consecutive files below `max_bytes`, up to that size. One item per merge: what, the
@@ -76,8 +77,8 @@ def plan_merges(generation: Layout, settings: CompactionSettings, full: bool = F
 
 
 def compact(generation: Layout, settings: CompactionSettings, full: bool = False) -> list[dict]:
-    """Carry out `plan_merges` in `generation`. Returns one line per merge: what, into what, how many
-    files or folders."""
+    """Carry out `plan_merges` in `generation`. Returns one line per merge: what, into what,
+    how many files or folders."""
     done = []
     for merge in plan_merges(generation, settings, full):
         what, names, into = merge["what"], merge["names"], merge["into"]
