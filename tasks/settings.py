@@ -304,7 +304,7 @@ class Settings(BaseModel):
         {"dedup": {"threshold": 0.3}}."""
         if not overrides:
             return self
-        return type(self).model_validate(_deep_merge(self.model_dump(mode="json"), overrides))
+        return type(self).model_validate(deep_merge(self.model_dump(mode="json"), overrides))
 
     @classmethod
     def from_dict(cls, data: dict, **overrides: object) -> Settings:
@@ -320,11 +320,12 @@ class Settings(BaseModel):
         return cls.model_validate(merged)
 
 
-def _deep_merge(base: dict, top: dict) -> dict:
+def deep_merge(base: dict, top: dict) -> dict:
+    """`base` with `top` on top, nested dicts merged key by key."""
     out = dict(base)
     for key, value in top.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = value
     return out

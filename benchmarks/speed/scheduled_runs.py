@@ -188,16 +188,6 @@ def parse_set(item: str) -> dict:
     return out
 
 
-def deep_merge(base: dict, extra: dict) -> dict:
-    merged = dict(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def code_version() -> str:
     import tasks
 
@@ -295,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from flows.clean_corpus import clean_corpus, resolve_settings
     from flows.prefect_server import prefect_api
+    from tasks.settings import deep_merge
 
     overrides = BASE_OVERRIDES
     for extra in args.sets:

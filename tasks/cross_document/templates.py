@@ -46,16 +46,18 @@ def site_templates(rows: RunRows, site_of_doc: dict[str, str], repeated: np.ndar
 
 
 def load_history(clean: Layout, site_codes: dict[str, int]) -> TemplateCounts:
-    """Earlier runs' counts of this run's sites, in this run's site codes. Only their rows are
-    read (the files are sorted by site: row groups of other sites are skipped)."""
+    """Earlier runs' counts of this run's sites, in this run's site codes (`site_codes`: name ->
+    code, codes 0..n-1). Only their rows are read (the files are sorted by site: row groups of
+    other sites are skipped)."""
     paths = clean.index_files("templates")
     if not paths or not site_codes:
         return TemplateCounts.empty()
     sites = pa.array(sorted(site_codes), type=pa.string())
     table = pa.concat_tables([pq.read_table(p, schema=SCHEMA, filters=pc.field("site").isin(sites))
                               for p in paths])
-    codes = np.array([site_codes.setdefault(s, len(site_codes))
-                      for s in table["site"].to_pylist()], dtype=np.int64)
+    # Every site read is one of `site_codes` (the filter), whose codes are their order.
+    codes = pc.index_in(table["site"], value_set=sites_in_code_order(site_codes)) \
+        .to_numpy(zero_copy_only=False).astype(np.int64)
     keys = table["key"].to_numpy()
     docs = table["docs"].to_numpy()
     total = keys == 0
@@ -64,6 +66,13 @@ def load_history(clean: Layout, site_codes: dict[str, int]) -> TemplateCounts:
     sites = TemplateCounts(np.zeros(0, np.int64), np.zeros(0, np.uint64), np.zeros(0, np.int64),
                            codes[total], docs[total])
     return pairs + sites  # sums repeated (site, key) pairs and sites over the runs
+
+
+def sites_in_code_order(site_codes: dict[str, int]) -> pa.Array:
+    names = [""] * len(site_codes)
+    for name, code in site_codes.items():
+        names[code] = name
+    return pa.array(names, type=pa.string())
 
 
 def stage_run(staging: Staging, counts: TemplateCounts, site_names: list[str]) -> None:
