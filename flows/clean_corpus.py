@@ -38,6 +38,8 @@ from tasks.publish.compaction import compact
 from tasks.publish.manifest import build_manifest, utc_now
 from tasks.publish.report import markdown_report, table_rows
 from tasks.publish.supersede import rewrite_without, stage_index_exclusions, superseded_doc_ids
+from tasks.remote.session import Held, hold_output
+from tasks.remote.urls import is_url
 from tasks.settings import Settings
 from tasks.shard import ShardResult, process_shard
 from tasks.store import Staging, Store
@@ -115,8 +117,26 @@ def publish_task(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumentR
         logger.info("superseded in run %s (inputs read again): %s documents, %s paragraphs, "
                     "%s rejects of %s", item["run_id"], item["documents"], item["paragraphs"],
                     item["rejects"], ", ".join(item["sources"]))
-    logger.info("published run %s to %s", plan.run_id, settings.clean)
+    if settings.storage.mirrors.get("clean"):
+        logger.info("committed run %s to the working copy %s (published to %s next)",
+                    plan.run_id, settings.clean, settings.storage.mirrors["clean"])
+    else:
+        logger.info("published run %s to %s", plan.run_id, settings.clean)
     return manifest
+
+
+@task(name="push", cache_policy=NO_CACHE)
+def push_task(held: Held, run_id: str) -> dict:
+    """Publish the run's local commit to the bucket (`clean` is a URL): upload the changed
+    files, commit the next generation of its log (tasks/remote/)."""
+    start = time.perf_counter()
+    pushed = held.publish(run_id)
+    get_run_logger().info(
+        "published run %s to %s as generation %d: %d files uploaded (%s bytes), %d replaced "
+        "objects deleted, in %.2f s", run_id, held.mirror.bucket.url, pushed["generation"],
+        pushed["uploaded"], f"{pushed['uploaded_bytes']:,}", pushed["deleted"],
+        time.perf_counter() - start)
+    return pushed
 
 
 def commit_changes(generation, plan: RunPlan, superseded: dict[str, set[str]],
@@ -150,8 +170,12 @@ def deployment_parameters(settings: Settings) -> dict:
     """A deployment's parameters: the folders (absolute, so the UI shows where it reads and
     writes) apart from the other settings, so that a run given other `settings` or `overrides`
     keeps them."""
-    return {"raw": str(Path(settings.raw).resolve()), "clean": str(Path(settings.clean).resolve()),
+    return {"raw": _absolute(settings.raw), "clean": _absolute(settings.clean),
             "settings": settings.model_dump(mode="json", exclude={"raw", "clean"})}
+
+
+def _absolute(location: str) -> str:
+    return location if is_url(location) else str(Path(location).resolve())
 
 
 def resolve_settings(raw: str | None, clean: str | None, settings: Settings | dict | None,
@@ -196,8 +220,10 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
     logger = get_run_logger()
     started_at = utc_now()
     flow_start = time.perf_counter()
-    store = Store(settings.clean)
-    with store.lock():
+    # On URLs: the bucket's lease, and local working copies that `held.settings` names.
+    with hold_output(settings, logger.info) as held:
+        settings = held.settings
+        store = Store(settings.clean)
         checkpoint("flow:locked")
         store.ensure_layout()
         plan = plan_task.with_options(retries=runtime.retries)(settings)
@@ -251,6 +277,8 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
             timeout_seconds=runtime.step_timeout_seconds)(plan, shards, cross, settings,
                                                           started_at, wall, flow_start,
                                                           flow_run_id, superseded)
+        if held.mirror is not None:
+            push_task(held, plan.run_id)
     create_markdown_artifact(key="textwash-run-report", markdown=markdown_report(manifest),
                              description=f"textwash run {plan.run_id}")
     create_table_artifact(key="textwash-run-inputs", table=table_rows(manifest),

@@ -5,6 +5,9 @@
                                          serve it as a scheduled Prefect deployment
     textwash report [CLEAN]              print the latest run's summary
     textwash compact [CLEAN] [--full]    merge small files now (runs do it as they commit)
+    textwash files [CLEAN] --table T     list the files that hold a table now, for readers
+
+RAW and CLEAN are folders or URLs (s3://bucket/prefix; docs/object-storage.md).
 
 Settings come from the defaults, then a TOML file (--config), then flags.
 """
@@ -120,15 +123,24 @@ def _parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="print the latest run's summary")
     report.add_argument("clean", nargs="?", default="clean")
+    report.add_argument("--config", help="TOML settings file: its [storage] section")
     report.add_argument("--markdown", action="store_true", help="the full markdown report")
 
     compact = sub.add_parser("compact", help="merge CLEAN's small files now (each run's commit "
                              "does it as it goes; the rows stay the same)", epilog=EXIT_CODES,
                              formatter_class=argparse.RawDescriptionHelpFormatter)
     compact.add_argument("clean", nargs="?", default="clean")
-    compact.add_argument("--config", help="TOML settings file: its [compaction] section")
+    compact.add_argument("--config", help="TOML settings file: its [compaction] and [storage] "
+                         "sections")
     compact.add_argument("--full", action="store_true", help="merge every run of consecutive "
                          "files below compaction.max_bytes, not only those the tiers say")
+
+    files = sub.add_parser("files", help="print the files that hold a table now, one a line, "
+                           "in run order: what a reader reads for one committed state")
+    files.add_argument("clean", nargs="?", default="clean")
+    files.add_argument("--table", default="documents",
+                       choices=["documents", "paragraphs", "rejects"])
+    files.add_argument("--config", help="TOML settings file: its [storage] section")
     return parser
 
 
@@ -173,12 +185,17 @@ def _run(args: argparse.Namespace) -> int:
     settings = _valid_settings(args)
     if settings is None:
         return 2
-    if not Path(settings.raw).is_dir():
+    from tasks.remote.urls import is_url
+
+    if is_url(settings.raw):
+        pass  # listed by the run, which says clearly if it cannot be
+    elif not Path(settings.raw).is_dir():
         print(f"textwash: input folder {settings.raw} does not exist", file=sys.stderr)
         return 2
     try:
-        with os.scandir(settings.raw):
-            pass
+        if not is_url(settings.raw):
+            with os.scandir(settings.raw):
+                pass
     except OSError as exc:
         print(f"textwash: input folder {settings.raw} cannot be listed: {exc.strerror}",
               file=sys.stderr)
@@ -219,13 +236,24 @@ def _before_prefect(settings) -> int | None:
     (exit 4), or there is nothing new to process (exit 0). None: start the run. The flow checks
     both again under its lock."""
     from tasks.plan import plan_run
+    from tasks.remote.lease import lock_holder
+    from tasks.remote.objects import Bucket
+    from tasks.remote.urls import is_url
     from tasks.store import Store
 
-    holder = Store(settings.clean).is_locked()
+    try:
+        holder = lock_holder(Bucket(settings.clean, settings.storage.options)) \
+            if is_url(settings.clean) else Store(settings.clean).is_locked()
+    except Exception as exc:  # noqa: BLE001 - a bucket that cannot be reached: say it plainly
+        print(f"textwash: {settings.clean} cannot be read: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
     if holder is not None:
         print(f"textwash: another textwash run is writing to {settings.clean} ({holder}); wait "
               "for it to finish, or use another output folder", file=sys.stderr)
         return 4
+    if is_url(settings.raw) or is_url(settings.clean):
+        return None  # what is new is known once the working copies are up to date, in the run
     try:
         plan = plan_run(settings)
     except Exception as exc:  # noqa: BLE001 - e.g. an unreadable manifest: say it plainly
@@ -274,11 +302,26 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_for(args: argparse.Namespace):
+    """Settings for the commands that take only CLEAN and --config; None after saying why."""
+    from tasks.settings import Settings
+
+    try:
+        return Settings.from_toml(args.config, clean=args.clean) if args.config else \
+            Settings.from_dict({"clean": args.clean})
+    except (ValueError, ValidationError) as exc:
+        print(f"textwash: {exc}", file=sys.stderr)
+        return None
+
+
 def _report(args: argparse.Namespace) -> int:
     from tasks.publish.report import markdown_report
-    from tasks.store import Store
+    from tasks.remote.session import committed_manifests
 
-    runs = Store(args.clean).manifests()
+    settings = _settings_for(args)
+    if settings is None:
+        return 2
+    runs = committed_manifests(settings)
     if not runs:
         print(f"textwash: no runs in {args.clean}", file=sys.stderr)
         return 2
@@ -291,24 +334,25 @@ def _report(args: argparse.Namespace) -> int:
 
 def _compact(args: argparse.Namespace) -> int:
     from tasks.publish.compaction import compact, plan_merges
-    from tasks.settings import Settings
+    from tasks.remote.session import hold_output
+    from tasks.remote.urls import is_url
     from tasks.store import Layout, RunLockedError, Store
 
-    store = Store(args.clean)
-    if not (store.root / ".current").is_symlink():
+    settings = _settings_for(args)
+    if settings is None:
+        return 2
+    if not is_url(args.clean) and not (Path(args.clean) / ".current").is_symlink():
         print(f"textwash: {args.clean} is not a textwash output folder", file=sys.stderr)
         return 2
     try:
-        settings = Settings.from_toml(args.config) if args.config else Settings()
-    except (ValueError, ValidationError) as exc:
-        print(f"textwash: {exc}", file=sys.stderr)
-        return 2
-    before = _count_files(store.root / ".current")
-    try:
-        with store.lock():
+        with hold_output(settings, lambda line: print(line, file=sys.stderr)) as held:
+            store = Store(held.settings.clean)
+            before = _count_files(store.root / ".current")
             current = Layout(store.current_generation())
             done = store.rearrange(lambda g: compact(g, settings.compaction, full=args.full)) \
                 if plan_merges(current, settings.compaction, full=args.full) else []
+            if done:
+                held.publish()
     except RunLockedError as exc:
         print(f"textwash: {exc}", file=sys.stderr)
         return 4
@@ -321,6 +365,17 @@ def _compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _files(args: argparse.Namespace) -> int:
+    from tasks.remote.session import table_files
+
+    settings = _settings_for(args)
+    if settings is None:
+        return 2
+    for name in table_files(settings, args.table):
+        print(name)
+    return 0
+
+
 def _count_files(folder: Path) -> int:
     return sum(len(files) for _, _, files in os.walk(folder.resolve()))
 
@@ -328,7 +383,7 @@ def _count_files(folder: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     return {"run": _run, "serve": _serve, "report": _report,
-            "compact": _compact}[args.command](args)
+            "compact": _compact, "files": _files}[args.command](args)
 
 
 if __name__ == "__main__":

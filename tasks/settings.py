@@ -231,6 +231,28 @@ class CompactionSettings(_Section):
                            "as they are; merged table files are cut at about this size")
 
 
+class StorageSettings(_Section):
+    """Where `raw` and `clean` are URLs (s3://bucket/prefix, or another fsspec URL): how they are
+    reached and where the local working copy lives (tasks/remote/). Not part of the output
+    fingerprint: the rows are the same wherever they are stored."""
+
+    options: dict[str, object] = Field(
+        default_factory=dict, description="fsspec storage options for both URLs, e.g. "
+        "{client_kwargs = {endpoint_url = \"http://127.0.0.1:9000\"}} for an S3-compatible "
+        "server; credentials come from the usual AWS variables and files")
+    cache_dir: str | None = Field(
+        None, description="the local working copy of the URLs (a mirror of clean's current "
+        "generation and of raw's objects); default: $TEXTWASH_CACHE, else "
+        "~/.cache/textwash, one folder per URL. Keep it between scheduled runs: a new one "
+        "downloads clean/ once")
+    lock_ttl_seconds: float = Field(
+        600, gt=0, description="the output's lock object is renewed while a run holds it; a "
+        "lock not renewed for this long is taken to belong to a dead run and is taken over")
+    mirrors: dict[str, str] = Field(
+        default_factory=dict, description="set by textwash, not by you: the URL each local "
+        "working copy stands for while a run works on it (raw, clean)")
+
+
 class Settings(BaseModel):
     """Everything a run needs. Paths are strings so the model travels as a Prefect parameter."""
 
@@ -248,6 +270,7 @@ class Settings(BaseModel):
     policy: PolicySettings = PolicySettings()
     runtime: RuntimeSettings = RuntimeSettings()
     compaction: CompactionSettings = CompactionSettings()
+    storage: StorageSettings = StorageSettings()
 
     @field_validator("raw", "clean")
     @classmethod
@@ -258,7 +281,9 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _distinct_dirs(self) -> Settings:
-        if Path(self.raw).resolve() == Path(self.clean).resolve():
+        from tasks.remote.urls import same_place
+
+        if same_place(self.raw, self.clean):
             raise ValueError("raw and clean must be different folders")
         return self
 

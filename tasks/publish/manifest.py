@@ -52,9 +52,9 @@ def build_manifest(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumen
         "started_at": started_at,
         "finished_at": utc_now(),
         "prefect_flow_run_id": flow_run_id,
-        "raw": str(Path(settings.raw).resolve()),
-        "output": str(Path(settings.clean).resolve()),
-        "settings": settings.model_dump(mode="json"),
+        "raw": settings.storage.mirrors.get("raw") or str(Path(settings.raw).resolve()),
+        "output": settings.storage.mirrors.get("clean") or str(Path(settings.clean).resolve()),
+        "settings": recorded_settings(settings),
         "settings_fingerprint": plan.settings_fingerprint,
         "libraries": library_versions(),
         "inputs": [
@@ -95,3 +95,14 @@ def stage_seconds(shards: list[ShardResult]) -> dict[str, float]:
         for stage, value in shard.seconds.items():
             out[stage] = out.get(stage, 0.0) + value
     return out
+
+
+def recorded_settings(settings: Settings) -> dict:
+    """The settings as the manifest records them: storage options only by name (they may hold
+    credentials), the working copies' URLs in place of their local paths."""
+    data = settings.model_dump(mode="json")
+    storage = data["storage"]
+    storage["options"] = {key: "(set)" for key in storage["options"]}
+    for name, url in storage.pop("mirrors").items():
+        data[name] = url
+    return data
