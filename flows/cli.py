@@ -236,14 +236,11 @@ def _before_prefect(settings) -> int | None:
     (exit 4), or there is nothing new to process (exit 0). None: start the run. The flow checks
     both again under its lock."""
     from tasks.plan import plan_run
-    from tasks.remote.lease import lock_holder
-    from tasks.remote.objects import Bucket
+    from tasks.remote.session import output_locked_by
     from tasks.remote.urls import is_url
-    from tasks.store import Store
 
     try:
-        holder = lock_holder(Bucket(settings.clean, settings.storage.options)) \
-            if is_url(settings.clean) else Store(settings.clean).is_locked()
+        holder = output_locked_by(settings)
     except Exception as exc:  # noqa: BLE001 - a bucket that cannot be reached: say it plainly
         print(f"textwash: {settings.clean} cannot be read: {type(exc).__name__}: {exc}",
               file=sys.stderr)

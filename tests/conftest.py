@@ -31,6 +31,48 @@ def prefect_server():
 
 
 @pytest.fixture(scope="session")
+def s3_server():
+    """An S3 server (moto's) on a free local port for the whole session; the AWS variables
+    point every client at it, this process's and the subprocesses' the tests start."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    variables = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://{host}:{port}"}
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield variables["AWS_ENDPOINT_URL"]
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()
+
+
+@pytest.fixture
+def bucket(s3_server, request) -> str:
+    """A new, empty bucket for one test: its s3:// URL."""
+    import hashlib
+
+    import s3fs
+
+    name = "tw-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:20]
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    if fs.exists(name):
+        fs.rm(name, recursive=True)
+    fs.mkdir(name)
+    return f"s3://{name}"
+
+
+@pytest.fixture(scope="session")
 def seed_texts() -> dict[str, str]:
     return {p.name: p.read_text(encoding="utf-8") for p in sorted(RAW.glob("*.txt"))}
 

@@ -116,15 +116,21 @@ class Lease:
             self.bucket.delete([LOCK])
 
 
-def lock_holder(bucket: Bucket) -> str | None:
-    """Who holds the output's lease, or None: a hint for the CLI, like Store.is_locked."""
+def lock_holder(bucket: Bucket, working_copy: str, copy_is_locked: bool) -> str | None:
+    """Who holds the output's lease, or None: a hint for the CLI, like Store.is_locked. A lease
+    left by a dead run of this working copy (`copy_is_locked` is False: no process holds the
+    copy's own lock) is no holder: the next run takes it."""
     raw = bucket.read(LOCK)
     if raw is None:
         return None
     try:
-        return json.loads(raw).get("holder", "unknown")
+        held = json.loads(raw)
     except json.JSONDecodeError:
         return "unknown"
+    if held.get("host") == socket.gethostname() and \
+            held.get("working_copy") == working_copy and not copy_is_locked:
+        return None
+    return held.get("holder", "unknown")
 
 
 def _modified(bucket: Bucket, rel: str) -> float | None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.remote import log
-from tasks.remote.lease import Lease, LeaseLost
+from tasks.remote.lease import Lease, LeaseLost, lock_holder
 from tasks.remote.mirror import Mirror
 from tasks.remote.objects import Bucket
 from tasks.remote.raw import sync_raw
@@ -63,6 +63,15 @@ def local_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"raw": str(raw or settings.raw),
                                        "clean": str(clean or settings.clean),
                                        "storage": storage})
+
+
+def output_locked_by(settings: Settings) -> str | None:
+    """Who is writing to `settings.clean` now, or None: only a hint (runs take the lock)."""
+    local = Store(local_settings(settings).clean)
+    if not is_url(settings.clean):
+        return local.is_locked()
+    bucket = Bucket(settings.clean, settings.storage.options)
+    return lock_holder(bucket, str(local.root), local.is_locked() is not None)
 
 
 @contextmanager
