@@ -131,11 +131,12 @@ def push_task(held: Held, run_id: str) -> dict:
     files, commit the next generation of its log (tasks/remote/)."""
     start = time.perf_counter()
     pushed = held.publish(run_id)
+    pushed["seconds"] = round(time.perf_counter() - start, 3)
     get_run_logger().info(
         "published run %s to %s as generation %d: %d files uploaded (%s bytes), %d replaced "
         "objects deleted, in %.2f s", run_id, held.mirror.bucket.url, pushed["generation"],
         pushed["uploaded"], f"{pushed['uploaded_bytes']:,}", pushed["deleted"],
-        time.perf_counter() - start)
+        pushed["seconds"])
     return pushed
 
 
@@ -213,8 +214,10 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
                  settings: Settings | dict | None = None, overrides: dict | None = None):
     """Clean, tag and deduplicate the new inputs in `raw` into `clean`. `settings` (whole or
     partial) and then `overrides` (nested values put on top) set the rest; `raw` and `clean`
-    win over the settings' folders. Returns the run manifest, or a short note when there was
-    nothing new to process; a --strict run with rejects ends Failed (StrictModeError)."""
+    win over the settings' folders; either may be a URL (s3://bucket/prefix: tasks/remote/).
+    Returns the run manifest (with `object_storage`, what bringing the working copies up to
+    date and the push cost, when `clean` is a URL), or a short note when there was nothing new
+    to process; a --strict run with rejects ends Failed (StrictModeError)."""
     settings = resolve_settings(raw, clean, settings, overrides)
     runtime = settings.runtime
     logger = get_run_logger()
@@ -278,7 +281,9 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
                                                           started_at, wall, flow_start,
                                                           flow_run_id, superseded)
         if held.mirror is not None:
-            push_task(held, plan.run_id)
+            pushed = push_task(held, plan.run_id)
+            # Not in the committed manifest (it was uploaded by this push): the caller's copy.
+            manifest = {**manifest, "object_storage": {**held.seconds, "push": pushed}}
     create_markdown_artifact(key="textwash-run-report", markdown=markdown_report(manifest),
                              description=f"textwash run {plan.run_id}")
     create_table_artifact(key="textwash-run-inputs", table=table_rows(manifest),

@@ -249,8 +249,8 @@ class StorageSettings(_Section):
         600, gt=0, description="the output's lock object is renewed while a run holds it; a "
         "lock not renewed for this long is taken to belong to a dead run and is taken over")
     mirrors: dict[str, str] = Field(
-        default_factory=dict, description="set by textwash, not by you: the URL each local "
-        "working copy stands for while a run works on it (raw, clean)")
+        default_factory=dict, exclude=True, description="set by textwash, not in a settings "
+        "file: the URL each local working copy stands for while a run works on it (raw, clean)")
 
 
 class Settings(BaseModel):

@@ -3,7 +3,7 @@ as fast, and the folder as small, after hundreds of runs as after a few.
 
     python -m benchmarks.speed.scheduled_runs ../shared/eval/corpus/web_fulltext.jsonl.gz \
         [--runs 500] [--docs-per-run 12] [--supersede-every 25] [--set section.key=value ...] \
-        [--work DIR] [--out CSV] [--keep] [--resume]
+        [--work DIR] [--out CSV] [--keep] [--resume] [--s3 [ENDPOINT]]
 
 Before run k it writes raw/drop-<k>.jsonl with the next `--docs-per-run` documents of the corpus
 (JSONL or JSONL.gz with `text` and `id`; blank texts left out; a record longer than
@@ -31,7 +31,18 @@ reader sees, and the load average at start and end (the machine is shared: a hig
 every step). `--resume` goes on from the last run the folder's manifests name, up to
 `--runs` (with other output settings than before, its first run reads every drop again).
 Without `--keep`, raw/ and clean/ are removed at the end (the CSV stays). The figures go to
-docs/benchmarks/throughput.md.
+docs/benchmarks/runs-over-time.md.
+
+With `--s3`, raw and clean are `s3://<bucket>/raw` and `s3://<bucket>/clean` (tasks/remote/): on
+an S3 server of moto's started here on a free local port (`--s3` alone; moto comes with the test
+extra), or at ENDPOINT (credentials from the AWS variables; the bucket is made, and left with
+--keep). Each drop is uploaded as an object; the working copies are under WORK/cache. A run's
+steps then include `storage`: bringing the working copies up to date before the run and pushing
+after it. Files are counted as objects under the clean prefix (`files_physical`), objects the
+newest generation lists (`files_visible`), and regular files in the working copy
+(`inodes_physical`). At the end a new working copy is pulled from the bucket into
+WORK/fresh-copy and its tables compared with the run's own working copy (what a second machine
+would see); compare it with a local run's clean/ by benchmarks/compare_outputs.py.
 """
 
 from __future__ import annotations
@@ -55,7 +66,7 @@ sys.path.insert(0, str(REPO))  # this checkout's textwash, before the one instal
 
 # `commit` (building the next generation: links, superseding, compaction) is in the manifest
 # from 0.5 on; earlier manifests leave it out of `publish`, so it counts 0 there.
-STEPS = ("plan", "shards", "cross_document", "publish", "commit")
+STEPS = ("plan", "shards", "cross_document", "publish", "commit", "storage")
 FIELDS = ("run", "docs", "superseded_drop", "run_id", *(f"step_{s}" for s in STEPS), "total",
           "steps", "call", "cross_document_parts", "superseded_documents", "files_physical",
           "inodes_physical", "files_visible", "load1")
@@ -260,7 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep raw/ and clean/ at the end")
     parser.add_argument("--resume", action="store_true",
                         help="go on in an existing clean/ from the last run it holds")
+    parser.add_argument("--s3", nargs="?", const="local", default=None, metavar="ENDPOINT",
+                        help="raw and clean in a bucket: on a moto S3 server started here "
+                        "(no value) or at ENDPOINT")
     args = parser.parse_args(argv)
+    if args.s3 and args.resume:
+        parser.error("--resume works on a local clean/ only")
     if args.runs < 1 or args.docs_per_run < 1 or args.supersede_every < 0:
         parser.error("--runs and --docs-per-run must be at least 1, --supersede-every at least 0")
     if not args.corpus.is_file():
@@ -296,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no documents with text in {args.corpus}", file=sys.stderr)
         return 2
     first = runs_done(clean) + 1 if args.resume and clean.exists() else 1
+    bucket = S3Work(args.s3, work) if args.s3 else None
+    raw_url, clean_url = (str(raw), str(clean)) if bucket is None else (bucket.raw, bucket.clean)
+    if bucket is not None:
+        overrides = deep_merge(overrides, {"storage": {"cache_dir": str(work / "cache")}})
+        clean = bucket.working_copy_path = bucket.working_copy(
+            resolve_settings(raw_url, clean_url, None, overrides))
     print(f"textwash code: {code_version()}", flush=True)
     print(f"work: {work}; CSV: {out}; runs {first}-{args.runs}, {args.docs_per_run} documents "
           f"each, of {len(docs):,} distinct from {args.corpus}; overrides "
@@ -321,11 +343,18 @@ def main(argv: list[str] | None = None) -> int:
             every = args.supersede_every
             earlier = supersede(raw, docs, k, args.docs_per_run) if (
                 every and k > 1 and k % every == 0) else None
+            if bucket is not None:
+                bucket.upload_drops(raw)
             start = time.perf_counter()
-            manifest = clean_corpus(raw=str(raw), clean=str(clean), overrides=overrides)
+            manifest = clean_corpus(raw=raw_url, clean=clean_url, overrides=overrides)
             call = time.perf_counter() - start
-            physical, inodes, visible = count_files(clean)
-            seconds = manifest.get("seconds") or {}
+            physical, inodes, visible = count_files(clean) if bucket is None else \
+                bucket.count_files()
+            seconds = dict(manifest.get("seconds") or {})
+            if "object_storage" in manifest:
+                storage = manifest["object_storage"]
+                seconds["storage"] = (storage.get("pull", 0) + storage.get("raw", 0)
+                                      + storage["push"]["seconds"])
             steps = sum(seconds.get(s, 0.0) for s in STEPS) if seconds else None
             row = {"run": k, "docs": args.docs_per_run, "superseded_drop": earlier or "",
                    "run_id": manifest.get("run_id") or "",
@@ -348,12 +377,81 @@ def main(argv: list[str] | None = None) -> int:
                    if earlier else "") + ("" if manifest.get("run_id") else ", NOTHING NEW"),
                 flush=True)
     load_end = os.getloadavg()
+    if bucket is not None:
+        clean = bucket.fresh_copy(work / "fresh-copy", clean)
     summary(out, clean, load_start, load_end)
     if not args.keep:
         shutil.rmtree(raw, ignore_errors=True)
         shutil.rmtree(clean, ignore_errors=True)
+        if bucket is not None:
+            shutil.rmtree(work / "cache", ignore_errors=True)
         print(f"removed {raw} and {clean} (--keep keeps them); the CSV stays: {out}")
     return 0
+
+
+class S3Work:
+    """raw and clean in a bucket: the server (moto's, started here, or one at an endpoint), the
+    drops uploaded, the objects counted, a fresh working copy at the end."""
+
+    def __init__(self, endpoint: str, work: Path):
+        import s3fs
+
+        if endpoint == "local":
+            from moto.server import ThreadedMotoServer
+
+            self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self.server.start()
+            host, port = self.server.get_host_and_port()
+            endpoint = f"http://{host}:{port}"
+            for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+                os.environ.setdefault(name, "benchmark")
+            os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        self.fs = s3fs.S3FileSystem(skip_instance_cache=True)
+        self.name = f"textwash-scheduled-{os.getpid()}"
+        self.fs.mkdir(self.name)
+        self.raw, self.clean = f"s3://{self.name}/raw", f"s3://{self.name}/clean"
+        self.uploaded: dict[str, float] = {}
+        print(f"bucket s3://{self.name} at {endpoint}", flush=True)
+
+    def working_copy(self, settings) -> Path:
+        from tasks.remote.session import working_folders
+
+        return working_folders(settings)[1]
+
+    def upload_drops(self, raw: Path) -> None:
+        """Drops written or rewritten since the last upload, as objects."""
+        for path in sorted(raw.glob("drop-*.jsonl")):
+            mtime = path.stat().st_mtime_ns
+            if self.uploaded.get(path.name) != mtime:
+                self.fs.put_file(str(path), f"{self.name}/raw/{path.name}")
+                self.uploaded[path.name] = mtime
+
+    def count_files(self) -> tuple[int, int, int]:
+        from tasks.remote import log
+        from tasks.remote.objects import Bucket
+
+        bucket = Bucket(self.clean)
+        objects = len(bucket.list())
+        return objects, count_files(self.working_copy_path)[0], len(log.latest(bucket).files)
+
+    def fresh_copy(self, folder: Path, own: Path) -> Path:
+        """A new working copy of the bucket (what another machine would pull), checked against
+        the run's own copy table by table; returns it."""
+        from benchmarks.compare_outputs import differences
+        from tasks.remote.mirror import Mirror
+        from tasks.remote.objects import Bucket
+        from tasks.store import Store
+
+        shutil.rmtree(folder, ignore_errors=True)
+        store = Store(folder)
+        with store.lock():
+            Mirror(Bucket(self.clean), store, print).pull()
+        found = differences(folder, own)
+        print(f"a new working copy pulled from {self.clean} into {folder}: "
+              + ("the same tables, manifests and index as the run's own copy" if not found else
+                 f"{len(found)} differences from the run's own copy: {found[:5]}"), flush=True)
+        return folder
 
 
 def _round(value: float | None) -> float | str:

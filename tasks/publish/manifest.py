@@ -103,6 +103,6 @@ def recorded_settings(settings: Settings) -> dict:
     data = settings.model_dump(mode="json")
     storage = data["storage"]
     storage["options"] = {key: "(set)" for key in storage["options"]}
-    for name, url in storage.pop("mirrors").items():
+    for name, url in settings.storage.mirrors.items():
         data[name] = url
     return data

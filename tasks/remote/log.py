@@ -4,6 +4,9 @@
     _log/0000000002.json   empty folders, the run it added
     _log/_latest           a hint: the newest generation's number (written after each commit)
 
+Only the newest KEEP entries are kept (each commit deletes the one that falls out), so the log
+stays a bounded number of objects however many runs there are.
+
 A generation's file list is complete, so a reader needs one object, not a replay. Committing
 generation n is creating `_log/<n>.json` if it does not exist: an atomic create-if-absent, so
 of two writers that built on generation n-1 exactly one commits and the other learns it. The
@@ -23,6 +26,7 @@ from tasks.remote.objects import Bucket
 LOG = "_log"
 HINT = f"{LOG}/_latest"
 FORMAT = 1
+KEEP = 100  # generations whose log entries are kept (audit); older ones are deleted
 
 
 class LogError(RuntimeError):
@@ -94,3 +98,5 @@ def commit(bucket: Bucket, generation: Generation) -> None:
             "(its lock was taken over while this run held it): this run's output was not "
             "published; run again")
     bucket.write(HINT, json.dumps({"generation": generation.number}).encode())
+    if generation.number > KEEP:
+        bucket.delete([log_name(generation.number - KEEP)])

@@ -9,9 +9,10 @@ With two local folders it is only the output folder's lock, so callers need no s
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tasks.remote import log
@@ -29,6 +30,7 @@ class Held:
     settings: Settings  # raw and clean as local folders
     mirror: Mirror | None = None
     lease: Lease | None = None
+    seconds: dict = field(default_factory=dict)  # bringing the working copies up to date
 
     def publish(self, run_id: str | None = None) -> dict | None:
         """Push the local commit to the bucket (nothing to do for a local output)."""
@@ -87,9 +89,13 @@ def hold_output(settings: Settings, say: Callable[[str], None] = print) -> Itera
             held.lease = stack.enter_context(
                 Lease(bucket, str(store.root), settings.storage.lock_ttl_seconds))
             held.mirror = Mirror(bucket, store, say)
+            start = time.perf_counter()
             held.mirror.pull()
+            held.seconds["pull"] = round(time.perf_counter() - start, 3)
         if is_url(settings.raw):
+            start = time.perf_counter()
             counts = sync_raw(Bucket(settings.raw, settings.storage.options), Path(local.raw))
+            held.seconds["raw"] = round(time.perf_counter() - start, 3)
             if counts["downloaded"] or counts["removed"]:
                 say(f"{settings.raw}: {counts['downloaded']} new or changed objects downloaded, "
                     f"{counts['removed']} removed, of {counts['objects']}")
