@@ -140,6 +140,31 @@ def test_a_storage_without_an_atomic_create_is_refused_clearly(tmp_path):
         Bucket("memory://textwash-test/clean").create("_log/0000000001.json", b"{}")
 
 
+def test_raw_objects_are_downloaded_when_new_or_changed_and_removed_when_gone(bucket, tmp_path):
+    from tasks.remote.raw import sync_raw
+
+    raw = Bucket(bucket + "/raw")
+    raw.write("a.txt", b"first")
+    raw.write("sub/b.jsonl", b'{"text": "x"}\n')
+    raw.write(".hidden/c.txt", b"not an input")
+    copy = tmp_path / "raw"
+    assert sync_raw(raw, copy) == {"objects": 2, "downloaded": 2, "removed": 0}
+    assert (copy / "a.txt").read_bytes() == b"first" and not (copy / ".hidden").exists()
+    before = (copy / "sub" / "b.jsonl").stat()
+
+    raw.write("a.txt", b"second")  # changed
+    raw.delete(["sub/b.jsonl"])
+    raw.write("sub/b.jsonl", b'{"text": "x"}\n')  # the same bytes written again: same ETag
+    raw.write("d.txt", b"new")
+    assert sync_raw(raw, copy) == {"objects": 3, "downloaded": 2, "removed": 0}
+    assert (copy / "a.txt").read_bytes() == b"second"
+    after = (copy / "sub" / "b.jsonl").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # untouched
+
+    raw.delete(["d.txt"])
+    assert sync_raw(raw, copy)["removed"] == 1 and not (copy / "d.txt").exists()
+
+
 # -- runs ---------------------------------------------------------------------------------------
 
 @pytest.mark.flow

@@ -397,7 +397,11 @@ class S3Work:
         import s3fs
 
         if endpoint == "local":
+            import logging
+
             from moto.server import ThreadedMotoServer
+
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request
 
             self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             self.server.start()

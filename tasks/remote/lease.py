@@ -39,7 +39,8 @@ class Lease:
         self.token = uuid.uuid4().hex
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.lost: str | None = None
+        self.lost: str | None = None  # why the lease is no longer this run's
+        self.renew_error: str | None = None  # the last renewal's failure, if it failed
 
     def _body(self) -> bytes:
         return json.dumps({"holder": f"{socket.gethostname()} pid {os.getpid()}",
@@ -100,8 +101,10 @@ class Lease:
                         not self.bucket.replace(LOCK, self._body(), seen):
                     self.lost = "the lock object was removed or taken by another run"
                     return
-            except Exception as exc:  # noqa: BLE001 - retried at the next beat; the commit is safe
-                self.lost = f"renewing the lock failed: {exc}"
+                self.renew_error = None
+            except Exception as exc:  # noqa: BLE001 - tried again at the next beat: a storage
+                # hiccup is no reason to stop a run (the commit itself is safe either way)
+                self.renew_error = f"{type(exc).__name__}: {exc}"
 
     def release(self) -> None:
         self._stop.set()
