@@ -76,13 +76,32 @@ class LayoutError(RuntimeError):
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary name in the same folder, fsync, then rename over `path`."""
+    os.replace(_synced_temp(path, data), path)
+
+
+def create_file_atomic(path: Path, data: bytes) -> bool:
+    """Write `path` only if it does not exist, whole or not at all: the temporary file is
+    linked to `path`, which fails if it exists, so of two writers one wins. False: it
+    existed."""
+    tmp = _synced_temp(path, data)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def _synced_temp(path: Path, data: bytes) -> Path:
+    """`data` in a temporary file beside `path`, on disk."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    return tmp
 
 
 def _fsync_dir(path: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tasks.remote.urls import filesystem, normalized
+from tasks.store import create_file_atomic
 
 
 class ConditionalWriteUnsupported(RuntimeError):
@@ -102,7 +103,7 @@ class Bucket:
                 return False
             return True
         if self.protocol in ("file", "local"):
-            return _create_local(Path(path), data)
+            return create_file_atomic(Path(path), data)
         raise ConditionalWriteUnsupported(
             f"{self.url}: textwash commits to object storage with an atomic create-if-absent, "
             f"which it knows how to ask of s3:// (and local paths) but not of {self.protocol}://")
@@ -144,21 +145,3 @@ def _tag(info: dict) -> str:
         if info.get(key):
             return str(info[key])
     return f"{info.get('mtime') or info.get('LastModified') or info.get('created')}"
-
-
-def _create_local(path: Path, data: bytes) -> bool:
-    """The whole content written under a temporary name, then linked to `path`: a link fails
-    if `path` exists, so two writers cannot both succeed and no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink(missing_ok=True)
-    return True
