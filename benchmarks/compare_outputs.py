@@ -47,8 +47,8 @@ def manifests(clean: Path) -> dict[str, dict]:
     for manifest in Store(clean).manifests():
         run = manifest["run_id"]
         out[run] = {k: v for k, v in manifest.items() if k not in VOLATILE}
-        # where the run read and wrote, and how files are merged: not its output
-        layout = {"raw", "clean", "compaction"}
+        # where the run read and wrote, how files are merged and reached: not its output
+        layout = {"raw", "clean", "compaction", "storage"}
         out[run]["settings"] = {k: v for k, v in manifest["settings"].items()
                                 if k not in layout}
     return out

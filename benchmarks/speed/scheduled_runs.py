@@ -231,7 +231,8 @@ def summary(out: Path, clean: Path, load_start: tuple, load_end: tuple) -> None:
 
     def window(name: str, chosen: list[dict]) -> float:
         span = f"runs {chosen[0]['run']}-{chosen[-1]['run']}" if chosen else "no runs"
-        parts = ", ".join(f"{s} {mean(chosen, f'step_{s}'):.2f}" for s in STEPS)
+        parts = ", ".join(f"{s} {mean(chosen, f'step_{s}'):.2f}" for s in STEPS
+                          if any(r.get(f"step_{s}") not in (None, "") for r in chosen))
         value = mean(chosen, "steps")
         print(f"  {name:<13} ({span}, {len(chosen)}): steps {value:.2f} s ({parts}); "
               f"call {mean(chosen, 'call'):.2f} s")
