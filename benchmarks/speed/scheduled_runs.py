@@ -450,10 +450,12 @@ class S3Work:
 
         shutil.rmtree(folder, ignore_errors=True)
         store = Store(folder)
+        start = time.perf_counter()
         with store.lock():
             Mirror(Bucket(self.clean), store, print).pull()
+        seconds = time.perf_counter() - start
         found = differences(folder, own)
-        print(f"a new working copy pulled from {self.clean} into {folder}: "
+        print(f"a new working copy pulled from {self.clean} into {folder} in {seconds:.1f} s: "
               + ("the same tables, manifests and index as the run's own copy" if not found else
                  f"{len(found)} differences from the run's own copy: {found[:5]}"), flush=True)
         return folder

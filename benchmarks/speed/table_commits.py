@@ -2,12 +2,14 @@
 (tasks/remote/log.py) beside Delta Lake's (the `deltalake` package, delta-rs), on one S3 server.
 
     python -m benchmarks.speed.table_commits [--commits 500] [--endpoint URL]
+        [--delta-checkpoint-interval N] [--only textwash|delta]
 
 Each of `--commits` commits adds one small Parquet file (one run's part of a table) and
 commits it: textwash uploads the file and creates the next `_log/<n>.json` (conditional PUT) with
 the hint, then reads the newest generation back as the next run would; Delta appends the same
 table with `write_deltalake(mode="append")` (delta-rs writes the file and the next
-`_delta_log/<n>.json` with its own conditional PUT; a checkpoint every 100 commits by default)
+`_delta_log/<n>.json` with its own conditional PUT; a checkpoint every
+`--delta-checkpoint-interval` commits, Delta's default 100)
 and opens the table again. The generation's file list grows by one file a commit in both (no
 compaction here: the log's cost as the table's file count grows, its worst case). Printed: the
 mean seconds per commit (write + read back) over the first and the last 50 commits, and the
@@ -78,7 +80,7 @@ def textwash_commits(bucket_url: str, n: int) -> list[float]:
     return seconds
 
 
-def delta_commits(table_url: str, n: int, endpoint: str) -> list[float]:
+def delta_commits(table_url: str, n: int, endpoint: str, interval: int) -> list[float]:
     from deltalake import DeltaTable, write_deltalake
 
     options = {"AWS_ENDPOINT_URL": endpoint, "AWS_ALLOW_HTTP": "true",
@@ -89,7 +91,8 @@ def delta_commits(table_url: str, n: int, endpoint: str) -> list[float]:
     seconds = []
     for k in range(1, n + 1):
         start = time.perf_counter()
-        write_deltalake(table_url, small_table(k), mode="append", storage_options=options)
+        write_deltalake(table_url, small_table(k), mode="append", storage_options=options,
+                        configuration={"delta.checkpointInterval": str(interval)})
         assert len(DeltaTable(table_url, storage_options=options).file_uris()) == k
         seconds.append(time.perf_counter() - start)
     return seconds
@@ -98,7 +101,7 @@ def delta_commits(table_url: str, n: int, endpoint: str) -> list[float]:
 def report(name: str, seconds: list[float], objects: int) -> None:
     first, last = seconds[:50], seconds[-50:]
     mean_first, mean_last = sum(first) / len(first), sum(last) / len(last)
-    print(f"{name:<9} commits {len(seconds)}: first 50 {mean_first * 1000:.0f} ms, last 50 "
+    print(f"{name} commits {len(seconds)}: first 50 {mean_first * 1000:.0f} ms, last 50 "
           f"{mean_last * 1000:.0f} ms a commit ({mean_last / mean_first:.2f}x); "
           f"{objects} objects under its prefix", flush=True)
 
@@ -108,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--commits", type=int, default=500)
     parser.add_argument("--endpoint", default=None,
                         help="an S3 server (default: moto's, started here)")
+    parser.add_argument("--delta-checkpoint-interval", type=int, default=100)
+    parser.add_argument("--only", choices=["textwash", "delta"], default=None)
     args = parser.parse_args(argv)
     if args.commits < 50:
         parser.error("--commits must be at least 50 (the means are over 50)")
@@ -119,15 +124,20 @@ def main(argv: list[str] | None = None) -> int:
     fs.mkdir(bucket)
     print(f"S3 server {endpoint}, bucket {bucket}; load average {os.getloadavg()[0]:.2f} "
           f"({os.cpu_count()} cores)", flush=True)
-    ours = textwash_commits(f"s3://{bucket}/textwash", args.commits)
-    report("textwash", ours, len(fs.find(f"{bucket}/textwash")))
+    if args.only != "delta":
+        ours = textwash_commits(f"s3://{bucket}/textwash", args.commits)
+        report("textwash", ours, len(fs.find(f"{bucket}/textwash")))
+    if args.only == "textwash":
+        return 0
     try:
         import deltalake  # noqa: F401
     except ImportError:
         print("deltalake is not installed (pip install deltalake): Delta not measured")
         return 0
-    theirs = delta_commits(f"s3://{bucket}/delta", args.commits, endpoint)
-    report("delta", theirs, len(fs.find(f"{bucket}/delta")))
+    theirs = delta_commits(f"s3://{bucket}/delta", args.commits, endpoint,
+                           args.delta_checkpoint_interval)
+    report(f"delta (checkpoint every {args.delta_checkpoint_interval})", theirs,
+           len(fs.find(f"{bucket}/delta")))
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
