@@ -92,3 +92,29 @@ def test_cross_document_step_says_when_no_shards_are_staged(tmp_path):
                        check=False, capture_output=True, text=True, timeout=120)
     assert r.returncode == 1
     assert "no staged shards" in r.stderr and "TEXTWASH_CRASH_AT=flow:shards" in r.stderr
+
+
+def test_table_commits_measures_textwash_commits_on_a_server_it_starts(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "benchmarks.speed.table_commits", "--commits", "50",
+                        "--only", "textwash"], check=False, capture_output=True, text=True,
+                       timeout=300, cwd=SCRIPT.parents[2])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "textwash commits 50: first 50" in r.stdout
+    assert "101 objects under its prefix" in r.stdout  # 50 parts, 50 log entries, the hint
+    assert "delta" not in r.stdout
+
+
+def test_scheduled_runs_on_s3_end_with_a_fresh_copy_like_the_runs_own(tmp_path):
+    import json
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"id": str(i), "text": f"Story {i}.\n\nA paragraph "
+                                          f"about council meeting number {i} and its votes."})
+                              + "\n" for i in range(8)))
+    r = subprocess.run([sys.executable, "-m", "benchmarks.speed.scheduled_runs", str(corpus),
+                        "--runs", "2", "--docs-per-run", "4", "--s3", "--work",
+                        str(tmp_path / "work")], check=False, capture_output=True, text=True,
+                       timeout=600, cwd=SCRIPT.parents[2])
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "the same tables, manifests and index as the run's own copy" in r.stdout
+    assert "rows a reader sees: documents 8," in r.stdout
