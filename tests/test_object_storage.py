@@ -165,6 +165,18 @@ def test_raw_objects_are_downloaded_when_new_or_changed_and_removed_when_gone(bu
     assert sync_raw(raw, copy)["removed"] == 1 and not (copy / "d.txt").exists()
 
 
+def test_a_missing_bucket_is_said_clearly(s3_server, tmp_path):
+    from tasks.remote.raw import RawFetchError, sync_raw
+    from tasks.remote.session import hold_output
+
+    settings = settings_for("s3://tw-no-such-bucket/raw", "s3://tw-no-such-bucket/clean",
+                            tmp_path / "cache")
+    with pytest.raises(FileNotFoundError, match="make the bucket first"), hold_output(settings):
+        pass
+    with pytest.raises(RawFetchError, match="the bucket does not exist"):
+        sync_raw(Bucket("s3://tw-no-such-bucket/raw"), tmp_path / "raw")
+
+
 # -- runs ---------------------------------------------------------------------------------------
 
 @pytest.mark.flow

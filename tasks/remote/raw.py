@@ -34,6 +34,10 @@ def sync_raw(bucket: Bucket, folder: Path) -> dict:
                    if not any(part.startswith(".") for part in rel.split("/"))}
     except OSError as exc:
         raise RawFetchError(f"input {bucket.url} cannot be listed: {exc}") from exc
+    if not listing and not bucket.fs.exists(_container(bucket)):
+        raise RawFetchError(f"input {bucket.url}: "
+                            + ("the bucket does not exist" if bucket.protocol == "s3" else
+                               "no such folder"))
     try:
         known = json.loads((folder / STATE).read_text())
     except FileNotFoundError:
@@ -62,3 +66,9 @@ def sync_raw(bucket: Bucket, folder: Path) -> dict:
         del known[rel]
     write_bytes_atomic(folder / STATE, json.dumps(known, sort_keys=True).encode())
     return {"objects": len(listing), "downloaded": len(wanted), "removed": len(gone)}
+
+
+def _container(bucket: Bucket) -> str:
+    """What must exist for an empty listing to mean "no inputs yet": the bucket (an S3 prefix
+    without objects is no error), or the folder."""
+    return bucket.root.split("/", 1)[0] if bucket.protocol == "s3" else bucket.root

@@ -86,8 +86,12 @@ def hold_output(settings: Settings, say: Callable[[str], None] = print) -> Itera
         held = Held(local)
         if is_url(settings.clean):
             bucket = Bucket(settings.clean, settings.storage.options)
-            held.lease = stack.enter_context(
-                Lease(bucket, str(store.root), settings.storage.lock_ttl_seconds))
+            try:
+                held.lease = stack.enter_context(
+                    Lease(bucket, str(store.root), settings.storage.lock_ttl_seconds))
+            except FileNotFoundError as exc:
+                raise FileNotFoundError(f"{settings.clean} cannot be written: {exc} (make the "
+                                        "bucket first)") from exc
             held.mirror = Mirror(bucket, store, say)
             start = time.perf_counter()
             held.mirror.pull()
