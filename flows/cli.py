@@ -350,6 +350,9 @@ def _compact(args: argparse.Namespace) -> int:
                 if plan_merges(current, settings.compaction, full=args.full) else []
             if done:
                 held.publish()
+            if held.mirror is not None:
+                for stray in held.mirror.sweep():
+                    print(f"deleted {held.mirror.bucket.url_of(stray)}: no generation lists it")
     except RunLockedError as exc:
         print(f"textwash: {exc}", file=sys.stderr)
         return 4

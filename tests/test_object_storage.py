@@ -293,8 +293,12 @@ def test_the_readme_readers_read_a_table_on_s3(prefect_server, bucket, tmp_path)
 
     report = cli("report", clean)
     assert report.returncode == 0 and "rejects" in report.stdout, report.stderr
+    stray = Bucket(clean)
+    stray.write("documents/00009-0123456789ab/part-00000.parquet", b"a killed push's upload")
     compact = cli("compact", clean, "--full", cache=tmp_path / "cache")
     assert compact.returncode == 0, compact.stderr
+    assert "deleted s3://" in compact.stdout and stray_objects(clean) == []
+    assert len(seen(settings_for(raw, clean))["documents"]) == 2
 
 
 @pytest.mark.flow

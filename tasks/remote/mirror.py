@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from tasks.faults import checkpoint
 from tasks.remote import log
+from tasks.remote.lease import LOCK
 from tasks.remote.log import Generation, LogError
 from tasks.remote.objects import Bucket
 from tasks.store import VISIBLE, Layout, Store, write_bytes_atomic
@@ -183,6 +184,19 @@ class Mirror:
         return {"generation": number, "uploaded": len(uploads),
                 "uploaded_bytes": sum(files[rel][1] for rel, _ in uploads),
                 "deleted": len(drop), "files": len(files)}
+
+
+    def sweep(self) -> list[str]:
+        """Delete objects under the prefix that the newest generation does not list (the log
+        and the lease aside): uploads of a killed push whose working copy was lost since. Only
+        while holding the lease (no push is under way). Lists the whole prefix: for `textwash
+        compact`, not for every run."""
+        keep = log.latest(self.bucket).keys()
+        stray = sorted(rel for rel in self.bucket.list()
+                       if rel not in keep and not rel.startswith(log.LOG + "/")
+                       and not rel.startswith(LOCK))
+        self.bucket.delete(stray)
+        return stray
 
 
 def _walk(root: Path) -> tuple[dict[str, list[int]], list[str]]:
