@@ -212,6 +212,18 @@ def test_runs_on_s3_give_the_rows_of_local_runs_and_a_new_working_copy_continues
 
 
 @pytest.mark.flow
+def test_raw_in_a_bucket_and_clean_on_disk(prefect_server, bucket, tmp_path):
+    put_inputs(bucket + "/raw", ["a.txt", "sub/b.jsonl"])
+    put_inputs(str(tmp_path / "raw"), ["a.txt", "sub/b.jsonl"])
+    mixed = settings_for(bucket + "/raw", tmp_path / "clean-mixed", tmp_path / "cache")
+    manifest = run_clean_corpus(mixed)
+    local = settings_for(tmp_path / "raw", tmp_path / "clean")
+    run_clean_corpus(local)
+    assert seen(mixed) == seen(local) and manifest["raw"] == bucket + "/raw"
+    assert manifest["output"] == str((tmp_path / "clean-mixed").resolve())
+
+
+@pytest.mark.flow
 def test_superseding_and_compaction_on_s3_keep_the_rows_of_local_runs(
         prefect_server, bucket, tmp_path):
     eager = {"compaction": {"fanout": 2, "small_bytes": 10**9}}

@@ -46,8 +46,9 @@ def working_folders(settings: Settings) -> tuple[Path | None, Path | None]:
     """The local working copies of raw and clean (None for a value that is a local folder).
     The raw copy belongs to one output, so the output's lock covers it too."""
     cache = settings.storage.cache_dir
-    raw = cache_folder(f"{settings.raw}\n{settings.clean}", cache) / "raw" \
-        if is_url(settings.raw) else None
+    output = settings.clean if is_url(settings.clean) else str(Path(settings.clean).resolve())
+    raw = cache_folder(f"{settings.raw}\n{output}", cache) / "raw" if is_url(settings.raw) \
+        else None
     clean = cache_folder(settings.clean, cache) / "clean" if is_url(settings.clean) else None
     return raw, clean
 
