@@ -74,9 +74,10 @@ class Lease:
             held = {}
         mine = held.get("host") == socket.gethostname() and \
             held.get("working_copy") == self.working_copy
-        age = self._age()
-        if not mine and (age is None or age < held.get("ttl", self.ttl)):
-            raise RunLockedError(self.bucket.url, held.get("holder", "unknown holder"))
+        if not mine:
+            age = self._age()
+            if age is None or age < held.get("ttl", self.ttl):
+                raise RunLockedError(self.bucket.url, held.get("holder", "unknown holder"))
         if not self.bucket.replace(LOCK, self._body(), seen):
             raise RunLockedError(self.bucket.url, "another run took it just now")
 
