@@ -318,7 +318,12 @@ def _report(args: argparse.Namespace) -> int:
     settings = _settings_for(args)
     if settings is None:
         return 2
-    runs = committed_manifests(settings)
+    try:
+        runs = committed_manifests(settings)
+    except Exception as exc:  # noqa: BLE001 - a bucket that cannot be read: say it plainly
+        print(f"textwash: {args.clean} cannot be read: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
     if not runs:
         print(f"textwash: no runs in {args.clean}", file=sys.stderr)
         return 2
@@ -342,7 +347,8 @@ def _compact(args: argparse.Namespace) -> int:
         print(f"textwash: {args.clean} is not a textwash output folder", file=sys.stderr)
         return 2
     try:
-        with hold_output(settings, lambda line: print(line, file=sys.stderr)) as held:
+        with hold_output(settings, lambda line: print(line, file=sys.stderr),
+                         with_raw=False) as held:
             store = Store(held.settings.clean)
             before = _count_files(store.root / ".current")
             current = Layout(store.current_generation())
@@ -367,12 +373,25 @@ def _compact(args: argparse.Namespace) -> int:
 
 def _files(args: argparse.Namespace) -> int:
     from tasks.remote.session import table_files
+    from tasks.remote.urls import is_url
 
     settings = _settings_for(args)
     if settings is None:
         return 2
-    for name in table_files(settings, args.table):
-        print(name)
+    if not is_url(args.clean) and not (Path(args.clean) / ".current").is_symlink():
+        print(f"textwash: {args.clean} is not a textwash output folder", file=sys.stderr)
+        return 2
+    try:
+        names = table_files(settings, args.table)
+    except Exception as exc:  # noqa: BLE001 - a bucket that cannot be read: say it plainly
+        print(f"textwash: {args.clean} cannot be read: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return 1
+    try:
+        for name in names:
+            print(name)
+    except BrokenPipeError:  # `textwash files | head`: the reader had enough
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
     return 0
 
 

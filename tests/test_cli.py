@@ -127,3 +127,23 @@ def test_the_python_api_turns_telemetry_off_unless_told_otherwise():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300, check=False)
     assert done.stdout.strip() == "True", done.stderr
+
+
+def test_files_lists_a_tables_committed_files_in_run_order(tmp_path, capsys):
+    assert main(["files", str(tmp_path / "nope")]) == 2
+    assert "is not a textwash output folder" in capsys.readouterr().err
+    store = Store(tmp_path / "clean")
+    store.ensure_layout()
+    for run in ("00002-bbbbbbbbbbbb", "00001-aaaaaaaaaaaa"):
+        staged = store.staging(run)
+        for table in ("documents", "paragraphs", "rejects"):
+            staged.table_dir(table).mkdir(parents=True, exist_ok=True)
+        write(staged.part_file("documents", 0), b"not read by the listing")
+        store.commit(run, {"run_id": run, "sequence": int(run[:5])})
+    assert main(["files", str(tmp_path / "clean")]) == 0
+    listed = capsys.readouterr().out.split()
+    current = os.path.realpath(tmp_path / "clean" / ".current")
+    assert listed == [f"{current}/documents/00001-aaaaaaaaaaaa/part-00000.parquet",
+                      f"{current}/documents/00002-bbbbbbbbbbbb/part-00000.parquet"]
+    assert main(["files", str(tmp_path / "clean"), "--table", "rejects"]) == 0
+    assert capsys.readouterr().out == ""

@@ -78,8 +78,10 @@ def output_locked_by(settings: Settings) -> str | None:
 
 
 @contextmanager
-def hold_output(settings: Settings, say: Callable[[str], None] = print) -> Iterator[Held]:
-    """The right to write `settings.clean` for the duration, with local folders to work in."""
+def hold_output(settings: Settings, say: Callable[[str], None] = print,
+                with_raw: bool = True) -> Iterator[Held]:
+    """The right to write `settings.clean` for the duration, with local folders to work in
+    (`with_raw`: raw's too; a compaction needs only clean's)."""
     local = local_settings(settings)
     store = Store(local.clean)
     with ExitStack() as stack:
@@ -97,7 +99,7 @@ def hold_output(settings: Settings, say: Callable[[str], None] = print) -> Itera
             start = time.perf_counter()
             held.mirror.pull()
             held.seconds["pull"] = round(time.perf_counter() - start, 3)
-        if is_url(settings.raw):
+        if with_raw and is_url(settings.raw):
             start = time.perf_counter()
             counts = sync_raw(Bucket(settings.raw, settings.storage.options), Path(local.raw))
             held.seconds["raw"] = round(time.perf_counter() - start, 3)
