@@ -242,9 +242,7 @@ def _before_prefect(settings) -> int | None:
     try:
         holder = output_locked_by(settings)
     except Exception as exc:  # noqa: BLE001 - a bucket that cannot be reached: say it plainly
-        print(f"textwash: {settings.clean} cannot be read: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
-        return 1
+        return _unreadable(settings.clean, exc)
     if holder is not None:
         print(f"textwash: another textwash run is writing to {settings.clean} ({holder}); wait "
               "for it to finish, or use another output folder", file=sys.stderr)
@@ -299,16 +297,29 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings_for(args: argparse.Namespace):
-    """Settings for the commands that take only CLEAN and --config; None after saying why."""
+def _settings_for(args: argparse.Namespace, output_folder: bool = False):
+    """Settings for the commands that take only CLEAN and --config; None after saying why.
+    `output_folder`: a local CLEAN must be a textwash output folder."""
+    from tasks.remote.urls import is_url
     from tasks.settings import Settings
 
     try:
-        return Settings.from_toml(args.config, clean=args.clean) if args.config else \
+        settings = Settings.from_toml(args.config, clean=args.clean) if args.config else \
             Settings.from_dict({"clean": args.clean})
     except (ValueError, ValidationError) as exc:
         print(f"textwash: {exc}", file=sys.stderr)
         return None
+    if output_folder and not is_url(args.clean) and \
+            not (Path(args.clean) / ".current").is_symlink():
+        print(f"textwash: {args.clean} is not a textwash output folder", file=sys.stderr)
+        return None
+    return settings
+
+
+def _unreadable(clean: str, exc: Exception) -> int:
+    """Say plainly that the output (a bucket, usually) could not be read: exit 1."""
+    print(f"textwash: {clean} cannot be read: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return 1
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -321,9 +332,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         runs = committed_manifests(settings)
     except Exception as exc:  # noqa: BLE001 - a bucket that cannot be read: say it plainly
-        print(f"textwash: {args.clean} cannot be read: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
-        return 1
+        return _unreadable(args.clean, exc)
     if not runs:
         print(f"textwash: no runs in {args.clean}", file=sys.stderr)
         return 2
@@ -337,14 +346,10 @@ def _report(args: argparse.Namespace) -> int:
 def _compact(args: argparse.Namespace) -> int:
     from tasks.publish.compaction import compact, plan_merges
     from tasks.remote.session import hold_output
-    from tasks.remote.urls import is_url
     from tasks.store import Layout, RunLockedError, Store
 
-    settings = _settings_for(args)
+    settings = _settings_for(args, output_folder=True)
     if settings is None:
-        return 2
-    if not is_url(args.clean) and not (Path(args.clean) / ".current").is_symlink():
-        print(f"textwash: {args.clean} is not a textwash output folder", file=sys.stderr)
         return 2
     try:
         with hold_output(settings, lambda line: print(line, file=sys.stderr),
@@ -373,20 +378,14 @@ def _compact(args: argparse.Namespace) -> int:
 
 def _files(args: argparse.Namespace) -> int:
     from tasks.remote.session import table_files
-    from tasks.remote.urls import is_url
 
-    settings = _settings_for(args)
+    settings = _settings_for(args, output_folder=True)
     if settings is None:
-        return 2
-    if not is_url(args.clean) and not (Path(args.clean) / ".current").is_symlink():
-        print(f"textwash: {args.clean} is not a textwash output folder", file=sys.stderr)
         return 2
     try:
         names = table_files(settings, args.table)
     except Exception as exc:  # noqa: BLE001 - a bucket that cannot be read: say it plainly
-        print(f"textwash: {args.clean} cannot be read: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
-        return 1
+        return _unreadable(args.clean, exc)
     try:
         for name in names:
             print(name)

@@ -317,8 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     raw_url, clean_url = (str(raw), str(clean)) if bucket is None else (bucket.raw, bucket.clean)
     if bucket is not None:
         overrides = deep_merge(overrides, {"storage": {"cache_dir": str(work / "cache")}})
-        clean = bucket.working_copy_path = bucket.working_copy(
-            resolve_settings(raw_url, clean_url, None, overrides))
+        clean = bucket.working_copy(resolve_settings(raw_url, clean_url, None, overrides))
     print(f"textwash code: {code_version()}", flush=True)
     print(f"work: {work}; CSV: {out}; runs {first}-{args.runs}, {args.docs_per_run} documents "
           f"each, of {len(docs):,} distinct from {args.corpus}; overrides "
@@ -417,12 +416,15 @@ class S3Work:
         self.fs.mkdir(self.name)
         self.raw, self.clean = f"s3://{self.name}/raw", f"s3://{self.name}/clean"
         self.uploaded: dict[str, float] = {}
+        self.copy: Path | None = None
         print(f"bucket s3://{self.name} at {endpoint}", flush=True)
 
     def working_copy(self, settings) -> Path:
+        """The run's working copy of clean (its files are counted after each run)."""
         from tasks.remote.session import working_folders
 
-        return working_folders(settings)[1]
+        self.copy = working_folders(settings)[1]
+        return self.copy
 
     def upload_drops(self, raw: Path) -> None:
         """Drops written or rewritten since the last upload, as objects."""
@@ -438,7 +440,7 @@ class S3Work:
 
         bucket = Bucket(self.clean)
         objects = len(bucket.list())
-        return objects, count_files(self.working_copy_path)[0], len(log.latest(bucket).files)
+        return objects, count_files(self.copy)[0], len(log.latest(bucket).files)
 
     def fresh_copy(self, folder: Path, own: Path) -> Path:
         """A new working copy of the bucket (what another machine would pull), checked against

@@ -72,9 +72,7 @@ class Lease:
             held = json.loads(raw)
         except json.JSONDecodeError:
             held = {}
-        mine = held.get("host") == socket.gethostname() and \
-            held.get("working_copy") == self.working_copy
-        if not mine:
+        if not _held_by_this_copy(held, self.working_copy):
             age = self._age()
             if age is None or age < held.get("ttl", self.ttl):
                 raise RunLockedError(self.bucket.url, held.get("holder", "unknown holder"))
@@ -131,10 +129,15 @@ def lock_holder(bucket: Bucket, working_copy: str, copy_is_locked: bool) -> str 
         held = json.loads(raw)
     except json.JSONDecodeError:
         return "unknown"
-    if held.get("host") == socket.gethostname() and \
-            held.get("working_copy") == working_copy and not copy_is_locked:
+    if _held_by_this_copy(held, working_copy) and not copy_is_locked:
         return None
     return held.get("holder", "unknown")
+
+
+def _held_by_this_copy(held: dict, working_copy: str) -> bool:
+    """The lease names a run of this working copy on this host: while this process holds the
+    copy's own lock, that run is dead."""
+    return held.get("host") == socket.gethostname() and held.get("working_copy") == working_copy
 
 
 def _modified(bucket: Bucket, rel: str) -> float | None:

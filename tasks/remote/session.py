@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from tasks.remote import log
 from tasks.remote.lease import Lease, LeaseLost, lock_holder
@@ -22,7 +22,7 @@ from tasks.remote.objects import Bucket
 from tasks.remote.raw import sync_raw
 from tasks.remote.urls import cache_folder, is_url
 from tasks.settings import Settings
-from tasks.store import TABLE_NAMES, Layout, Store, sequence_range
+from tasks.store import TABLE_NAMES, Store, sequence_range
 
 
 @dataclass
@@ -134,18 +134,16 @@ def table_files(settings: Settings, table: str) -> list[str]:
     if is_url(settings.clean):
         bucket = Bucket(settings.clean, settings.storage.options)
         files = log.latest(bucket).files
-        return [bucket.url_of(files[rel]["key"])
-                for rel in by_sequence_files(rel for rel in files if rel.startswith(table + "/"))]
+        parts = [PurePosixPath(rel) for rel in files if rel.startswith(table + "/")]
+        return [bucket.url_of(files[str(part)]["key"]) for part in _in_run_order(parts)]
     current = Store(settings.clean).current_generation()
     if current is None:
         return []
-    return [str(p) for p in sorted(Layout(current).root.joinpath(table).glob("*/*.parquet"),
-                                   key=lambda p: (sequence_range(p.parent.name) or (0, 0), p.name))]
+    return [str(part) for part in _in_run_order(Path(current, table).glob("*/*.parquet"))]
 
 
-def by_sequence_files(rels) -> list[str]:
-    """`table/<run or range>/part-N.parquet` paths in run order, then part order."""
-    def key(rel: str):
-        _, folder, name = rel.split("/", 2)
-        return sequence_range(folder) or (0, 0), name
-    return sorted(rels, key=key)
+def _in_run_order(parts) -> list:
+    """Part files `<run or range>/part-N.parquet` in run order, then part order; folders other
+    tools left (named neither way) are not the table's, as for Layout.table_folders."""
+    named = [(sequence_range(p.parent.name), p.name, p) for p in parts]
+    return [p for key, _, p in sorted((k, n, p) for k, n, p in named if k is not None)]
