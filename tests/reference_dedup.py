@@ -33,7 +33,7 @@ from tasks.settings import DedupSettings
 @dataclass
 class DedupInput:
     norm_hash: np.ndarray  # uint64 per row; 0 = not eligible (boilerplate, no words)
-    band_keys: np.ndarray  # (n x bands) uint32 LSH keys of the rows' MinHash signatures
+    band_keys: np.ndarray  # (n x bands) uint64 LSH keys of the rows' MinHash signatures
     has_keys: np.ndarray  # bool: enough content words for MinHash
     sets: ContentSets  # the verifier's sets of every row
     doc: np.ndarray  # int64 document code per row (same code = same document)
@@ -56,14 +56,12 @@ class Duplicates:
 def candidate_pairs(keys: np.ndarray, max_heads: int = MAX_HEADS) -> np.ndarray:
     """Distinct (i, j), i < j, of rows that share a key in some band: (m x 2) int64."""
     n = keys.shape[0]
-    index = np.arange(n, dtype=np.uint64)
+    rows = np.arange(n, dtype=np.int64)
     found = []
     for band in range(keys.shape[1]):
-        # Sorting key and row together groups equal keys with rows ascending inside a group.
-        packed = np.sort((keys[:, band].astype(np.uint64) << np.uint64(32)) | index)
-        found.append(pairs_in_groups(packed >> np.uint64(32),
-                                     (packed & np.uint64(0xFFFFFFFF)).astype(np.int64),
-                                     n, max_heads))
+        # Sorted by (key, row): equal keys grouped, rows ascending inside a group.
+        order = np.lexsort((rows, keys[:, band]))
+        found.append(pairs_in_groups(keys[order, band], rows[order], n, max_heads))
     return decode_pairs(sorted_unique(np.concatenate(found)) if found else np.zeros(0, np.int64),
                         n)
 

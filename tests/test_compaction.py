@@ -44,8 +44,9 @@ def _stage_run(staging_root, run_id, run_seq, settings, rng, hot_key):
         "norm_hash": pa.array(np.where(np.arange(n) % 4 == 0, 77, rng.integers(1, 2**60, n))
                               .astype(np.uint64)),
         "content": sets[0], "own_content": sets[0], "skip_pairs": sets[0], "numbers": sets[0]}))
-    keys = rng.integers(0, 40, size=(settings.bands, n)).astype(np.uint32)
-    keys[:, ::3] = hot_key
+    # 64-bit keys, some sharing their high 32 bits (sorted apart by a second pass)
+    keys = rng.integers(0, 40, size=(settings.bands, n)).astype(np.uint64) << np.uint64(29)
+    keys[:, ::3] = np.uint64(hot_key) << np.uint64(29)
 
     def band_keys(band):
         return np.arange(n, dtype=np.uint32), keys[band]
@@ -81,7 +82,7 @@ def test_merged_index_segments_find_what_the_runs_files_found(tmp_path):
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(staged.index_file(kind), target)
         shutil.move(staged.index_meta, layout.index_meta)
-    keys = np.array([3, 7, 11, 39], dtype=np.uint32)
+    keys = np.array([3, 7, 11, 39], dtype=np.uint64) << np.uint64(29)
     hashes = np.array([77], dtype=np.uint64)
     before = _lookups(History(clean, settings), settings, keys, hashes)
     hot = [int(p.split("-")[-1]) for p in before[0] if int(p.split("-")[-1]) % 3 == 0]
@@ -204,16 +205,16 @@ def test_compacted_names_sort_by_their_first_run_and_other_folders_are_ignored(t
         [compacted_name(1, 8), "00009-0a1b2c3d4e5f", "00010-000000000123", compacted_name(11, 20)]
 
 
-def test_a_format_4_index_is_read_and_a_format_3_one_refused(tmp_path):
+def test_an_index_of_32_bit_keys_is_refused_with_what_to_do(tmp_path):
     from tasks.cross_document.history import IndexMismatchError, check_meta, index_meta
 
     settings = DedupSettings()
     layout = Layout(tmp_path)
     layout.index_dir.mkdir(parents=True)
-    for number, accepted in ((4, True), (5, True), (3, False)):
+    layout.index_meta.write_text(json.dumps(index_meta(settings)))
+    check_meta(tmp_path, settings)  # this version's
+    for number, says in ((4, "32-bit LSH band keys"), (5, "32-bit LSH band keys"),
+                         (3, "format: index has 3")):
         layout.index_meta.write_text(json.dumps({**index_meta(settings), "format": number}))
-        if accepted:
+        with pytest.raises(IndexMismatchError, match=says):
             check_meta(tmp_path, settings)
-        else:
-            with pytest.raises(IndexMismatchError, match="format: index has 3"):
-                check_meta(tmp_path, settings)

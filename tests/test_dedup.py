@@ -137,6 +137,22 @@ def test_candidate_pairs_by_sorting_band_keys():
     assert set(pairs[pairs[:, 0] == 0][:, 1].tolist()) == set(range(1, 100))
 
 
+def test_sort_by_key_orders_by_key_then_row():
+    """Keys that share their high 32 bits (sorted apart by a second pass) and equal keys."""
+    from tasks.cross_document.duplicates import sort_by_key
+
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        m = int(rng.integers(0, 2000))
+        keys = (rng.integers(0, 4, m, dtype=np.uint64) << np.uint64(32)) | \
+            rng.integers(0, 3, m, dtype=np.uint64) << np.uint64(int(rng.integers(0, 31)))
+        rows = np.sort(rng.choice(10**6, m, replace=False)) if trial % 2 else np.arange(m)
+        sorted_keys, sorted_rows = sort_by_key(keys, rows if trial % 2 else None)
+        order = np.lexsort((rows, keys))
+        assert np.array_equal(sorted_keys, keys[order])
+        assert np.array_equal(sorted_rows, rows[order])
+
+
 def test_exact_jaccard_in_bulk():
     values = np.array([1, 2, 3, 2, 3, 4, 9], dtype=np.uint32)
     offsets = np.array([0, 3, 6, 7])

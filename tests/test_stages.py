@@ -50,7 +50,7 @@ def test_each_stage_reads_the_settings_section_it_declares():
     stages = ShardStages(settings)
     for stage in [stages.read, stages.split, *stages.paragraph_stages]:
         assert stage.settings is getattr(settings, stage.section)
-    assert stages.paragraph_columns.field("band_keys").type == pa.list_(pa.uint32(), 8)
+    assert stages.paragraph_columns.field("band_keys").type == pa.list_(pa.uint64(), 8)
 
 
 def test_the_paragraph_columns_are_split_paragraphs_then_each_stage_adds():

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.cross_document.duplicates import merge_sorted_unique
+from tasks.cross_document.duplicates import merge_sorted_unique, sort_by_key
 
 _STEP = 1 << 16  # members expanded at a time (bounds the temporaries of one band)
 # Below this many bytes of tables (9 per row and band) they stay in memory: a small run would
@@ -55,20 +55,11 @@ class BandTables:
         self.heads_max = np.zeros(m, dtype=np.uint8)
 
     def add_band(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sort one band's keys (uint32, one per row) and stage its table. Returns the sorted
+        """Sort one band's keys (uint64, one per row) and stage its table. Returns the sorted
         keys and the rows in that order (int32), for lookups in earlier runs' index."""
         m = self.m
-        # Sorting key << 32 | row groups equal keys with rows rising inside a group. Built and
-        # taken apart in place: this runs on every row of the run, 64 times.
-        packed = keys.astype(np.uint64)
-        packed <<= np.uint64(32)
-        for lo in range(0, m, _STEP):  # (a whole-length arange would double the peak)
-            packed[lo:lo + _STEP] |= np.arange(lo, min(lo + _STEP, m), dtype=np.uint64)
-        packed.sort()
-        rows = packed.astype(np.uint32).astype(np.int32)  # the low 32 bits
-        packed >>= np.uint64(32)
-        sorted_keys = packed.astype(np.uint32)
-        del packed
+        sorted_keys, rows = sort_by_key(keys)
+        rows = rows.astype(np.int32)
         if m:
             new_group = np.empty(m, dtype=bool)
             new_group[0] = True

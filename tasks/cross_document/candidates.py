@@ -91,8 +91,8 @@ def band_tables(shards: list[ShardResult], starts: np.ndarray, reps: np.ndarray,
 
 def _band_keys(shards: list[ShardResult], starts: np.ndarray, reps: np.ndarray,
                band: int) -> np.ndarray:
-    """The representatives' keys of one band (uint32), shard by shard."""
-    keys = np.empty(len(reps), dtype=np.uint32)
+    """The representatives' keys of one band (uint64), shard by shard."""
+    keys = np.empty(len(reps), dtype=np.uint64)
     for number, shard in enumerate(shards):
         lo, hi = np.searchsorted(reps, starts[number:number + 2])
         if hi > lo:

@@ -77,6 +77,39 @@ def merge_sorted_unique(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def sort_by_key(keys: np.ndarray, rows: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """(keys sorted, `rows` in that order: np.arange by default) for uint64 `keys`, fewer than
+    2**32, equal keys kept in their order (a stable sort, so (key, row) order where rows rise
+    among equal keys). One sort of 64-bit words: the key's high 32 bits << 32 | position
+    (several times faster than a stable argsort), then the rare runs where two different keys
+    share their high bits are put in order by a sort of their own."""
+    keys = np.asarray(keys, dtype=np.uint64)
+    m = len(keys)
+    if m >= 2**32:
+        raise ValueError(f"{m:,} keys in one sort: at most 2**32 - 1")
+    packed = keys >> np.uint64(32)
+    packed <<= np.uint64(32)
+    step = 1 << 16  # (a whole-length arange would double the peak)
+    for lo in range(0, m, step):
+        packed[lo:lo + step] |= np.arange(lo, min(lo + step, m), dtype=np.uint64)
+    packed.sort()
+    position = (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    high = packed >> np.uint64(32)
+    del packed
+    sorted_keys = keys[position]
+    clash = (high[1:] == high[:-1]) & (sorted_keys[1:] != sorted_keys[:-1])
+    if clash.any():
+        run = np.zeros(m, dtype=np.int64)
+        np.cumsum(high[1:] != high[:-1], out=run[1:])
+        mixed = np.zeros(int(run[-1]) + 1, dtype=bool)
+        mixed[run[1:][clash]] = True
+        at = np.flatnonzero(mixed[run])  # every row of those runs
+        order = np.lexsort((position[at], sorted_keys[at], run[at]))
+        position[at], sorted_keys[at] = position[at][order], sorted_keys[at][order]
+    return sorted_keys, position if rows is None else np.asarray(rows)[position]
+
+
 # The sets the verifier compares, by name, and the staged column each comes from.
 SET_COLUMNS = {"content": "content", "own": "own_content", "skips": "skip_pairs",
                "numbers": "numbers"}

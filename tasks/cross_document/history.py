@@ -25,8 +25,9 @@ runs' entries concatenated (canonical order kept) in one uncompressed Arrow file
 (`entries/A-B-runs.arrow`), its band and exact tables raw sorted arrays:
 
     bands/A-B-runs.npy   uint64: a header (format, header length, bands, runs, where each band
-                         starts, where each run's entries start), then per band key << 32 | entry,
-                         sorted
+                         starts, where each run's entries start), then the keys of every band,
+                         band after band, each band sorted by (key, entry), then their entries
+                         (uint32, two to a word)
     exact/A-B-runs.npy   uint64: the sorted exact hashes, then their entries
 
 all memory-mapped by the lookup. A lookup gives the same entries whatever the segments: the cap of
@@ -49,18 +50,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks.cross_document.duplicates import sort_by_key
 from tasks.settings import DedupSettings
 from tasks.shard.minhash import HASH_SCHEME
 from tasks.shard.normalize import NORMALIZER_VERSION
 from tasks.shard.stopwords import STOPWORDS
 from tasks.store import Layout, Staging, sequence_range, write_bytes_atomic
 
-# 5: segments merged by compaction (0.5). A format-4 index reads as format 5 without merged
-# segments, and becomes 5 with the next commit; textwash 0.4 refuses a format-5 index.
-INDEX_FORMAT = 5
-_READABLE_FORMATS = (4, 5)
+# 5: segments merged by compaction (0.5). 6: 64-bit band keys (0.6); an index of 32-bit keys
+# cannot be read (its keys match no new key) and is refused with what to do.
+INDEX_FORMAT = 6
+_READABLE_FORMATS = (6,)
+_KEYS_OF_32_BITS = (4, 5)
 _ENTRY_ROW_GROUP = 16_384
-_ARRAY_FORMAT = 1  # a merged segment's arrays: the header's first number
+_ARRAY_FORMAT = 2  # a merged segment's arrays: the header's first number (1: 32-bit keys)
 ENTRY_FIELDS = ("para_id", "doc_id", "run_seq", "order", "norm_hash", "content", "own_content",
                 "skip_pairs", "numbers")
 
@@ -89,6 +92,13 @@ def check_meta(root: Path, settings: DedupSettings) -> None:
     if not path.is_file():
         return
     found = json.loads(path.read_text(encoding="utf-8"))
+    if found.get("format") in _KEYS_OF_32_BITS:
+        raise IndexMismatchError(
+            f"the duplicate index in {path.parent} was built by textwash 0.5 or earlier, with "
+            "32-bit LSH band keys; this textwash uses 64-bit keys (index format "
+            f"{INDEX_FORMAT}), which match none of them. Use another output folder, or move "
+            "clean/_index away to start the duplicate history afresh (earlier runs' "
+            "paragraphs are then not matched), or keep running textwash 0.5 on this folder.")
     if found.get("format") in _READABLE_FORMATS:
         found["format"] = INDEX_FORMAT
     wanted = index_meta(settings)
@@ -135,7 +145,7 @@ class History:
             found_ids.append(_history_ids(number, entries))
             found_keys.append(found)
         if not found_ids:
-            return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
+            return np.zeros(0, np.uint64), np.zeros(0, np.uint64)
         return np.concatenate(found_ids), np.concatenate(found_keys)
 
     def exact_matches(self, norm_hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +205,7 @@ class _RunSegment:
     def whole_band(self, band: int) -> tuple[np.ndarray, np.ndarray]:
         """(key, entry) of every row of one band, sorted."""
         if band >= self.band_count:
-            return np.zeros(0, np.uint32), np.zeros(0, np.uint32)
+            return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
         if self._band_arrays is None:  # one read for all bands: the file is one run's
             table = self.bands.read()
             sizes = [self.bands.metadata.row_group(g).num_rows for g in range(self.band_count)]
@@ -261,8 +271,14 @@ class _MergedSegment:
         self.band_count = int(self._bands[2])
         header = np.asarray(self._bands[:head])
         runs = int(header[3])
-        self.band_starts = header[4:4 + self.band_count + 1].astype(np.int64) + head
+        if int(header[0]) != _ARRAY_FORMAT:
+            raise IndexMismatchError(f"{self.bands_path}: array format {int(header[0])}, "
+                                     f"this textwash reads {_ARRAY_FORMAT}")
+        self.band_starts = header[4:4 + self.band_count + 1].astype(np.int64)
         self.run_starts = header[5 + self.band_count:5 + self.band_count + runs].astype(np.int64)
+        total = int(self.band_starts[-1])
+        self._keys = self._bands[head:head + total]
+        self._entries_of_keys = self._bands[head + total:].view(np.uint32)[:total]
         self._exact_array: np.ndarray | None = None
 
     def _entry_table(self) -> pa.Table:
@@ -281,18 +297,19 @@ class _MergedSegment:
     def entry_batches(self):
         yield from self._entry_table().to_batches()
 
-    def _band(self, band: int) -> np.ndarray:
-        """One band's rows: key << 32 | entry, sorted."""
+    def _band(self, band: int) -> tuple[np.ndarray, np.ndarray]:
+        """One band's (keys, entries), sorted by (key, entry), as mapped."""
         if band >= self.band_count:
-            return np.zeros(0, np.uint64)
-        return self._bands[self.band_starts[band]:self.band_starts[band + 1]]
+            return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
+        at = slice(self.band_starts[band], self.band_starts[band + 1])
+        return self._keys[at], self._entries_of_keys[at]
 
     def band_rows(self, band: int) -> int:
-        return len(self._band(band))
+        return len(self._band(band)[0])
 
     def whole_band(self, band: int) -> tuple[np.ndarray, np.ndarray]:
-        packed = np.asarray(self._band(band))
-        return (packed >> np.uint64(32)).astype(np.uint32), packed.astype(np.uint32)
+        keys, entries = self._band(band)
+        return np.asarray(keys), np.asarray(entries)
 
     def _exact(self) -> tuple[np.ndarray, np.ndarray]:
         if self._exact_array is None:
@@ -308,14 +325,13 @@ class _MergedSegment:
                     ) -> tuple[np.ndarray, np.ndarray]:
         """(entry, key) of the rows with one of `keys` (sorted, distinct), the first `cap` of
         each key and run."""
-        packed = self._band(band)
-        low = keys.astype(np.uint64) << np.uint64(32)
-        lo = np.searchsorted(packed, low, side="left")
-        hi = np.searchsorted(packed, low | np.uint64(0xFFFFFFFF), side="right")
-        rows = np.asarray(packed[expand_ranges(lo, hi - lo)])
-        found, entries = rows >> np.uint64(32), rows & np.uint64(0xFFFFFFFF)
+        band_keys, band_entries = self._band(band)
+        lo = np.searchsorted(band_keys, keys, side="left")
+        hi = np.searchsorted(band_keys, keys, side="right")
+        at = expand_ranges(lo, hi - lo)
+        found, entries = np.asarray(band_keys[at]), np.asarray(band_entries[at])
         keep = self._within_cap(found, entries, cap)
-        return entries[keep].astype(np.uint32), found[keep].astype(np.uint32)
+        return entries[keep], found[keep]
 
     def exact_lookup(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         all_hashes, all_entries = self._exact()
@@ -429,13 +445,9 @@ class RunIndexWriter:
                               **_HASH_TABLE_ENCODING) as writer:
             for band in range(self.settings.bands):
                 entries, keys = band_keys(band)
-                # Sorted by (key, entry): both are 32-bit, so one sort of key << 32 | entry.
-                packed = keys.astype(np.uint64) << np.uint64(32)
-                packed |= entries.astype(np.uint64)
-                packed.sort()
-                writer.write_table(pa.table({"key": pa.array((packed >> np.uint64(32))
-                                                             .astype(np.uint32)),
-                                             "entry": pa.array(packed.astype(np.uint32))},
+                keys, entries = sort_by_key(keys, entries)
+                writer.write_table(pa.table({"key": pa.array(keys),
+                                             "entry": pa.array(entries.astype(np.uint32))},
                                             schema=_BANDS_SCHEMA), row_group_size=1 << 40)
         norm = np.concatenate(self._norm) if self._norm else np.zeros(0, np.uint64)
         order = np.argsort(norm, kind="stable")
@@ -452,7 +464,7 @@ _ENTRY_SCHEMA = pa.schema([("para_id", pa.string()), ("doc_id", pa.string()),
                            ("own_content", pa.list_(pa.uint32())),
                            ("skip_pairs", pa.list_(pa.uint32())),
                            ("numbers", pa.list_(pa.uint32()))])
-_BANDS_SCHEMA = pa.schema([("key", pa.uint32()), ("entry", pa.uint32())])
+_BANDS_SCHEMA = pa.schema([("key", pa.uint64()), ("entry", pa.uint32())])
 # Hashes are all distinct: a dictionary only costs (Parquet's default tries one per column).
 # The tables are sorted by their hash, so it is stored as deltas.
 _HASH_TABLE_ENCODING = {"compression": "zstd", "use_dictionary": False,
@@ -484,21 +496,24 @@ def merge_segments(layout: Layout, names: list[str], merged: str) -> None:
     header = np.concatenate((
         [_ARRAY_FORMAT, 0, bands, len(run_starts)],
         np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))), run_starts)).astype(np.uint64)
-    header[1] = len(header)  # where the bands start
+    header[1] = len(header)  # where the keys start
+    total = sum(sizes)
     out = np.lib.format.open_memmap(layout.index_dir / "bands" / f"{merged}.npy", mode="w+",
-                                    dtype=np.uint64, shape=(len(header) + sum(sizes),))
+                                    dtype=np.uint64, shape=(len(header) + total + (total + 1) // 2,))
     out[:len(header)] = header
-    at = len(header)
+    out_keys = out[len(header):len(header) + total]
+    out_entries = out[len(header) + total:].view(np.uint32)
+    at = 0
     for band in range(bands):  # one band in memory at a time
         read = [p.whole_band(band) for p in parts]
-        packed = np.concatenate([keys for keys, _ in read]).astype(np.uint64)
-        packed <<= np.uint64(32)
-        packed |= np.concatenate([entries.astype(np.uint64) + np.uint64(offset)
-                                  for (_, entries), offset in zip(read, offsets, strict=False)])
+        keys, entries = sort_by_key(
+            np.concatenate([keys for keys, _ in read]),
+            np.concatenate([entries.astype(np.int64) + offset
+                            for (_, entries), offset in zip(read, offsets, strict=False)]))
         del read
-        packed.sort()  # by (key, entry)
-        out[at:at + len(packed)] = packed
-        at += len(packed)
+        out_keys[at:at + len(keys)] = keys
+        out_entries[at:at + len(keys)] = entries
+        at += len(keys)
     out.flush()
     del out
     hashes, entries = [], []

@@ -1,8 +1,8 @@
 """Candidate search for near duplicates as a Dask DataFrame computation, for runs whose band
 index is too large to sort in one process.
 
-Each staged shard's band keys are read on a worker and exploded into (band code, position)
-pairs for the paragraphs that take part (the representatives of their exact-copy groups); a
+Each staged shard's band keys are read on a worker and exploded into (band, key, position)
+triples for the paragraphs that take part (the representatives of their exact-copy groups); a
 shuffle on the band code brings equal keys together; each partition yields its candidate pairs
 exactly as the in-process search does (`pairs_in_groups`); the flow process gathers the distinct
 pairs. Verification and the choice of canonicals stay in the flow process: they work on the
@@ -20,21 +20,24 @@ from tasks.store import ShardFiles
 
 
 def _shard_band_rows(directory: str, first_row: int, bands: int, reps: np.ndarray) -> pd.DataFrame:
-    """(code = band << 32 | key, pos = the row's place among the representatives)."""
+    """(band, key, pos = the row's place among the representatives)."""
     keys = np.load(ShardFiles(directory).band_keys, mmap_mode="r")
     rows = first_row + np.arange(keys.shape[1])
     pos = np.searchsorted(reps, rows)
     pos_clipped = np.minimum(pos, max(len(reps) - 1, 0))
     taking = (reps[pos_clipped] == rows) if len(reps) else np.zeros(len(rows), dtype=bool)
     local, pos = np.flatnonzero(taking), pos[taking]
-    code = (np.arange(bands, dtype=np.uint64)[:, None] << np.uint64(32)) | \
-        np.asarray(keys)[:, local].astype(np.uint64)
-    return pd.DataFrame({"code": code.ravel(), "pos": np.tile(pos, bands).astype(np.int64)})
+    return pd.DataFrame({"band": np.repeat(np.arange(bands, dtype=np.int32), len(local)),
+                         "key": np.asarray(keys)[:, local].astype(np.uint64).ravel(),
+                         "pos": np.tile(pos, bands).astype(np.int64)})
 
 
 def _partition_pairs(part: pd.DataFrame, n: int, max_heads: int) -> pd.Series:
-    part = part.sort_values(["code", "pos"], kind="stable")
-    codes = pairs_in_groups(part["code"].to_numpy(), part["pos"].to_numpy(), n, max_heads)
+    part = part.sort_values(["band", "key", "pos"], kind="stable")
+    band, key = part["band"].to_numpy(), part["key"].to_numpy()
+    new_group = np.ones(len(part), dtype=bool)
+    new_group[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    codes = pairs_in_groups(np.cumsum(new_group), part["pos"].to_numpy(), n, max_heads)
     return pd.Series(codes, dtype="int64")
 
 
@@ -50,8 +53,9 @@ def candidate_pairs_on_dask(address: str, shards, reps: np.ndarray, bands: int,
         reps_future = client.scatter(reps, broadcast=True)
         parts = [dask.delayed(_shard_band_rows)(shard.directory, int(first), bands, reps_future)
                  for shard, first in zip(shards, firsts)]
-        meta = pd.DataFrame({"code": pd.Series(dtype="uint64"), "pos": pd.Series(dtype="int64")})
-        frame = dd.from_delayed(parts, meta=meta).shuffle(on="code")
+        meta = pd.DataFrame({"band": pd.Series(dtype="int32"), "key": pd.Series(dtype="uint64"),
+                             "pos": pd.Series(dtype="int64")})
+        frame = dd.from_delayed(parts, meta=meta).shuffle(on=["band", "key"])
         codes = frame.map_partitions(_partition_pairs, len(reps), max_heads,
                                      meta=pd.Series(dtype="int64")).compute()
     return decode_pairs(sorted_unique(codes.to_numpy()), len(reps))

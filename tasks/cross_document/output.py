@@ -74,7 +74,7 @@ def write_run_index(shards: list[ShardResult], rows: RunRows, eligible: np.ndarr
             keys.append(np.asarray(shard.band_keys()[band])[local[with_keys]])
             first += len(indexed)
         if not entries:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint32)
+            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
         return np.concatenate(entries), np.concatenate(keys)
 
     index.finish(band_keys_of_entries)

@@ -52,7 +52,7 @@ class ShardResult:
         return ShardFiles(self.directory).table(table)
 
     def band_keys(self) -> np.ndarray:
-        """The paragraphs' LSH band keys, (bands x paragraphs) uint32, memory-mapped: one band
+        """The paragraphs' LSH band keys, (bands x paragraphs) uint64, memory-mapped: one band
         is one contiguous read (zeros where a paragraph has none: see `has_keys`)."""
         return np.load(ShardFiles(self.directory).band_keys, mmap_mode="r")
 
@@ -104,7 +104,7 @@ def process_shard(plan: RunPlan, shard: int, settings: Settings, staging: str) -
 
     # The stages look at one document at a time, so they run on chunks of whole documents and
     # each chunk is written out before the next: memory is bounded by the chunk, not the shard.
-    band_keys = np.zeros((settings.dedup.bands, split.num_rows), dtype=np.uint32)
+    band_keys = np.zeros((settings.dedup.bands, split.num_rows), dtype=np.uint64)
     doc_parts, done, writer = [], 0, None
     paragraphs, documents_done = split.num_rows, 0
     for chunk in document_chunks(split, CHUNK_PARAGRAPHS):

@@ -153,7 +153,7 @@ class Minhash(ParagraphStage):
             ("own_content", pa.list_(pa.uint32())),  # the same outside quotations
             ("skip_pairs", pa.list_(pa.uint32())),  # content words in order, hashed in pairs
             ("numbers", pa.list_(pa.uint32())),  # content words made of digits
-            ("band_keys", pa.list_(pa.uint32(), self.settings.bands)),  # LSH keys, or null
+            ("band_keys", pa.list_(pa.uint64(), self.settings.bands)),  # LSH keys, or null
         ])
 
     def run(self, paragraphs: pa.Table) -> tuple[pa.Table, None]:
