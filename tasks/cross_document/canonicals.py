@@ -120,33 +120,53 @@ def tighten_clusters(out: Canonicals, h: int, reps: np.ndarray, sets: StagedSets
     canonical = out.canonical_of[rows + h]
     order = np.lexsort((rows, canonical))
     rows, canonical = rows[order], canonical[order]
-    if len(rows) < 2:
-        return 0
-    starts = np.flatnonzero(np.concatenate(([True], canonical[1:] != canonical[:-1])))
-    start_of = np.repeat(starts, np.diff(np.append(starts, len(rows))))
-    position = np.arange(len(rows)) - start_of
-    partners = np.minimum(position, cap)
-    later = np.repeat(np.arange(len(rows)), partners)
+    earlier, later, position = cluster_pairs(canonical, cap)
     if not len(later):
         return 0
-    earlier = np.repeat(start_of, partners) + (
-        np.arange(len(later)) - np.repeat(np.cumsum(partners) - partners, partners))
     needed = sorted_unique(rows)  # rows is in cluster order, the sets are read in row order
     mine = sets.gather(np.searchsorted(reps, needed))
     a, b = np.searchsorted(needed, rows[earlier]), np.searchsorted(needed, rows[later])
     features, smaller = pair_features(mine, a, mine, b, rarity)
     ok = are_copies(load_verifier().score(features, smaller), features,
                     np.zeros(len(later), bool), settings)
-    left = np.zeros(len(rows), bool)
+    left = members_leaving(earlier, later, position, ok, len(rows))
+    out.canonical_of[rows[left] + h] = -1
+    out.sim_of[rows[left] + h] = np.nan
+    return int(left.sum())
+
+
+def cluster_pairs(canonical: np.ndarray, cap: int = MAX_HEADS
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For members sorted by (canonical, row): the pairs `tighten_clusters` judges, each
+    member with the first `cap` members of its cluster before it, as positions in that order
+    (earlier, later), and each member's position in its cluster."""
+    if len(canonical) < 2:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, np.zeros(len(canonical), np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], canonical[1:] != canonical[:-1])))
+    start_of = np.repeat(starts, np.diff(np.append(starts, len(canonical))))
+    position = np.arange(len(canonical)) - start_of
+    partners = np.minimum(position, cap)
+    later = np.repeat(np.arange(len(canonical)), partners)
+    earlier = np.repeat(start_of, partners) + (
+        np.arange(len(later)) - np.repeat(np.cumsum(partners) - partners, partners))
+    return earlier, later, position
+
+
+def members_leaving(earlier: np.ndarray, later: np.ndarray, position: np.ndarray,
+                    ok: np.ndarray, members: int) -> np.ndarray:
+    """Which members leave their cluster: in position order, a member leaves when the verifier
+    did not pass it (`ok`) with an earlier member that stays."""
+    left = np.zeros(members, bool)
+    if not len(later):
+        return left
     by_position = np.argsort(position[later], kind="stable")
     bounds = np.searchsorted(position[later][by_position], np.arange(1, position.max() + 2))
     for lo, hi in itertools.pairwise(bounds):  # the members at one position decide together
         pairs = by_position[lo:hi]
         failed = pairs[~ok[pairs] & ~left[earlier[pairs]]]
         left[later[failed]] = True
-    out.canonical_of[rows[left] + h] = -1
-    out.sim_of[rows[left] + h] = np.nan
-    return int(left.sum())
+    return left
 
 
 def _undecided(codes: np.ndarray, m: int, rep_member: np.ndarray, rep_leads: np.ndarray,

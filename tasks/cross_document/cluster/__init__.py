@@ -1,0 +1,164 @@
+"""The run-wide step on a Dask cluster: every phase of tasks/cross_document/ as tasks on the
+workers, per shard or per partition of a hash, handing rows to each other through files
+(exchange.py). The flow's process holds the task handles and counts, nothing per paragraph.
+The rows it writes are those of the single-process step (tests/test_cluster.py checks it).
+
+The stages, in order (each staged, so a killed run resumes after the last finished one):
+
+ 1. rows and documents: each shard's rows; ids read by several shards   documents.py
+ 2. site templates, per partition of sites, with earlier runs' counts     documents.py
+ 3. exact copies, per partition of hashes; representatives per shard     exact.py
+ 4. candidate pairs, per partition of band keys, bands in rounds;
+    their earlier runs' candidates by lookups in the index                bands.py
+ 5. the run's word rarity, per partition of words                         rarity.py
+ 6. verification: a pair's earlier row's sets attached in its shard,
+    then judged in its later row's shard; every candidate verified        verify.py
+ 7. connected components of the verified pairs (star rounds)              components.py
+ 8. the canonical rule per component; clusters tightened                  decide.py
+ 9. exact copies follow their heads; `cross` tables; the run's index      output.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+from tasks.cross_document.cluster import bands, components, decide, documents, exact, output, verify
+from tasks.cross_document.cluster import rarity as word_rarity
+from tasks.cross_document.cluster.exchange import Stage
+from tasks.cross_document.cluster.job import Job
+from tasks.settings import Settings
+from tasks.shard import ShardResult
+from tasks.store import Staging, Store
+
+ROWS_PER_PART = 250_000  # a partition's share of a band round: some tens of MB
+MAX_ROUNDS = 200
+
+
+def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, staging: Staging,
+                              run_seq: int, address: str, parts: int | None = None):
+    """The run-wide step on the Dask scheduler at `address` (superseded documents: staged by
+    the flow in `staging`), with `parts` partitions per exchange (by default one per
+    ROWS_PER_PART rows, at least 4). Returns a CrossDocumentResult."""
+    from distributed import Client
+
+    from tasks.cross_document import CrossDocumentResult
+
+    starts = [0]
+    for shard in shards:
+        starts.append(starts[-1] + shard.paragraphs)
+    job = Job(work=str(staging.directory / "cluster"), shards=tuple(s.directory for s in shards),
+              starts=tuple(starts),
+              parts=parts or max(4, math.ceil(starts[-1] / ROWS_PER_PART)),
+              settings=settings, clean=str(Store(settings.clean).root),
+              staging=str(staging.directory), run_id=staging.run_id, run_seq=run_seq)
+    Path(job.work).mkdir(parents=True, exist_ok=True)
+    with_history = bool(exact.open_history(job).runs)
+    all_shards, all_parts = range(len(shards)), range(job.parts)
+    seconds: dict[str, float] = {}
+    with Client(address) as client:
+        run = _Runner(client, job, seconds)
+        run("rows", documents.load_shard, all_shards)
+        run("documents", documents.resolve_documents, all_parts)
+        run("site_rows", documents.send_template_rows, all_shards)
+        templates = sum(run("templates", documents.find_templates, all_parts))
+        run("template_counts", lambda j, _: documents.stage_template_counts(j), [0])
+        run("hashes", exact.send_hashes, all_shards)
+        run("exact", exact.group_copies, all_parts, with_history)
+        reps = sum(run("representatives", exact.stage_representatives, all_shards))
+        for first, end in bands.rounds(settings.dedup.bands):
+            run(f"bands-{first:03d}-send", bands.send_band_keys, all_shards, first, end)
+            run(f"bands-{first:03d}-pair", bands.pair_keys, all_parts, first, with_history)
+            job.exchange(f"bands-{first:03d}").remove()  # the round's keys: on disk no longer
+        run("words", word_rarity.send_words, all_shards)
+        run("rarity", word_rarity.count_words, all_parts)
+        run("attach", verify.attach_sets, all_shards, "pairs", "pairs_half", True)
+        verified = run("verify", verify.verify_candidates, all_shards, reps)
+        rounds = _components(run, job)
+        run("labels", components.label_nodes, all_parts, rounds)
+        run("by_component", decide.edges_by_component, all_parts)
+        decided = run("decide", decide.decide, all_parts)
+        run("tighten_attach", verify.attach_sets, all_shards, "tighten", "tighten_half", False)
+        run("tighten_judge", _judge_members, all_shards, reps)
+        settled = run("settle", decide.settle, all_parts)
+        exact_clusters = sum(run("follow_heads", output.follow_heads, all_shards))
+        written = run("cross", output.write_cross, all_shards)
+        indexed = run("index", lambda j, _: output.write_index(j), [0])[0]
+    return CrossDocumentResult(
+        site_template_lines=templates,
+        duplicates=sum(w[0] for w in written),
+        duplicates_of_earlier_runs=sum(w[1] for w in written),
+        clusters=sum(s[1] for s in settled) + exact_clusters,
+        candidate_pairs=sum(v[0] for v in verified),
+        compared_pairs=sum(v[1] for v in verified),
+        verified_pairs=sum(v[2] for v in verified),
+        loose_members=sum(s[0] for s in settled),
+        earlier_paragraphs_matched=sum(v[3] for v in verified),
+        indexed_paragraphs=indexed,
+        candidate_search="cluster",
+        seconds=seconds | {"component_rounds": rounds, "decided_members":
+                           sum(d[0] for d in decided)},
+    )
+
+
+def _judge_members(job: Job, shard: int, reps: int) -> int:
+    pairs, _, passed = verify.judge(job, shard, "tighten_half", reps, floor=False,
+                                    same_document_out=False)
+    if len(passed):
+        decide.send_judged(job, shard, pairs, passed)
+    return len(passed)
+
+
+def _components(run: _Runner, job: Job) -> int:
+    """Large-star and small-star rounds until a pair of them changes nothing. Returns the
+    number of the exchange that holds the final stars."""
+    parts = range(job.parts)
+    before = _total(run("edges", components.send_edges, parts, "edges"))
+    number = 0
+    while True:
+        run(f"cc-{number:03d}-large", components.star_round, parts, number, True, False)
+        after = _total(run(f"cc-{number + 1:03d}-small", components.star_round, parts,
+                           number + 1, False, True))
+        number += 2
+        if after == before:
+            return number
+        if number > MAX_ROUNDS:
+            raise RuntimeError(f"connected components: no convergence after {MAX_ROUNDS} rounds")
+        before = after
+
+
+def _total(results) -> tuple[int, int, int]:
+    mask = (1 << 64) - 1
+    return (sum(r[0] for r in results), sum(r[1] for r in results) & mask,
+            sum(r[2] for r in results) & mask)
+
+
+class _Runner:
+    """Runs a stage's tasks on the cluster, one per item, unless the stage is done already
+    (then its staged summary is its result)."""
+
+    def __init__(self, client, job: Job, seconds: dict[str, float]):
+        self.client, self.job, self.seconds = client, job, seconds
+
+    def __call__(self, name: str, fn, items, *args):
+        stage = Stage(Path(self.job.work) / "_stages", name)
+        if stage.done:
+            return json.loads(stage.summary())
+        start = time.perf_counter()
+        items = list(items)
+        futures = self.client.map(fn, [self.job] * len(items), items,
+                                  *[[a] * len(items) for a in args], pure=False)
+        results = [_plain(r) for r in self.client.gather(futures)]
+        stage.directory.parent.mkdir(parents=True, exist_ok=True)
+        stage.finish(json.dumps(results))
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        return results
+
+
+def _plain(value):
+    """A task's result as JSON can keep it (tuples as lists, numpy numbers as int)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return None if value is None else int(value)

@@ -1,0 +1,162 @@
+"""The last stages on the cluster (the single-process step's phase 7): exact copies follow their
+head, each shard gets its `cross` table, and the run's index files are written.
+
+- `follow_heads` (per shard of heads): each exact copy takes its head's decision (the head's
+  canonical when the head is a near copy, else the head), to the copy's shard;
+- `write_cross` (per shard): the shard's `cross` table, with every canonical named by its
+  para_id (read from the shard that holds it);
+- `write_index` (one task): this run's index files, as tasks/cross_document/output.py writes
+  them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.cross_document.cluster.decide import DECISIONS, ROWS
+from tasks.cross_document.cluster.documents import read_rows
+from tasks.cross_document.cluster.exact import COPIES
+from tasks.cross_document.cluster.exchange import read_arrow, write_arrow
+from tasks.cross_document.cluster.job import Job, is_row, node_of_row, row_of_node
+from tasks.cross_document.history import RunIndexWriter
+from tasks.cross_document.output import _ENTRY_COLUMNS, CROSS
+from tasks.shard import STAGING_COMPRESSION
+from tasks.store import Staging
+
+
+def superseded_ids(job: Job) -> set[str]:
+    """The documents this run supersedes (staged by the flow before the step)."""
+    path = Staging(job.staging, job.run_id).index_file("superseded")
+    return set(pq.read_table(path)["doc_id"].to_pylist()) if path.is_file() else set()
+
+
+def follow_heads(job: Job, shard: int) -> int:
+    """Exact copies whose head is in `shard`. Returns the exact-copy clusters that are not near
+    clusters too (the head is no near copy and no near canonical)."""
+    copies = job.exchange("copies", by_shard=True).read(shard, COPIES)
+    if not copies.num_rows:
+        return 0
+    near = job.exchange("decisions", by_shard=True).read(shard, DECISIONS)
+    near_rows = near["row"].to_numpy()
+    by_row = np.argsort(near_rows)
+    heads = copies["head"].to_numpy()
+    at = np.minimum(np.searchsorted(near_rows[by_row], heads), max(len(near_rows) - 1, 0))
+    head_is_member = (near_rows[by_row][at] == heads) if len(near_rows) else \
+        np.zeros(len(heads), bool)
+    where = by_row[at]
+    dup_of = np.where(head_is_member, near["dup_of"].to_numpy()[where] if len(near_rows) else 0,
+                      node_of_row(heads))
+    score = np.where(head_is_member,
+                     near["score"].to_numpy()[where] if len(near_rows) else 0,
+                     np.float32(1.0)).astype(np.float32)
+    names = near["name"].take(pa.array(where)) if len(near_rows) else \
+        pa.nulls(len(heads), pa.string())
+    names = pa.array([n if m else None for n, m in zip(names.to_pylist(),
+                                                       head_is_member.tolist())], pa.string())
+    rows = copies["row"].to_numpy()
+    job.exchange("copy_decisions", by_shard=True).write(
+        shard, job.shard_of(rows),
+        pa.table({"row": rows, "dup_of": dup_of, "score": score, "name": names},
+                 schema=DECISIONS))
+    leading = np.unique(heads[~head_is_member])
+    write_arrow(job.shard_work(shard) / "exact_heads.arrow",
+                pa.table({"row": leading}, schema=ROWS))
+    near_canonicals = job.exchange("canonicals", by_shard=True).read(shard, ROWS)
+    return int((~np.isin(leading, near_canonicals["row"].to_numpy())).sum())
+
+
+def write_cross(job: Job, shard: int) -> tuple[int, int, int]:
+    """The shard's `cross` table; the rows it indexes (`indexed.npy`). Returns (duplicates,
+    duplicates of earlier runs, indexed rows)."""
+    rows = read_rows(job, shard, ["doc_id", "para_index", "may_lead"])
+    n, first = rows.num_rows, job.first_row(shard)
+    flags = np.load(job.shard_work(shard) / "flags.npz")
+    decisions = pa.concat_tables([
+        job.exchange("decisions", by_shard=True).read(shard, DECISIONS),
+        job.exchange("copy_decisions", by_shard=True).read(shard, DECISIONS)])
+    local = decisions["row"].to_numpy() - first
+    targets = decisions["dup_of"].to_numpy()
+    dup_of = np.full(n, None, dtype=object)
+    dup_of[local] = _names(job, targets, decisions["name"])
+    similarity = np.full(n, np.nan, np.float32)
+    similarity[local] = decisions["score"].to_numpy()
+    canonical = np.zeros(n, bool)
+    for found in (job.exchange("canonicals", by_shard=True).read(shard, ROWS),
+                  _exact_heads(job, shard)):
+        canonical[found["row"].to_numpy() - first] = True
+    cluster = dup_of.copy()
+    own = np.flatnonzero(canonical)
+    cluster[own] = _para_ids(rows, own)
+    part = pa.table({
+        "repeated_id": flags["repeated"],
+        "site_template": flags["template"],
+        "dup_of": pa.array(dup_of.tolist(), pa.string()),
+        "dup_cluster": pa.array(cluster.tolist(), pa.string()),
+        "dup_similarity": pa.array(similarity, pa.float32(), mask=np.isnan(similarity)),
+    }, schema=CROSS)
+    pq.write_table(part, job.shard_files(shard).table("cross"), compression=STAGING_COMPRESSION)
+    member = np.zeros(n, bool)
+    member[local] = True
+    indexed = np.flatnonzero(flags["eligible"] & ~member
+                             & rows["may_lead"].to_numpy(zero_copy_only=False))
+    np.save(job.shard_work(shard) / "indexed.npy", indexed)
+    return len(local), int((~is_row(targets)).sum()), len(indexed)
+
+
+def write_index(job: Job) -> int:
+    """This run's index files: its indexed rows' entries shard by shard, then their band keys
+    band by band. Returns the entries."""
+    index = RunIndexWriter(Staging(job.staging, job.run_id).directory, job.run_id, job.run_seq,
+                           job.settings.dedup)
+    indexed_parts = []
+    for shard in range(len(job.shards)):
+        local = np.load(job.shard_work(shard) / "indexed.npy")
+        entries = pq.read_table(job.shard_files(shard).table("paragraphs"),
+                                columns=_ENTRY_COLUMNS)
+        has_keys = read_rows(job, shard, ["has_keys"])["has_keys"].to_numpy(
+            zero_copy_only=False)[local]
+        indexed_parts.append((shard, local[has_keys], int(has_keys.sum()), len(local),
+                              np.flatnonzero(has_keys)))
+        index.add_entries(entries.take(pa.array(local)).append_column(
+            "order", pa.array(local + job.first_row(shard), type=pa.int64())))
+
+    def band_keys_of_entries(band: int) -> tuple[np.ndarray, np.ndarray]:
+        entries, keys, first = [], [], 0
+        for shard, with_keys, _, count, entry_at in indexed_parts:
+            entries.append(first + entry_at)
+            band_row = np.load(job.shard_files(shard).band_keys, mmap_mode="r")[band]
+            keys.append(np.asarray(band_row[with_keys]))
+            first += count
+        if not entries:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
+        return np.concatenate(entries), np.concatenate(keys)
+
+    index.finish(band_keys_of_entries)
+    return index.count
+
+
+def _exact_heads(job: Job, shard: int) -> pa.Table:
+    path = job.shard_work(shard) / "exact_heads.arrow"
+    return read_arrow(path) if path.is_file() else ROWS.empty_table()
+
+
+def _names(job: Job, targets: np.ndarray, earlier_names: pa.ChunkedArray) -> list:
+    """para_id of each target node: an earlier run's (its name came with it) or this run's
+    row (read from the shard that holds it)."""
+    out = np.array(earlier_names.to_pylist(), dtype=object)
+    mine = np.flatnonzero(is_row(targets))
+    rows = row_of_node(targets[mine])
+    shard_of = job.shard_of(rows)
+    for shard in np.unique(shard_of).tolist():
+        at = np.flatnonzero(shard_of == shard)
+        table = read_rows(job, shard, ["doc_id", "para_index"])
+        out[mine[at]] = _para_ids(table, rows[at] - job.first_row(shard))
+    return out.tolist()
+
+
+def _para_ids(rows: pa.Table, local: np.ndarray) -> list[str]:
+    taken = rows.select(["doc_id", "para_index"]).take(pa.array(local))
+    return [f"{d}:{i}" for d, i in zip(taken["doc_id"].to_pylist(),
+                                       taken["para_index"].to_pylist())]

@@ -1,0 +1,156 @@
+"""The run-wide step on a Dask cluster (tasks/cross_document/cluster/) writes what the single-
+process step writes: the same `cross` rows, index files and template counts, over two runs (the
+second matched against the first), with 1 to 4 workers and several partition counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from staged_shards import Doc, stage_shard
+
+from tasks.cross_document import cross_document
+from tasks.publish.supersede import stage_index_exclusions
+from tasks.settings import Settings
+from tasks.store import TABLE_NAMES, Store
+
+distributed = pytest.importorskip("distributed")
+
+WORDS = [f"{a}{b}" for a in ("bra", "cle", "dro", "fen", "gar", "hol", "jup", "kes", "lom",
+                             "mar", "nev", "pol", "qua", "ros", "sel", "tam", "ulm", "vor")
+         for b in ("ton", "isk", "ama", "ule", "ex", "ord", "ina", "ush")]
+
+
+def _sentence(rng, n):
+    return " ".join(rng.choice(WORDS, n)).capitalize() + "."
+
+
+def _edit(rng, text, changes):
+    words = text.rstrip(".").split()
+    for _ in range(changes):
+        words[int(rng.integers(len(words)))] = str(rng.choice(WORDS))
+    return " ".join(words) + "."
+
+
+def _corpus(seed: int, docs: int, first_doc: int = 0) -> list[list[Doc]]:
+    """Shards of documents with exact copies, edited copies (some of copies: chains), copies
+    inside one document, quotations, boilerplate, site templates, a content-model tag, and a
+    document id read again by a later shard."""
+    common = np.random.default_rng(0)  # the stories every run copies from
+    sources = [_sentence(common, int(common.integers(12, 40))) for _ in range(40)]
+    rng = np.random.default_rng(seed)
+    made: list[Doc] = []
+    chain = [str(sources[1])]
+    for k in range(first_doc, first_doc + docs):
+        paragraphs, rules = [], []
+        # A chain: each an edit of the one before (a copy of a copy ...), across documents.
+        chain.append(_edit(rng, chain[-1], 2))
+        paragraphs.append(chain[-1])
+        rules.append(None)
+        # Copies of one story edited in its first or its second half: each like the story,
+        # two of them not always like each other (tightened clusters).
+        story = str(sources[2 + k % 3]).rstrip(".").split()
+        half = len(story) // 2
+        changed = range(half) if rng.random() < 0.5 else range(half, len(story))
+        for at in changed:
+            if rng.random() < 0.4:
+                story[at] = str(rng.choice(WORDS))
+        paragraphs.append(" ".join(story) + ".")
+        rules.append(None)
+        for _ in range(int(rng.integers(2, 7))):
+            kind = rng.random()
+            if kind < 0.25:
+                text = str(rng.choice(sources))  # an exact copy
+            elif kind < 0.55:
+                base = str(rng.choice(sources + [p for d in made[-5:] for p in d.paragraphs]))
+                text = _edit(rng, base, int(rng.integers(1, 6)))  # an edited copy, or of a copy
+            elif kind < 0.62:
+                text = f'He said "{rng.choice(sources)}" {_sentence(rng, 8)}'
+            elif kind < 0.7 and paragraphs:
+                text = paragraphs[-1]  # a copy inside one document
+            else:
+                text = _sentence(rng, int(rng.integers(3, 30)))
+            paragraphs.append(text)
+            rules.append("content_model" if rng.random() < 0.05 else None)
+        paragraphs.append("Subscribe to our newsletter")  # a site template line
+        rules.append(None)
+        paragraphs.append("Please enter your comment!")
+        rules.append("comment_form")
+        made.append(Doc(f"doc-{k}", paragraphs, site=f"site{k % 3}.example", rules=rules))
+    shards = [made[i:i + 7] for i in range(0, len(made), 7)]
+    shards[-1].append(Doc(made[0].doc_id, ["A record read again with this id.",
+                                           str(sources[0])], site="other.example"))
+    return shards
+
+
+def _run(clean, sequence, shards, settings, address=None, parts=None, superseded=()):
+    store = Store(clean)
+    settings = settings.merged({"clean": str(clean)})
+    run_id = f"{sequence:05d}-test"
+    staged = [stage_shard(store, run_id, k, docs, settings) for k, docs in enumerate(shards)]
+    staging = store.staging(run_id)
+    stage_index_exclusions(staging, {"x": set(superseded)} if superseded else {})
+    if address is None:
+        result = cross_document(staged, settings, staging, sequence, set(superseded))
+    else:
+        from tasks.cross_document.cluster import cross_document_on_cluster
+
+        result = cross_document_on_cluster(staged, settings, staging, sequence, address, parts)
+    rows = {}
+    for shard in staged:
+        ids = pq.read_table(shard.path("paragraphs"), columns=["para_id"])["para_id"].to_pylist()
+        rows.update(zip(ids, pq.read_table(shard.path("cross")).to_pylist()))
+    index = {kind: pq.read_table(staging.index_file(kind)).to_pylist()
+             for kind in ("entries", "bands", "exact", "templates")}
+    for table in TABLE_NAMES:
+        staging.table_dir(table).mkdir(parents=True)
+    store.commit(run_id, {"run_id": run_id, "sequence": sequence})
+    return result, rows, index
+
+
+def _same(a, b):
+    result_a, rows_a, index_a = a
+    result_b, rows_b, index_b = b
+    assert rows_a == rows_b
+    assert index_a == index_b
+    for name in ("site_template_lines", "duplicates", "duplicates_of_earlier_runs", "clusters",
+                 "loose_members", "indexed_paragraphs"):
+        assert getattr(result_a, name) == getattr(result_b, name), name
+
+
+SETTINGS = Settings().merged({"dedup": {"bands": 12, "rows": 2, "num_perm": 24, "min_words": 3},
+                              "boilerplate": {"template_min_docs": 3}})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as c:
+        yield c
+
+
+@pytest.mark.parametrize("parts", [1, 3, 8])
+def test_the_cluster_writes_what_one_process_writes(tmp_path, cluster, parts):
+    first, second = _corpus(1, 30), _corpus(2, 25, first_doc=20)  # run 2 reads docs 20-29 again
+    local = [_run(tmp_path / "local", 1, first, SETTINGS),
+             _run(tmp_path / "local", 2, second, SETTINGS,
+                  superseded=[f"doc-{k}" for k in range(20, 30)])]
+    on_cluster = [_run(tmp_path / "cluster", 1, first, SETTINGS, cluster.scheduler_address,
+                       parts),
+                  _run(tmp_path / "cluster", 2, second, SETTINGS, cluster.scheduler_address,
+                       parts, superseded=[f"doc-{k}" for k in range(20, 30)])]
+    # The cases are there: copies of earlier runs' paragraphs, tightened clusters, templates.
+    assert local[0][0].duplicates > 20 and local[1][0].duplicates_of_earlier_runs > 5
+    assert local[0][0].loose_members > 0 and local[1][0].loose_members > 0
+    assert local[0][0].site_template_lines > 0
+    for a, b in zip(local, on_cluster):
+        _same(a, b)
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_any_number_of_worker_processes_gives_the_same_rows(tmp_path, workers):
+    shards = _corpus(5, 20)
+    local = _run(tmp_path / "local", 1, shards, SETTINGS)
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        _same(local, _run(tmp_path / "cluster", 1, shards, SETTINGS, c.scheduler_address, 5))
