@@ -198,8 +198,9 @@ class RuntimeSettings(_Section):
         "LocalCluster of `workers` processes"
     )
     dask_dedup_min_rows: int = Field(
-        1_000_000, ge=0, description="with the dask task runner, search duplicate candidates "
-        "on the cluster (a Dask DataFrame shuffle of band keys) from this many paragraphs on"
+        1_000_000, ge=0, description="with the dask task runner, run the whole run-wide "
+        "duplicate step on the cluster's workers from this many paragraphs in a run on "
+        "(docs/scale-out.md); below, in the flow's process"
     )
     strict: bool = Field(False, description="fail the run (non-zero exit) if any record is rejected")
     retries: int = Field(

@@ -114,7 +114,7 @@ def _same(a, b):
     assert rows_a == rows_b
     assert index_a == index_b
     for name in ("site_template_lines", "duplicates", "duplicates_of_earlier_runs", "clusters",
-                 "loose_members", "indexed_paragraphs"):
+                 "loose_members", "indexed_paragraphs", "earlier_paragraphs_matched"):
         assert getattr(result_a, name) == getattr(result_b, name), name
 
 
@@ -154,3 +154,11 @@ def test_any_number_of_worker_processes_gives_the_same_rows(tmp_path, workers):
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as c:
         _same(local, _run(tmp_path / "cluster", 1, shards, SETTINGS, c.scheduler_address, 5))
+
+
+def test_exact_copies_only(tmp_path, cluster):
+    """Shards whose copies are all exact (short lines: no band keys), heads in other shards."""
+    shards = [[Doc(f"d{s}-{k}", ["Short line one.", f"Line {s} {k} of its own.", "Another line."])
+               for k in range(3)] for s in range(3)]
+    _same(_run(tmp_path / "local", 1, shards, SETTINGS),
+          _run(tmp_path / "cluster", 1, shards, SETTINGS, cluster.scheduler_address, 2))

@@ -269,7 +269,7 @@ def test_dask_local_cluster_gives_the_same_output(prefect_server, tmp_path):
                            "dask_dedup_min_rows": 0})
     # The article paragraph's three copies; the lines that differ in their number are no copies.
     assert on_dask["counts"]["duplicates"] == single["counts"]["duplicates"] == 3
-    assert on_dask["counts"]["candidate_search"] == "dask"
+    assert on_dask["counts"]["candidate_search"] == "cluster"
     a, b = tables(tmp_path / "single"), tables(tmp_path / "dask")
     for name in a:
         assert a[name].sort_by("run_id").equals(b[name].sort_by("run_id")), name

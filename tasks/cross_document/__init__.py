@@ -10,12 +10,15 @@ at most `_RANGE_PAIRS` candidate pairs per band. The phases, in order, each a pl
 2. site templates, with earlier runs' counts (templates.py);
 3. exact copies by normalised hash; a group's first row represents it (candidates.py);
 4. candidate pairs: this run's band tables, band by band, and candidates and exact matches
-   among earlier runs' indexed paragraphs (candidates.py, history.py; on_dask.py on a cluster);
+   among earlier runs' indexed paragraphs (candidates.py, history.py);
 5. verification and 6. canonical assignment, range by range (canonicals.py; whether a pair is a
    copy is verifier.py's call, with the run's word rarity; the greedy choice is duplicates.py's);
 7. per shard a `cross` table for publish; this run's index files for later runs (output.py).
 A phase drops what no later phase needs as soon as it is done with it: the step's peak memory
 is what bounds the run.
+
+On a Dask cluster, from `runtime.dask_dedup_min_rows` paragraphs on, every phase runs on the
+workers instead, with the same rows as the result (tasks/cross_document/cluster/).
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ class CrossDocumentResult:
     loose_members: int  # near copies of a canonical that are not copies of another member
     earlier_paragraphs_matched: int
     indexed_paragraphs: int
-    candidate_search: str  # "local" or "dask"
+    candidate_search: str  # "local" (this process) or "cluster" (the whole step on Dask)
     seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per part
 
 
@@ -67,9 +70,13 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
                    dask_address: str | None = None) -> CrossDocumentResult:
     """Site templates and duplicates of the staged `shards` (a `cross` table each), and this
     run's index files in `staging`. `exclude_doc_ids`: documents superseded by this run, left
-    out of the earlier runs' index. `dask_address`: a Dask scheduler; with it, and at least
-    runtime.dask_dedup_min_rows paragraphs with band keys, the candidate search among this
-    run's paragraphs runs there (tasks/cross_document/on_dask.py)."""
+    out of the earlier runs' index (on a cluster: as staged in `staging` by the flow).
+    `dask_address`: a Dask scheduler; with it, and at least runtime.dask_dedup_min_rows
+    paragraphs, the whole step runs on its workers (tasks/cross_document/cluster/)."""
+    if dask_address and sum(s.paragraphs for s in shards) >= settings.runtime.dask_dedup_min_rows:
+        from tasks.cross_document.cluster import cross_document_on_cluster  # Dask only then
+
+        return cross_document_on_cluster(shards, settings, staging, run_seq, dask_address)
     clean, lap = Store(settings.clean), _Laps()
     map_large_allocations()
     rows, site_of_doc = load_rows(shards)
@@ -85,11 +92,8 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
     exact, heads = exact_copies(rows, templates, repeated, with_history=bool(history.runs))
     lap("exact")
 
-    on_dask = bool(dask_address) and len(exact.reps) >= settings.runtime.dask_dedup_min_rows
     tables, near_earlier = band_tables(shards, rows.starts, exact.reps, settings.dedup.bands,
-                                       history, staging.work_dir, local=not on_dask)
-    pairs = _pairs_on_dask(dask_address, shards, exact.reps, settings.dedup.bands) if on_dask \
-        else tables
+                                       history, staging.work_dir)
     earlier = earlier_candidates(history, heads, near_earlier, rows.doc_names)
     del heads, near_earlier
     lap("band_tables")
@@ -98,11 +102,11 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
     rarity = WordRarity.of(sets.read_all("content"), sets.rows)
     lap("stage_sets")
 
-    canonicals = choose_canonicals(pairs, tables.ranges(_RANGE_PAIRS), exact.reps, rows.doc,
+    canonicals = choose_canonicals(tables, tables.ranges(_RANGE_PAIRS), exact.reps, rows.doc,
                                    earlier, sets, rarity, rows.may_lead, settings.dedup)
     tables.remove()
     sets.remove()
-    del pairs, tables, sets
+    del tables, sets
     lap("ranges")
 
     found = resolve_copies(exact, canonicals, earlier.h)
@@ -124,15 +128,9 @@ def cross_document(shards: list[ShardResult], settings: Settings, staging: Stagi
         loose_members=canonicals.loose_members,
         earlier_paragraphs_matched=earlier.h,
         indexed_paragraphs=indexed,
-        candidate_search="dask" if on_dask else "local",
+        candidate_search="local",
         seconds=lap.seconds,
     )
-
-
-def _pairs_on_dask(address: str, shards: list[ShardResult], reps: np.ndarray, bands: int):
-    from tasks.cross_document.on_dask import DaskPairs  # Dask only when a run uses it
-
-    return DaskPairs(address, shards, reps, bands)
 
 
 class _Laps:

@@ -63,15 +63,14 @@ def exact_copies(rows: RunRows, templates: np.ndarray, repeated: np.ndarray,
 
 
 def band_tables(shards: list[ShardResult], starts: np.ndarray, reps: np.ndarray, bands: int,
-                history: History, work_dir: Path, local: bool) -> tuple[BandTables, np.ndarray]:
-    """Band by band, the band table of the representatives (staged in `work_dir`; with `local`
-    False the candidate search among them runs elsewhere, and the bands are sorted only for
-    the lookups in earlier runs), and their candidates among earlier runs' indexed paragraphs:
-    distinct (history id, row) pairs. `starts`: the first row of each shard."""
+                history: History, work_dir: Path) -> tuple[BandTables, np.ndarray]:
+    """Band by band, the band table of the representatives (staged in `work_dir`), and their
+    candidates among earlier runs' indexed paragraphs: distinct (history id, row) pairs.
+    `starts`: the first row of each shard."""
     m = len(reps)
     tables = BandTables(work_dir, m, MAX_HEADS, bands)
     with_history = []
-    for band in range(bands if (m and local) or history.runs else 0):
+    for band in range(bands if m else 0):
         keys = _band_keys(shards, starts, reps, band)
         sorted_keys, positions = tables.add_band(keys)
         del keys

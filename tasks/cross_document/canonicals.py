@@ -40,7 +40,7 @@ from tasks.shard import return_freed_memory
 class PairSource(Protocol):
     def pairs(self, a0: int, a1: int) -> np.ndarray:
         """Distinct candidate pairs of representatives whose member j is in [a0, a1), as sorted
-        codes j * m + i (i < j): BandTables, or the pairs found on Dask."""
+        codes j * m + i (i < j) (BandTables)."""
 
 
 @dataclass

@@ -76,6 +76,7 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
         run("rarity", word_rarity.count_words, all_parts)
         run("attach", verify.attach_sets, all_shards, "pairs", "pairs_half", True)
         verified = run("verify", verify.verify_candidates, all_shards, reps)
+        earlier = sum(run("earlier", verify.count_earlier, all_parts))
         rounds = _components(run, job)
         run("labels", components.label_nodes, all_parts, rounds)
         run("by_component", decide.edges_by_component, all_parts)
@@ -95,7 +96,7 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
         compared_pairs=sum(v[1] for v in verified),
         verified_pairs=sum(v[2] for v in verified),
         loose_members=sum(s[0] for s in settled),
-        earlier_paragraphs_matched=sum(v[3] for v in verified),
+        earlier_paragraphs_matched=earlier,
         indexed_paragraphs=indexed,
         candidate_search="cluster",
         seconds=seconds | {"component_rounds": rounds, "decided_members":

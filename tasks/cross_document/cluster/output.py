@@ -39,28 +39,27 @@ def follow_heads(job: Job, shard: int) -> int:
     if not copies.num_rows:
         return 0
     near = job.exchange("decisions", by_shard=True).read(shard, DECISIONS)
+    heads = copies["head"].to_numpy()
+    # Where each head is among the shard's near decisions (-1: the head is no near copy).
     near_rows = near["row"].to_numpy()
     by_row = np.argsort(near_rows)
-    heads = copies["head"].to_numpy()
-    at = np.minimum(np.searchsorted(near_rows[by_row], heads), max(len(near_rows) - 1, 0))
-    head_is_member = (near_rows[by_row][at] == heads) if len(near_rows) else \
-        np.zeros(len(heads), bool)
-    where = by_row[at]
-    dup_of = np.where(head_is_member, near["dup_of"].to_numpy()[where] if len(near_rows) else 0,
-                      node_of_row(heads))
-    score = np.where(head_is_member,
-                     near["score"].to_numpy()[where] if len(near_rows) else 0,
-                     np.float32(1.0)).astype(np.float32)
-    names = near["name"].take(pa.array(where)) if len(near_rows) else \
-        pa.nulls(len(heads), pa.string())
-    names = pa.array([n if m else None for n, m in zip(names.to_pylist(),
-                                                       head_is_member.tolist())], pa.string())
+    at = np.searchsorted(near_rows[by_row], heads)
+    found = at < len(near_rows)
+    found[found] = near_rows[by_row[at[found]]] == heads[found]
+    where = np.full(len(heads), -1)
+    where[found] = by_row[at[found]]
+    dup_of = node_of_row(heads)
+    score = np.ones(len(heads), np.float32)
+    dup_of[found] = near["dup_of"].to_numpy()[where[found]]
+    score[found] = near["score"].to_numpy()[where[found]]
+    names = np.full(len(heads), None, dtype=object)
+    names[found] = near["name"].take(pa.array(where[found])).to_pylist()
     rows = copies["row"].to_numpy()
     job.exchange("copy_decisions", by_shard=True).write(
         shard, job.shard_of(rows),
-        pa.table({"row": rows, "dup_of": dup_of, "score": score, "name": names},
-                 schema=DECISIONS))
-    leading = np.unique(heads[~head_is_member])
+        pa.table({"row": rows, "dup_of": dup_of, "score": score,
+                  "name": pa.array(names.tolist(), pa.string())}, schema=DECISIONS))
+    leading = np.unique(heads[~found])
     write_arrow(job.shard_work(shard) / "exact_heads.arrow",
                 pa.table({"row": leading}, schema=ROWS))
     near_canonicals = job.exchange("canonicals", by_shard=True).read(shard, ROWS)

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from tasks.cross_document.cluster.documents import read_rows
 from tasks.cross_document.cluster.exact import EARLIER_PAIRS, open_history
+from tasks.cross_document.cluster.exchange import partition_of
 from tasks.cross_document.cluster.job import (
     Job,
     document_codes,
@@ -37,6 +38,7 @@ from tasks.cross_document.verifier import (
     pair_features,
     reach_jaccard_floor,
 )
+from tasks.shard.minhash import fmix64
 
 EDGES = pa.schema([("i", pa.int64()), ("j", pa.int64()), ("score", pa.float32()),
                    ("name_i", pa.string())])  # the earlier run's para_id of i, else null
@@ -106,9 +108,9 @@ def judge(job: Job, shard: int, source: str, reps_counted: int, floor: bool,
     return half.select(kept), scores, passed
 
 
-def verify_candidates(job: Job, shard: int, reps_counted: int) -> tuple[int, int, int, int]:
+def verify_candidates(job: Job, shard: int, reps_counted: int) -> tuple[int, int, int]:
     """The verified pairs whose later row is in `shard`, to `edges`. Returns (candidates,
-    compared, verified, earlier runs' paragraphs involved)."""
+    compared, verified)."""
     pairs, scores, passed = judge(job, shard, "pairs_half", reps_counted, floor=True,
                                   same_document_out=True)
     candidates = compared = len(scores)
@@ -122,16 +124,17 @@ def verify_candidates(job: Job, shard: int, reps_counted: int) -> tuple[int, int
     table = pa.concat_tables(edges)
     table = _once_per_pair(table)
     job.exchange("edges").write(shard, node_partition(table["i"].to_numpy(), job.parts), table)
-    return candidates + counts[0], compared + counts[1], table.num_rows, counts[2]
+    return candidates + counts[0], compared + counts[1], table.num_rows
 
 
 def _verify_earlier(job: Job, shard: int, reps_counted: int
-                    ) -> tuple[pa.Table, tuple[int, int, int]]:
+                    ) -> tuple[pa.Table, tuple[int, int]]:
     """Exact matches and candidates with earlier runs' paragraphs (tasks/cross_document/
-    canonicals.py, `verify_range`), as edges; and (pairs, compared, paragraphs involved)."""
+    canonicals.py, `verify_range`), as edges; and (pairs, compared). The paragraphs involved
+    to `earlier_ids`, to be counted once (`count_earlier`)."""
     pairs = job.exchange("earlier_pairs", by_shard=True).read(shard, EARLIER_PAIRS)
     if not pairs.num_rows:
-        return EDGES.empty_table(), (0, 0, 0)
+        return EDGES.empty_table(), (0, 0)
     ids, rows = pairs["history_id"].to_numpy(), pairs["row"].to_numpy()
     exact = pairs["exact"].to_numpy(zero_copy_only=False)
     packed = np.unique(np.stack([ids.view(np.int64), rows, exact.astype(np.int64)], axis=1),
@@ -144,6 +147,9 @@ def _verify_earlier(job: Job, shard: int, reps_counted: int
     known = (sorted_ids[at] == ids) if len(sorted_ids) else np.zeros(len(ids), bool)
     ids, rows, exact, slot = ids[known], rows[known], exact[known], by_id[at[known]]
     counted = len(ids)
+    involved = entries["history_id"].to_numpy()
+    job.exchange("earlier_ids").write(shard, partition_of(fmix64(involved.copy()), job.parts),
+                                      pa.table({"history_id": involved}))
     node = node_of_entry(entries["run_seq"].to_numpy(), entries["order"].to_numpy())
     names = entries["para_id"]
     local = rows - job.first_row(shard)
@@ -172,7 +178,13 @@ def _verify_earlier(job: Job, shard: int, reps_counted: int
             scores[where], passed[where] = scored, ok
     return pa.table({"i": node[slot[passed]], "j": node_of_row(rows[passed]),
                      "score": scores[passed], "name_i": names.take(pa.array(slot[passed]))},
-                    schema=EDGES), (counted, compared, entries.num_rows)
+                    schema=EDGES), (counted, compared)
+
+
+def count_earlier(job: Job, part: int) -> int:
+    """Earlier runs' paragraphs that candidates or exact matches involved, each once."""
+    found = job.exchange("earlier_ids").read(part, None)
+    return 0 if found is None else len(np.unique(found["history_id"].to_numpy()))
 
 
 def _once_per_pair(edges: pa.Table) -> pa.Table:
