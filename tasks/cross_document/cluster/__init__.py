@@ -11,8 +11,8 @@ The stages, in order (each staged, so a killed run resumes after the last finish
  4. candidate pairs, per partition of band keys, bands in rounds;
     their earlier runs' candidates by lookups in the index                bands.py
  5. the run's word rarity, per partition of words                         rarity.py
- 6. verification: a pair's earlier row's sets attached in its shard,
-    then judged in its later row's shard; every candidate verified        verify.py
+ 6. verification in the shard of a pair's later row, the sets of both
+    read from the shards' staged sets; every candidate verified           verify.py
  7. connected components of the verified pairs (star rounds)              components.py
  8. the canonical rule per component; clusters tightened                  decide.py
  9. exact copies follow their heads; `cross` tables; the run's index      output.py
@@ -74,14 +74,13 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
             job.exchange(f"bands-{first:03d}").remove()  # the round's keys: on disk no longer
         run("words", word_rarity.send_words, all_shards)
         run("rarity", word_rarity.count_words, all_parts)
-        run("attach", verify.attach_sets, all_shards, "pairs", "pairs_half", True)
+        run("sets", verify.stage_sets, all_shards)
         verified = run("verify", verify.verify_candidates, all_shards, reps)
         earlier = sum(run("earlier", verify.count_earlier, all_parts))
         rounds = _components(run, job)
         run("labels", components.label_nodes, all_parts, rounds)
         run("by_component", decide.edges_by_component, all_parts)
         decided = run("decide", decide.decide, all_parts)
-        run("tighten_attach", verify.attach_sets, all_shards, "tighten", "tighten_half", False)
         run("tighten_judge", _judge_members, all_shards, reps)
         settled = run("settle", decide.settle, all_parts)
         exact_clusters = sum(run("follow_heads", output.follow_heads, all_shards))
@@ -105,8 +104,7 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
 
 
 def _judge_members(job: Job, shard: int, reps: int) -> int:
-    pairs, _, passed = verify.judge(job, shard, "tighten_half", reps, floor=False,
-                                    same_document_out=False)
+    pairs, _, passed = verify.judge(job, shard, "tighten", reps, candidates=False)
     if len(passed):
         decide.send_judged(job, shard, pairs, passed)
     return len(passed)

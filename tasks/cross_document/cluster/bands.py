@@ -5,7 +5,7 @@ runs' index.
 
 Bands go in rounds (`BANDS_PER_ROUND` at a time) so that the staged keys of one round, not of
 all bands, are on disk at once; the candidate pairs of every round go to the shard of their
-earlier row (`pairs`), where the verification starts.
+later row (`pairs`), where they are verified.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def pair_keys(job: Job, part: int, first_band: int, with_history: bool) -> int:
             earlier_rows.append(rows[expand_ranges(lo, hi - lo)])
     i, j = np.concatenate(found_i), np.concatenate(found_j)
     job.exchange("pairs", by_shard=True).write(
-        part * 1000 + first_band, job.shard_of(i), pa.table({"i": i, "j": j}, schema=PAIRS))
+        part * 1000 + first_band, job.shard_of(j), pa.table({"i": i, "j": j}, schema=PAIRS))
     if earlier_ids:
         rows = np.concatenate(earlier_rows)
         job.exchange("earlier_pairs", by_shard=True).write(

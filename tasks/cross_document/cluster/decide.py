@@ -6,7 +6,7 @@ does it, with the pairs of members judged in the shards that hold their sets.
 - `edges_by_component` (per partition of nodes): each verified pair with its component's
   label, to `by_component`;
 - `decide` (per partition of components): the rule; the decisions staged, the member pairs to
-  judge sent to `tighten` by the shard of their earlier member;
+  judge sent to `tighten` by the shard of their later member;
 - `settle` (per partition of components, after the judging): the members that stay; each
   member's decision to its shard (`decisions`), each canonical of this run to its shard
   (`canonicals`).
@@ -58,7 +58,7 @@ def decide(job: Job, part: int) -> tuple[int, int]:
         return 0, 0
     i, j = edges["i"].to_numpy(), edges["j"].to_numpy()
     nodes = np.unique(np.concatenate([i, j]))
-    # Pairs come only from rows that may lead (attach_sets) and earlier runs' paragraphs.
+    # Pairs come only from rows that may lead (verify.judge) and earlier runs' paragraphs.
     canonical_of, similarity = decide_components(i, j, edges["score"].to_numpy(), nodes,
                                                  np.ones(len(nodes), bool))
     members = np.flatnonzero(canonical_of >= 0)
@@ -89,7 +89,7 @@ def decide(job: Job, part: int) -> tuple[int, int]:
     earlier, later, position = cluster_pairs(canonical, MAX_HEADS)
     pairs = pa.table({"i": rows[earlier], "j": rows[later], "label": label[later],
                       "earlier": earlier, "later": later}, schema=TIGHTEN)
-    job.exchange("tighten", by_shard=True).write(part, job.shard_of(rows[earlier]), pairs)
+    job.exchange("tighten", by_shard=True).write(part, job.shard_of(rows[later]), pairs)
     write_arrow(_cluster_path(job, part), pa.table({"row": rows, "position": position}))
     return len(members), len(later)
 

@@ -1,7 +1,8 @@
 """Verification on the cluster (the single-process step's phase 5): every candidate pair is judged
-by the verifier, with the sets of both paragraphs, which live in two shards. So a pair travels
-twice: to the shard of its earlier row, which attaches that row's sets (`attach_sets`), then to
-the shard of its later row, which reads its own sets and judges (`judge`).
+by the verifier with the sets of both paragraphs. The sets of each shard's representatives are
+staged once as an Arrow file (`stage_sets`), so the task that judges the pairs of one shard
+(those whose later row is there) reads the sets it needs of any shard by row, from memory-mapped
+files: a pair travels once, as two row numbers.
 
 Unlike the single-process step, every candidate is verified (that step skips pairs whose earlier
 row is a duplicate already, which it knows because it decides in row order): the components of
@@ -20,8 +21,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks.cross_document.cluster.documents import read_rows
-from tasks.cross_document.cluster.exact import EARLIER_PAIRS, open_history
-from tasks.cross_document.cluster.exchange import partition_of
+from tasks.cross_document.cluster.exact import EARLIER_PAIRS, open_history, representatives
+from tasks.cross_document.cluster.exchange import partition_of, read_arrow, write_arrow
 from tasks.cross_document.cluster.job import (
     Job,
     document_codes,
@@ -42,77 +43,64 @@ from tasks.shard.minhash import fmix64
 
 EDGES = pa.schema([("i", pa.int64()), ("j", pa.int64()), ("score", pa.float32()),
                    ("name_i", pa.string())])  # the earlier run's para_id of i, else null
-_SET_FIELDS = [pa.field(c, pa.list_(pa.uint32())) for c in SET_COLUMNS.values()]
 
 
-def attach_sets(job: Job, shard: int, source: str, target: str, candidates: bool) -> int:
-    """Pairs (i, j, ...) of exchange `source` whose i is in `shard`, with i's document and
-    sets, to exchange `target` by the shard of j. With `candidates`: repeats (from several
-    bands) once, and not pairs whose i may not lead. Returns the pairs sent."""
+def stage_sets(job: Job, shard: int) -> None:
+    """The shard's representatives' sets (in their order, `reps.npy`), and the document code
+    of each of its rows, for the verification tasks to read by row."""
+    reps = representatives(job, shard)
+    table = pq.read_table(job.shard_files(shard).table("paragraphs"),
+                          columns=list(SET_COLUMNS.values()))
+    write_arrow(job.shard_work(shard) / "sets.arrow",
+                table.take(pa.array(reps - job.first_row(shard))))
+    rows = read_rows(job, shard, ["doc_id"])
+    np.save(job.shard_work(shard) / "documents.npy", document_codes(rows["doc_id"], shard))
+
+
+def judge(job: Job, shard: int, source: str, reps_counted: int, candidates: bool
+          ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """The pairs (i, j, ...) of exchange `source` whose j (a representative) is in `shard`,
+    judged: (the pairs, the verifier's score, passed). With `candidates` (LSH candidates, not
+    members of one cluster): repeats (from several bands) once; not pairs whose i may not lead;
+    not pairs inside one document (only exact copies count there); and pairs below the Jaccard
+    floor not scored (score NaN, not passed)."""
     pairs = job.exchange(source, by_shard=True).read(shard, None)
+    empty = pa.table({"i": pa.array([], pa.int64()), "j": pa.array([], pa.int64())})
     if pairs is None or not pairs.num_rows:
-        return 0
+        return empty, np.zeros(0, np.float32), np.zeros(0, bool)
     if candidates:
-        both = np.stack([pairs["i"].to_numpy(), pairs["j"].to_numpy()], axis=1)
-        both = np.unique(both, axis=0)
-        pairs = pa.table({"i": both[:, 0], "j": both[:, 1]})
-    first = job.first_row(shard)
-    local = pairs["i"].to_numpy() - first
-    rows = read_rows(job, shard, ["doc_id", "may_lead"])
-    if candidates:
-        keep = rows["may_lead"].to_numpy(zero_copy_only=False)[local]
-        pairs, local = pairs.filter(pa.array(keep)), local[keep]
-    sets = _sets_of_rows(job, shard, local)
-    doc = document_codes(rows["doc_id"], shard)[local]
-    out = pairs.append_column("doc_i", pa.array(doc))
-    for name in SET_COLUMNS.values():
-        out = out.append_column(name, sets[name])
-    job.exchange(target, by_shard=True).write(shard, job.shard_of(pairs["j"].to_numpy()), out)
-    return out.num_rows
-
-
-def judge(job: Job, shard: int, source: str, reps_counted: int, floor: bool,
-          same_document_out: bool) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """The pairs of exchange `source` (from `attach_sets`) whose j is in `shard`, judged:
-    (the pairs less their sets, the verifier's score, passed). With `floor`, pairs below the
-    Jaccard floor are not scored (score NaN, not passed); with `same_document_out`, pairs inside
-    one document are dropped (only exact copies count there)."""
-    half = job.exchange(source, by_shard=True).read(shard, None)
-    if half is None or not half.num_rows:
-        return pa.table({"i": pa.array([], pa.int64()), "j": pa.array([], pa.int64())}), \
-            np.zeros(0, np.float32), np.zeros(0, bool)
-    first = job.first_row(shard)
-    j_local = half["j"].to_numpy() - first
-    if same_document_out:
-        doc_j = document_codes(read_rows(job, shard, ["doc_id"])["doc_id"], shard)[j_local]
-        other = half["doc_i"].to_numpy() != doc_j
-        half, j_local = half.filter(pa.array(other)), j_local[other]
-    needed = np.unique(j_local)
-    a = sets_of_table(half.select(list(SET_COLUMNS.values())))
-    b = sets_of_table(_sets_of_rows(job, shard, needed))
-    a_rows = np.arange(half.num_rows)
-    b_rows = np.searchsorted(needed, j_local)
+        both = np.unique(np.stack([pairs["i"].to_numpy(), pairs["j"].to_numpy()], axis=1),
+                         axis=0)
+        i, j = both[:, 0], both[:, 1]
+        keep = _per_row(job, i, lambda s: read_rows(job, s, ["may_lead"])["may_lead"]
+                        .to_numpy(zero_copy_only=False)) & \
+            (_per_row(job, i, lambda s: np.load(job.shard_work(s) / "documents.npy",
+                                                mmap_mode="r"))
+             != _per_row(job, j, lambda s: np.load(job.shard_work(s) / "documents.npy",
+                                                   mmap_mode="r")))
+        pairs = pa.table({"i": i[keep], "j": j[keep]})
+    i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    a, a_rows = _sets_of(job, i)
+    b, b_rows = _sets_of(job, j)
     rarity = rarity_of(job, np.concatenate([a.csr["content"][0], b.csr["content"][0]]),
                        reps_counted)
-    scores = np.full(half.num_rows, np.nan, dtype=np.float32)
-    passed = np.zeros(half.num_rows, dtype=bool)
-    worth = reach_jaccard_floor(a, a_rows, b, b_rows, job.settings.dedup) if floor else \
-        np.ones(half.num_rows, bool)
+    scores = np.full(len(i), np.nan, dtype=np.float32)
+    passed = np.zeros(len(i), dtype=bool)
+    worth = reach_jaccard_floor(a, a_rows, b, b_rows, job.settings.dedup) if candidates else \
+        np.ones(len(i), bool)
     if worth.any():
         features, smaller = pair_features(a, a_rows[worth], b, b_rows[worth], rarity)
         scored = load_verifier().score(features, smaller)
         scores[worth] = scored
         passed[worth] = are_copies(scored, features, np.zeros(int(worth.sum()), bool),
                                    job.settings.dedup)
-    kept = [c for c in half.column_names if c not in SET_COLUMNS.values() and c != "doc_i"]
-    return half.select(kept), scores, passed
+    return pairs, scores, passed
 
 
 def verify_candidates(job: Job, shard: int, reps_counted: int) -> tuple[int, int, int]:
     """The verified pairs whose later row is in `shard`, to `edges`. Returns (candidates,
     compared, verified)."""
-    pairs, scores, passed = judge(job, shard, "pairs_half", reps_counted, floor=True,
-                                  same_document_out=True)
+    pairs, scores, passed = judge(job, shard, "pairs", reps_counted, candidates=True)
     candidates = compared = len(scores)
     edges = [pa.table({"i": node_of_row(pairs["i"].to_numpy()[passed]),
                        "j": node_of_row(pairs["j"].to_numpy()[passed]),
@@ -163,9 +151,8 @@ def _verify_earlier(job: Job, shard: int, reps_counted: int
     passed = exact.copy()
     if near.any():
         a = sets_of_table(entries.select(list(SET_COLUMNS.values())))
-        needed = np.unique(local[near])
-        b = sets_of_table(_sets_of_rows(job, shard, needed))
-        a_rows, b_rows = slot[near], np.searchsorted(needed, local[near])
+        b, b_rows = _sets_of(job, rows[near])
+        a_rows = slot[near]
         worth = reach_jaccard_floor(a, a_rows, b, b_rows, job.settings.dedup)
         if worth.any():
             rarity = rarity_of(job, np.concatenate([a.csr["content"][0], b.csr["content"][0]]),
@@ -200,8 +187,29 @@ def _once_per_pair(edges: pa.Table) -> pa.Table:
     return edges.take(pa.array(order[first]))
 
 
-def _sets_of_rows(job: Job, shard: int, local: np.ndarray) -> pa.Table:
-    """The verifier's set columns of rows `local` of a shard (in that order)."""
-    table = pq.read_table(job.shard_files(shard).table("paragraphs"),
-                          columns=list(SET_COLUMNS.values()))
-    return table.take(pa.array(local))
+def _sets_of(job: Job, rows: np.ndarray):
+    """The sets of representatives `rows` (of any shards), read from their shards' staged
+    sets: (ContentSets of the distinct rows, each row's place in them)."""
+    needed, place = np.unique(rows, return_inverse=True)
+    shard_of = job.shard_of(needed)
+    parts = []
+    for shard in np.unique(shard_of).tolist():
+        reps = representatives(job, shard)
+        at = np.searchsorted(reps, needed[shard_of == shard])
+        parts.append(read_arrow(job.shard_work(shard) / "sets.arrow").take(pa.array(at)))
+    table = pa.concat_tables(parts) if parts else pa.table(
+        {c: pa.array([], pa.list_(pa.uint32())) for c in SET_COLUMNS.values()})
+    return sets_of_table(table), place
+
+
+def _per_row(job: Job, rows: np.ndarray, column_of_shard) -> np.ndarray:
+    """A per-row array of each row's shard (`column_of_shard(shard)`), at `rows`."""
+    shard_of = job.shard_of(rows)
+    out = None
+    for shard in np.unique(shard_of).tolist():
+        at = np.flatnonzero(shard_of == shard)
+        values = np.asarray(column_of_shard(shard))[rows[at] - job.first_row(shard)]
+        if out is None:
+            out = np.empty(len(rows), dtype=values.dtype)
+        out[at] = values
+    return out if out is not None else np.zeros(0, bool)
