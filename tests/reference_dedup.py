@@ -107,3 +107,35 @@ def find_duplicates(inp: DedupInput, settings: DedupSettings,
                      settings)
     dup_of, similarity, cluster = resolve_assigned(rows, head, fixed, canonical_of, sim_of)
     return Duplicates(dup_of, similarity, cluster, n_candidates, int(ok.sum()))
+
+
+def assign_in_rounds(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarray,
+                     canonical_of: np.ndarray, sim_of: np.ndarray,
+                     may_lead: np.ndarray | None = None) -> None:
+    """The greedy rule of `assign_sorted` in rounds of array operations (the product's before
+    it was compiled): a row is decided once all its partners are. The reference it is tested
+    against."""
+    from tasks.cross_document.duplicates import MEMBER, UNDECIDED
+
+    if not len(i):
+        return
+    status[j] = UNDECIDED
+    usable_mark = np.zeros(len(status), dtype=bool)
+    active = np.ones(len(i), dtype=bool)
+    while active.any():
+        ai, aj, a_sim = i[active], j[active], s[active]
+        usable = status[ai] != MEMBER
+        if may_lead is not None:
+            usable &= may_lead[ai]
+        ui, uj, u_sim = ai[usable], aj[usable], a_sim[usable]
+        first = np.concatenate(([True], uj[1:] != uj[:-1])) if len(uj) else np.zeros(0, bool)
+        fi, fj, f_sim = ui[first], uj[first], u_sim[first]
+        take = status[fi] == CANONICAL
+        canonical_of[fj[take]] = fi[take]
+        sim_of[fj[take]] = f_sim[take]
+        status[fj[take]] = MEMBER
+        usable_mark[uj] = True
+        alone = aj[~usable_mark[aj]]
+        status[alone] = CANONICAL
+        usable_mark[uj] = False
+        active = status[j] == UNDECIDED

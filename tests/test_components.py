@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference_dedup import assign_in_rounds
 
 from tasks.cross_document.components import component_labels, decide_components
 from tasks.cross_document.duplicates import CANONICAL, assign_sorted
@@ -43,13 +44,25 @@ def _random_graph(rng, n, edges, chains):
     return p[:, 0], p[:, 1], rng.random(len(p)).astype(np.float32)
 
 
-def _global_rule(i, j, s, n, lead):
+def _global_rule(i, j, s, n, lead, assign=assign_sorted):
     status = np.full(n, CANONICAL, np.int8)
     canonical_of = np.full(n, -1, np.int64)
     sim = np.full(n, np.nan, np.float32)
     order = np.lexsort((i, j))
-    assign_sorted(i[order], j[order], s[order], status, canonical_of, sim, lead)
+    assign(i[order], j[order], s[order], status, canonical_of, sim, lead)
     return canonical_of, sim
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_compiled_rule_is_the_rule_in_rounds(seed):
+    rng = np.random.default_rng(500 + seed)
+    n = int(rng.integers(2, 400))
+    i, j, s = _random_graph(rng, n, int(rng.integers(0, 3 * n)), int(rng.integers(0, 5)))
+    lead = rng.random(n) > 0.2
+    want = _global_rule(i, j, s, n, lead, assign_in_rounds)
+    got = _global_rule(i, j, s, n, lead)
+    assert np.array_equal(got[0], want[0])
+    assert np.array_equal(got[1], want[1], equal_nan=True)
 
 
 @pytest.mark.parametrize("seed", range(12))

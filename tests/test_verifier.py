@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tasks.cross_document.duplicates import assign_sorted, exact_groups
+from tasks.cross_document.duplicates import ContentSets, assign_sorted, exact_groups
 from tasks.cross_document.staged_sets import sets_of_table
 from tasks.cross_document.verifier import (
     FEATURES,
@@ -153,3 +153,27 @@ def test_a_paragraph_that_may_not_lead_is_a_member_but_never_a_canonical():
     assign_sorted(i, j, np.ones(3, np.float32), status, canonical_of, sim_of,
                   np.array([False, True, True]))
     assert canonical_of.tolist() == [-1, -1, 1]
+
+
+def test_a_pairs_evidence_and_score_do_not_depend_on_the_pairs_judged_with_it():
+    """The cluster judges a pair with other pairs than one process does: each pair's features
+    and score must be the same bit for bit (sums per row, not differences of running sums)."""
+    from tasks.cross_document.verifier import WordRarity, load_verifier, pair_features
+
+    rng = np.random.default_rng(11)
+    rows = 400
+    sets = [np.unique(rng.integers(0, 3000, rng.integers(3, 60))).astype(np.uint32)
+            for _ in range(rows)]
+    offsets = np.concatenate(([0], np.cumsum([len(x) for x in sets])))
+    values = np.concatenate(sets)
+    csr = {name: (values, offsets) for name in ("content", "own", "skips", "numbers")}
+    every = ContentSets(csr, np.zeros(rows, bool))
+    rarity = WordRarity.of(values, rows)
+    a, b = rng.integers(0, rows, 300), rng.integers(0, rows, 300)
+    together, smaller = pair_features(every, a, every, b, rarity)
+    scores = load_verifier().score(together, smaller)
+    for k in range(0, 300, 37):
+        alone_a, alone_b = every.gather(np.array([a[k]])), every.gather(np.array([b[k]]))
+        alone, small = pair_features(alone_a, np.array([0]), alone_b, np.array([0]), rarity)
+        assert np.array_equal(alone[0], together[k])
+        assert load_verifier().score(alone, small)[0] == scores[k]

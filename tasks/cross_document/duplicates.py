@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tasks.cross_document import _assign
+
 # A band bucket with more rows than this pairs each row with its first rows only: the canonical
 # (the earliest row) is always among them, and a bucket of common words cannot blow up.
 MAX_HEADS = 32
@@ -156,32 +158,27 @@ def assign_sorted(i: np.ndarray, j: np.ndarray, s: np.ndarray, status: np.ndarra
     """The greedy pass over verified pairs (i, j), i < j, sorted by (j, i), in place: `status`
     of every row before the smallest j must be decided (CANONICAL or MEMBER), so the pairs can
     come range of members by range of members, in order (tasks/cross_document/canonicals.py).
-
-    Computed in rounds of array operations: a row is decided once all its partners are, and the
-    earliest undecided row always is (its partners all come before it), so every round makes
-    progress; in practice a few rounds decide everything."""
+    Each j joins its first partner that is no member and may lead (`may_lead`), else leads.
+    A compiled loop (_assign.c): every row before j is decided when j comes."""
     if not len(i):
         return
-    status[j] = UNDECIDED
-    usable_mark = np.zeros(len(status), dtype=bool)
-    active = np.ones(len(i), dtype=bool)
-    while active.any():
-        ai, aj, a_sim = i[active], j[active], s[active]
-        usable = status[ai] != MEMBER
-        if may_lead is not None:
-            usable &= may_lead[ai]
-        ui, uj, u_sim = ai[usable], aj[usable], a_sim[usable]
-        first = np.concatenate(([True], uj[1:] != uj[:-1])) if len(uj) else np.zeros(0, bool)
-        fi, fj, f_sim = ui[first], uj[first], u_sim[first]
-        take = status[fi] == CANONICAL  # the first usable partner is decided: join it
-        canonical_of[fj[take]] = fi[take]
-        sim_of[fj[take]] = f_sim[take]
-        status[fj[take]] = MEMBER
-        usable_mark[uj] = True
-        alone = aj[~usable_mark[aj]]
-        status[alone] = CANONICAL  # every partner is a member: stays alone
-        usable_mark[uj] = False
-        active = status[j] == UNDECIDED
+    if status.dtype != np.int8 or sim_of.dtype != np.float32 or \
+            canonical_of.dtype not in (np.int32, np.int64):
+        raise TypeError("status int8, sim_of float32, canonical_of int32 or int64")
+    for array in (status, canonical_of, sim_of):
+        if not array.flags.c_contiguous or not array.flags.writeable:
+            raise ValueError("status, canonical_of and sim_of must be contiguous and writeable")
+    i = np.ascontiguousarray(i, dtype=np.int64)
+    j = np.ascontiguousarray(j, dtype=np.int64)
+    if min(int(i.min()), int(j.min())) < 0 or max(int(i.max()), int(j.max())) >= len(status) \
+            or len(status) != len(canonical_of) or len(status) != len(sim_of):
+        raise ValueError("pair rows out of range of status, canonical_of, sim_of")
+    lead = np.zeros(0, np.uint8) if may_lead is None else \
+        np.ascontiguousarray(may_lead, dtype=bool).view(np.uint8)
+    if len(lead) and len(lead) < len(status):
+        raise ValueError("may_lead shorter than status")
+    _assign.greedy(i, j, np.ascontiguousarray(s, dtype=np.float32), status, canonical_of,
+                   sim_of, lead, canonical_of.dtype.itemsize)
 
 
 def exact_groups(norm_hash: np.ndarray, may_lead: np.ndarray | None = None

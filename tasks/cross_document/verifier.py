@@ -156,8 +156,15 @@ def _ratio(numerator, denominator) -> np.ndarray:
 
 
 def _row_sums(weights: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    sums = np.concatenate(([0.0], np.cumsum(weights)))
-    return sums[offsets[1:]] - sums[offsets[:-1]]
+    """The sum of each CSR row's weights, each row summed on its own (a difference of prefix
+    sums would round with the rows before it: a pair's evidence would depend on which other
+    pairs it is judged with)."""
+    if len(offsets) < 2:
+        return np.zeros(0)
+    padded = np.append(np.asarray(weights, dtype=np.float64), 0.0)
+    sums = np.add.reduceat(padded, offsets[:-1])
+    sums[offsets[1:] == offsets[:-1]] = 0.0  # (reduceat gives an empty row the next value)
+    return sums
 
 
 @dataclass(frozen=True)
@@ -189,9 +196,14 @@ class Verifier:
     def score(self, features: np.ndarray, smaller: np.ndarray) -> np.ndarray:
         """The probability-like score in [0, 1] of each pair (float32)."""
         t = self.size_position(smaller)
-        features = features[:, :len(FEATURES)]
-        logit = (features @ self.short) * (1 - t) + (features @ self.long) * t \
-            + self.bias_short * (1 - t) + self.bias_long * t
+        # Feature by feature, elementwise: a pair's score must not depend on which pairs it
+        # is scored with (a matrix product's summation order does, with the batch's size).
+        short = np.zeros(len(features))
+        long = np.zeros(len(features))
+        for k in range(len(FEATURES)):
+            short += features[:, k] * self.short[k]
+            long += features[:, k] * self.long[k]
+        logit = short * (1 - t) + long * t + self.bias_short * (1 - t) + self.bias_long * t
         return (1 / (1 + np.exp(-logit))).astype(np.float32)
 
 

@@ -1,0 +1,249 @@
+"""The duplicate step on a Dask cluster at scale, on a synthetic run (benchmarks/speed/
+synthetic_shards.py: band keys and content sets, no text), over two runs so that the second is
+matched against the first's index.
+
+    .venv/bin/python -m benchmarks.speed.cluster_dedup --paragraphs 5000000 --work /tmp/cl5 \\
+        --compare-local
+    .venv/bin/python -m benchmarks.speed.cluster_dedup --paragraphs 50000000 --work /tmp/cl50
+
+A Dask scheduler and `--workers` single-thread workers (each with `--worker-memory`) are
+started as processes of their own; the step runs in a process of its own (the flow's) under an
+RLIMIT_DATA of `--flow-data-limit`. Printed as JSON: per run the step's wall seconds and parts,
+its counts, the peak resident memory of the flow's process and of the scheduler, the workers'
+restarts (from their log); with `--compare-local`, the single-process step on the same shards,
+its seconds and peak, and whether every `cross` table and index file is the same.
+
+Disk: the staged band keys are 512 bytes a paragraph (64 bands of 8 bytes), and the index of
+the first run some 800 bytes per indexed paragraph: at 50M paragraphs some 60 GB in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import pyarrow.parquet as pq
+
+from benchmarks.speed.synthetic_shards import Corpus, make_shard
+from tasks.settings import Settings
+from tasks.shard import ShardResult
+from tasks.store import TABLE_NAMES, Store
+
+RUN_IDS = {1: "00001-synthetic", 2: "00002-synthetic"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--paragraphs", type=int, required=True)
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--giant", type=int, default=2_000_000,
+                        help="paragraphs of the one large component")
+    parser.add_argument("--hot", type=int, default=1_000_000,
+                        help="paragraphs that share one band key")
+    parser.add_argument("--second-run", type=float, default=0.1,
+                        help="the second run's paragraphs, as a share of the first's")
+    parser.add_argument("--shard-rows", type=int, default=50_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-memory", default="2GiB")
+    parser.add_argument("--flow-data-limit", type=float, default=1.0, help="GB")
+    parser.add_argument("--compare-local", action="store_true",
+                        help="run the single-process step on the same shards and compare")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--step", nargs=4, metavar=("CLEAN", "RUN", "ADDRESS", "SHARDS"),
+                        help=argparse.SUPPRESS)  # internal: the flow's process
+    args = parser.parse_args(argv)
+    if args.step:
+        return _step(*args.step)
+    if args.work.exists():
+        shutil.rmtree(args.work)
+    args.work.mkdir(parents=True)
+    report: dict = {"paragraphs": args.paragraphs, "giant": args.giant, "hot": args.hot,
+                    "workers": args.workers, "worker_memory": args.worker_memory,
+                    "flow_data_limit_gb": args.flow_data_limit, "load": os.getloadavg()}
+    sizes = {1: args.paragraphs, 2: max(1, round(args.paragraphs * args.second_run))}
+    cluster_clean, local_clean = args.work / "clean", args.work / "clean-local"
+    scheduler, workers, address, worker_log = _start_cluster(args)
+    try:
+        for run in (1, 2):
+            corpus = Corpus(rows=sizes[run], giant=min(args.giant, sizes[1] // 4),
+                            hot=min(args.hot, sizes[1] // 4), run=run, first_rows=sizes[1])
+            start = time.perf_counter()
+            shards = _stage(corpus, cluster_clean, run, args.shard_rows)
+            entry = {"run": run, "paragraphs": sizes[run], "shards": len(shards),
+                     "staging_seconds": round(time.perf_counter() - start, 1)}
+            if args.compare_local:
+                _copy_staging(cluster_clean, local_clean, run)
+                entry["local"] = _run_step(local_clean, run, "", len(shards),
+                                           args.flow_data_limit * 4)
+            entry["cluster"] = _run_step(cluster_clean, run, address, len(shards),
+                                         args.flow_data_limit)
+            entry["scheduler_peak_mb"] = _peak_mb(scheduler.pid)
+            entry["worker_restarts"] = _restarts(worker_log)
+            if args.compare_local:
+                entry["differs_from_local"] = _same(cluster_clean, local_clean, run,
+                                                    len(shards))
+            for clean in (cluster_clean, local_clean) if args.compare_local else (cluster_clean,):
+                _commit(clean, run)
+            entry["disk_gb"] = round(_disk(args.work) / 1e9, 1)
+            report.setdefault("runs", []).append(entry)
+            print(json.dumps(entry), flush=True)
+    finally:
+        for process in (workers, scheduler):
+            process.terminate()
+            process.wait(timeout=60)
+        if not args.keep:
+            shutil.rmtree(args.work, ignore_errors=True)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+def _stage(corpus: Corpus, clean: Path, run: int, shard_rows: int) -> list[ShardResult]:
+    staging = Store(clean).staging(RUN_IDS[run])
+    settings = Settings().dedup
+    cuts = list(range(0, corpus.rows, shard_rows))
+    with ProcessPoolExecutor(2) as pool:
+        futures = [pool.submit(make_shard, corpus, settings, staging, number, first,
+                               min(shard_rows, corpus.rows - first))
+                   for number, first in enumerate(cuts)]
+        return [f.result() for f in futures]
+
+
+def _copy_staging(source: Path, target: Path, run: int) -> None:
+    shutil.copytree(Store(source).staging(RUN_IDS[run]).directory,
+                    Store(target).staging(RUN_IDS[run]).directory)
+
+
+def _run_step(clean: Path, run: int, address: str, shards: int, data_gb: float) -> dict:
+    """The step in a process of its own, under RLIMIT_DATA; its report."""
+    limit = int(data_gb * 1e9)
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+
+    out = subprocess.run([sys.executable, "-m", "benchmarks.speed.cluster_dedup", "--paragraphs",
+                          "0", "--work", "-", "--step", str(clean), str(run), address or "-",
+                          str(shards)],
+                         check=False, capture_output=True, text=True, preexec_fn=limited,
+                         cwd=Path(__file__).resolve().parents[2])
+    if out.returncode:
+        raise RuntimeError(f"the step failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _step(clean: str, run: str, address: str, shards: str) -> int:
+    """The flow's process: the run-wide step on the staged shards, as the flow calls it."""
+    from tasks.cross_document import cross_document
+    from tasks.publish.supersede import stage_index_exclusions
+
+    settings = Settings().merged({"clean": clean, "runtime": {"dask_dedup_min_rows": 0}})
+    staging = Store(clean).staging(RUN_IDS[int(run)])
+    stage_index_exclusions(staging, {})
+    # (a copy of another folder's staging names that folder: the shards are these)
+    loaded = [dataclasses.replace(ShardResult.load(staging, number, []),
+                                  directory=str(staging.shard(number).directory))
+              for number in range(int(shards))]
+    start = time.perf_counter()
+    result = cross_document(loaded, settings, staging, int(run), set(),
+                            None if address == "-" else address)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": round(time.perf_counter() - start, 1),
+                      "peak_mb": round(peak, 1), "parts": result.seconds,
+                      "duplicates": result.duplicates,
+                      "duplicates_of_earlier_runs": result.duplicates_of_earlier_runs,
+                      "clusters": result.clusters, "candidate_pairs": result.candidate_pairs,
+                      "compared_pairs": result.compared_pairs,
+                      "verified_pairs": result.verified_pairs,
+                      "loose_members": result.loose_members,
+                      "indexed": result.indexed_paragraphs}))
+    return 0
+
+
+def _commit(clean: Path, run: int) -> None:
+    store = Store(clean)
+    staging = store.staging(RUN_IDS[run])
+    for table in TABLE_NAMES:
+        staging.table_dir(table).mkdir(parents=True, exist_ok=True)
+    for shard in staging.directory.glob("shard-*"):
+        shutil.rmtree(shard)  # the staged keys and sets are not needed any more
+    shutil.rmtree(staging.directory / "cluster", ignore_errors=True)
+    store.commit(RUN_IDS[run], {"run_id": RUN_IDS[run], "sequence": run})
+
+
+def _same(a: Path, b: Path, run: int, shards: int) -> list[str]:
+    """The files of the step's output that differ between two folders (empty: the same)."""
+    sa, sb = Store(a).staging(RUN_IDS[run]), Store(b).staging(RUN_IDS[run])
+    pairs = [(f"shard {number} cross", sa.shard(number).table("cross"),
+              sb.shard(number).table("cross")) for number in range(shards)]
+    pairs += [(f"index {kind}", sa.index_file(kind), sb.index_file(kind))
+              for kind in ("entries", "bands", "exact", "templates")]
+    return [name for name, x, y in pairs if not pq.read_table(x).equals(pq.read_table(y))]
+
+
+def _start_cluster(args):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_TRIM_THRESHOLD_": "65536"}
+    logs = args.work / "logs"
+    logs.mkdir()
+    worker_log = logs / "workers.log"
+    with open(logs / "scheduler.log", "w") as scheduler_log, open(worker_log, "w") as log:
+        scheduler = subprocess.Popen(
+            [str(Path(sys.executable).with_name("dask")), "scheduler", "--host", "127.0.0.1",
+             "--port", str(port), "--no-dashboard"],
+            stdout=subprocess.DEVNULL, stderr=scheduler_log, env=env)
+        workers = subprocess.Popen(
+            [str(Path(sys.executable).with_name("dask")), "worker", address, "--nworkers",
+             str(args.workers), "--nthreads", "1", "--memory-limit", args.worker_memory,
+             "--no-dashboard", "--local-directory", str(args.work / "dask-worker-space")],
+            stdout=subprocess.DEVNULL, stderr=log, env=env,
+            cwd=Path(__file__).resolve().parents[2])
+    from distributed import Client
+
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            with Client(address, timeout=5) as client:
+                if len(client.scheduler_info()["workers"]) >= args.workers:
+                    return scheduler, workers, address, worker_log
+        except OSError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"the Dask cluster did not start: see {logs}")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def _restarts(log: Path) -> int:
+    text = log.read_text(errors="replace")
+    return text.count("Restarting worker") + text.count("exceeded 95% memory budget")
+
+
+def _disk(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
