@@ -33,7 +33,7 @@ from tasks.settings import Settings
 from tasks.shard import ShardResult
 from tasks.store import Staging, Store
 
-ROWS_PER_PART = 250_000  # a partition's share of a band round: some tens of MB
+ROWS_PER_PART = 1_000_000  # a partition's share of a band round: about 140 MB (8 bands)
 MAX_ROUNDS = 200
 
 
@@ -140,6 +140,8 @@ class _Runner:
 
     def __init__(self, client, job: Job, seconds: dict[str, float]):
         self.client, self.job, self.seconds = client, job, seconds
+        # Sent to every worker once: a task gets a reference (the job names every shard).
+        self._job = client.scatter(job, broadcast=True, hash=False)
 
     def __call__(self, name: str, fn, items, *args):
         stage = Stage(Path(self.job.work) / "_stages", name)
@@ -147,7 +149,7 @@ class _Runner:
             return json.loads(stage.summary())
         start = time.perf_counter()
         items = list(items)
-        futures = self.client.map(fn, [self.job] * len(items), items,
+        futures = self.client.map(fn, [self._job] * len(items), items,
                                   *[[a] * len(items) for a in args], pure=False)
         results = [_plain(r) for r in self.client.gather(futures)]
         stage.directory.parent.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,14 @@
 """A shuffle through files: how the duplicate step's tasks on a cluster hand rows to each other.
 
-A map task (one per shard, or per partition of an earlier exchange) writes, for each partition
-its rows go to, one Arrow IPC file `<exchange>/p<part>/s<source>.arrow`; a reduce task reads its
-partition's files in source order, so what it sees does not depend on which task finished first
-(the output is the same whatever the workers). Files are written under a temporary name and
-renamed, so a killed task leaves no half file; a stage whose tasks all finished is marked done
-(`Stage`), and a resumed run skips it.
+A map task (one per shard, or per partition of an earlier exchange) writes ONE Arrow IPC file,
+`<exchange>/s<source>.arrow`, its rows sorted by the partition they go to, with where each
+partition's rows start in the file's metadata; a reduce task reads its slice of every source's
+file (memory-mapped: only its slice is read), in source order, so what it sees does not depend
+on which task finished first (the output is the same whatever the workers). One file per map
+task, not one per (map task, partition): with a partition per shard, that would be millions
+of small files in a large run. Files are written under a temporary name and renamed, so a
+killed task leaves no half file; a stage whose tasks all finished is marked done (`Stage`),
+and a resumed run skips it.
 
 Why files and not Dask's DataFrame shuffle: every stage's output is staged for a resumed run
 anyway, memory stays bounded by one partition (the workers run with memory limits), and the
@@ -21,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-_PART = "p{:05d}"
 _SOURCE = "s{:012d}.arrow"
+_PARTS_KEY = b"textwash.parts"  # metadata: int64 triples (partition, first row, end row)
 
 
 class Exchange:
@@ -37,33 +40,36 @@ class Exchange:
         if not table.num_rows:
             return
         part_of = np.asarray(part_of, dtype=np.int64)
+        if part_of.min() < 0 or part_of.max() >= self.parts:
+            raise ValueError(f"partitions {part_of.min()}..{part_of.max()} of {self.parts}")
         order = np.argsort(part_of, kind="stable")
         sorted_parts = part_of[order]
-        table = table.take(pa.array(order))
-        cuts = np.flatnonzero(np.diff(sorted_parts)) + 1
-        bounds = zip(np.concatenate(([0], cuts)).tolist(),
-                     np.concatenate((cuts, [len(order)])).tolist())
-        for lo, hi in bounds:
-            part = int(sorted_parts[lo])
-            if not 0 <= part < self.parts:
-                raise ValueError(f"partition {part} of {self.parts}")
-            write_arrow(self.directory / _PART.format(part) / _SOURCE.format(source),
-                        table.slice(lo, hi - lo))
+        starts = np.flatnonzero(np.concatenate(([True], sorted_parts[1:] != sorted_parts[:-1])))
+        ends = np.append(starts[1:], len(order))
+        index = np.stack([sorted_parts[starts], starts, ends], axis=1).astype(np.int64)
+        table = table.take(pa.array(order)).replace_schema_metadata(
+            {_PARTS_KEY: index.tobytes()})
+        write_arrow(self.directory / _SOURCE.format(source), table)
 
     def read(self, part: int, schema: pa.Schema | None) -> pa.Table | None:
         """Every row sent to partition `part`, in source order; if none, an empty table of
-        `schema` (None without one). The files are memory-mapped: the table's buffers are read
-        as they are used."""
-        folder = self.directory / _PART.format(part)
-        files = sorted(folder.glob("s*.arrow")) if folder.is_dir() else []
-        tables = [read_arrow(f) for f in files]
+        `schema` (None without one)."""
+        files = sorted(self.directory.glob("s*.arrow")) if self.directory.is_dir() else []
+        tables = []
+        for path in files:
+            reader = pa.ipc.open_file(pa.memory_map(str(path)))
+            index = np.frombuffer(reader.schema.metadata[_PARTS_KEY], dtype=np.int64) \
+                .reshape(-1, 3)
+            at = np.searchsorted(index[:, 0], part)
+            if at < len(index) and index[at, 0] == part:
+                lo, hi = int(index[at, 1]), int(index[at, 2])
+                tables.append(reader.read_all().slice(lo, hi - lo).replace_schema_metadata())
         if not tables:
             return None if schema is None else schema.empty_table()
         return pa.concat_tables(tables)
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
-
 
 
 def write_arrow(path: Path, table: pa.Table) -> None:
