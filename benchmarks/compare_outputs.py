@@ -25,8 +25,7 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tasks import schema
-from tasks.cross_document.history import _ENTRY_SCHEMA as ENTRY_SCHEMA
-from tasks.cross_document.history import open_segment, superseded_documents
+from tasks.cross_document.history import ENTRY_SCHEMA, open_segment, superseded_documents
 from tasks.plan.state import load_state
 from tasks.store import Layout, Store
 

@@ -282,12 +282,16 @@ class Staging:
     def index_meta(self) -> Path:
         return self.index_dir / "meta.json"
 
-    def index_file(self, kind: str) -> Path:
-        return self.index_dir / kind / f"{self.run_id}.parquet"
+    def index_file(self, kind: str, suffix: str = ".parquet") -> Path:
+        """One of this run's index files: Parquet, or (`suffix` .arrow or .npy) the memory-
+        mapped form that the duplicate step on a cluster writes (tasks/cross_document/
+        history.py has both)."""
+        return self.index_dir / kind / f"{self.run_id}{suffix}"
 
     def index_files(self, kind: str) -> list[Path]:
         folder = self.index_dir / kind
-        return sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+        return sorted(p for suffix in (".parquet", ".arrow", ".npy")
+                      for p in folder.glob(f"*{suffix}")) if folder.is_dir() else []
 
 
 class Store(Layout):

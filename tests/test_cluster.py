@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 from staged_shards import Doc, stage_shard
 
+from benchmarks.compare_outputs import index_view
 from tasks.cross_document import cross_document
 from tasks.publish.supersede import stage_index_exclusions
 from tasks.settings import Settings
@@ -100,11 +101,11 @@ def _run(clean, sequence, shards, settings, address=None, parts=None, superseded
     for shard in staged:
         ids = pq.read_table(shard.path("paragraphs"), columns=["para_id"])["para_id"].to_pylist()
         rows.update(zip(ids, pq.read_table(shard.path("cross")).to_pylist()))
-    index = {kind: pq.read_table(staging.index_file(kind)).to_pylist()
-             for kind in ("entries", "bands", "exact", "templates")}
     for table in TABLE_NAMES:
         staging.table_dir(table).mkdir(parents=True)
     store.commit(run_id, {"run_id": run_id, "sequence": sequence})
+    # The index as lookups see it (one process writes Parquet, the cluster mapped arrays).
+    index = {kind: table.to_pylist() for kind, table in index_view(clean).items()}
     return result, rows, index
 
 

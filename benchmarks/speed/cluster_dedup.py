@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pyarrow.parquet as pq
 
+from benchmarks.compare_outputs import index_view
 from benchmarks.speed.synthetic_shards import Corpus, make_shard
 from tasks.settings import Settings
 from tasks.shard import ShardResult
@@ -92,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
             entry["scheduler_peak_mb"] = _peak_mb(scheduler.pid)
             entry["worker_restarts"] = _restarts(worker_log)
             if args.compare_local:
-                entry["differs_from_local"] = _same(cluster_clean, local_clean, run,
-                                                    len(shards))
+                entry["differs_from_local"] = _same_cross(cluster_clean, local_clean, run,
+                                                          len(shards))
             for clean in (cluster_clean, local_clean) if args.compare_local else (cluster_clean,):
                 _commit(clean, run)
+            if args.compare_local:
+                entry["differs_from_local"] += _same_index(cluster_clean, local_clean)
             entry["disk_gb"] = round(_disk(args.work) / 1e9, 1)
             report.setdefault("runs", []).append(entry)
             print(json.dumps(entry), flush=True)
@@ -181,14 +184,19 @@ def _commit(clean: Path, run: int) -> None:
     store.commit(RUN_IDS[run], {"run_id": RUN_IDS[run], "sequence": run})
 
 
-def _same(a: Path, b: Path, run: int, shards: int) -> list[str]:
-    """The files of the step's output that differ between two folders (empty: the same)."""
+def _same_cross(a: Path, b: Path, run: int, shards: int) -> list[str]:
+    """The shards whose `cross` tables differ between two folders' staging."""
     sa, sb = Store(a).staging(RUN_IDS[run]), Store(b).staging(RUN_IDS[run])
-    pairs = [(f"shard {number} cross", sa.shard(number).table("cross"),
-              sb.shard(number).table("cross")) for number in range(shards)]
-    pairs += [(f"index {kind}", sa.index_file(kind), sb.index_file(kind))
-              for kind in ("entries", "bands", "exact", "templates")]
-    return [name for name, x, y in pairs if not pq.read_table(x).equals(pq.read_table(y))]
+    return [f"shard {number} cross" for number in range(shards)
+            if not pq.read_table(sa.shard(number).table("cross")).equals(
+                pq.read_table(sb.shard(number).table("cross")))]
+
+
+def _same_index(a: Path, b: Path) -> list[str]:
+    """The parts of the committed index that lookups see differently in two folders."""
+    va, vb = index_view(a), index_view(b)
+    return [f"index {kind}" for kind in sorted(va.keys() | vb.keys())
+            if kind not in va or kind not in vb or not va[kind].equals(vb[kind])]
 
 
 def _start_cluster(args):

@@ -198,7 +198,7 @@ class _RunSegment:
         self.entries_path = layout.index_file("entries", name)
         self._exact_path = layout.index_file("exact", name)
         self._exact: tuple[np.ndarray, np.ndarray] | None = None
-        self._band_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._band_arrays: tuple[int, np.ndarray, np.ndarray] | None = None
         self.band_count = self.bands.num_row_groups
         self.run_starts = np.zeros(1, dtype=np.int64)
 
@@ -206,13 +206,10 @@ class _RunSegment:
         """(key, entry) of every row of one band, sorted."""
         if band >= self.band_count:
             return np.zeros(0, np.uint64), np.zeros(0, np.uint32)
-        if self._band_arrays is None:  # one read for all bands: the file is one run's
-            table = self.bands.read()
-            sizes = [self.bands.metadata.row_group(g).num_rows for g in range(self.band_count)]
-            self._band_arrays = (table["key"].to_numpy(), table["entry"].to_numpy(),
-                                 np.concatenate(([0], np.cumsum(sizes))))
-        keys, entries, starts = self._band_arrays
-        return keys[starts[band]:starts[band + 1]], entries[starts[band]:starts[band + 1]]
+        if self._band_arrays is None or self._band_arrays[0] != band:  # one band held at a time
+            table = self.bands.read_row_group(band)
+            self._band_arrays = (band, table["key"].to_numpy(), table["entry"].to_numpy())
+        return self._band_arrays[1], self._band_arrays[2]
 
     @property
     def entry_count(self) -> int:
@@ -225,7 +222,7 @@ class _RunSegment:
     def entry_batches(self):
         f = pq.ParquetFile(self.entries_path)
         for group in range(f.num_row_groups):
-            yield from f.read_row_group(group).cast(_ENTRY_SCHEMA).to_batches()
+            yield from f.read_row_group(group).cast(ENTRY_SCHEMA).to_batches()
 
     def band_rows(self, band: int) -> int:
         return self.bands.metadata.row_group(band).num_rows if band < self.band_count else 0
@@ -423,7 +420,7 @@ class RunIndexWriter:
         for kind in ("entries", "bands", "exact"):
             self.files.index_file(kind).parent.mkdir(parents=True, exist_ok=True)
         self.run_seq, self.settings = run_seq, settings
-        self._entries = pq.ParquetWriter(self.files.index_file("entries"), _ENTRY_SCHEMA,
+        self._entries = pq.ParquetWriter(self.files.index_file("entries"), ENTRY_SCHEMA,
                                          compression="zstd", use_dictionary=["doc_id"])
         self._norm: list[np.ndarray] = []
         self.count = 0
@@ -433,7 +430,7 @@ class RunIndexWriter:
         skip_pairs, numbers)."""
         table = table.append_column("run_seq", pa.array(np.full(table.num_rows, self.run_seq),
                                                         type=pa.int32()))
-        table = table.select(list(ENTRY_FIELDS)).cast(_ENTRY_SCHEMA)
+        table = table.select(list(ENTRY_FIELDS)).cast(ENTRY_SCHEMA)
         self._entries.write_table(table, row_group_size=_ENTRY_ROW_GROUP)
         self._norm.append(table["norm_hash"].to_numpy())
         self.count += table.num_rows
@@ -458,7 +455,7 @@ class RunIndexWriter:
             json.dumps(index_meta(self.settings), indent=2, sort_keys=True), encoding="utf-8")
 
 
-_ENTRY_SCHEMA = pa.schema([("para_id", pa.string()), ("doc_id", pa.string()),
+ENTRY_SCHEMA = pa.schema([("para_id", pa.string()), ("doc_id", pa.string()),
                            ("run_seq", pa.int32()), ("order", pa.int64()),
                            ("norm_hash", pa.uint64()), ("content", pa.list_(pa.uint32())),
                            ("own_content", pa.list_(pa.uint32())),
@@ -486,48 +483,75 @@ def merge_segments(layout: Layout, names: list[str], merged: str) -> None:
     # Uncompressed Arrow, memory-mapped by lookups: a run takes a few thousand entries spread
     # over the whole segment, which compressed row groups would make it decode whole.
     with pa.ipc.new_file(str(layout.index_dir / "entries" / f"{merged}.arrow"),
-                         _ENTRY_SCHEMA) as writer:
+                         ENTRY_SCHEMA) as writer:
         for part in parts:
             for batch in part.entry_batches():
                 writer.write(batch)
     run_starts = np.concatenate([p.run_starts + offsets[i] for i, p in enumerate(parts)])
     bands = max((p.band_count for p in parts), default=0)
     sizes = [sum(p.band_rows(band) for p in parts) for band in range(bands)]
-    header = np.concatenate((
-        [_ARRAY_FORMAT, 0, bands, len(run_starts)],
-        np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))), run_starts)).astype(np.uint64)
-    header[1] = len(header)  # where the keys start
-    total = sum(sizes)
-    out = np.lib.format.open_memmap(layout.index_dir / "bands" / f"{merged}.npy", mode="w+",
-                                    dtype=np.uint64, shape=(len(header) + total + (total + 1) // 2,))
-    out[:len(header)] = header
-    out_keys = out[len(header):len(header) + total]
-    out_entries = out[len(header) + total:].view(np.uint32)
-    at = 0
+    path = layout.index_dir / "bands" / f"{merged}.npy"
+    create_mapped_bands(path, sizes, run_starts)
     for band in range(bands):  # one band in memory at a time
         read = [p.whole_band(band) for p in parts]
-        keys, entries = sort_by_key(
-            np.concatenate([keys for keys, _ in read]),
-            np.concatenate([entries.astype(np.int64) + offset
-                            for (_, entries), offset in zip(read, offsets, strict=False)]))
+        keys = np.concatenate([keys for keys, _ in read])
+        entries = np.concatenate([entries.astype(np.int64) + offset
+                                  for (_, entries), offset in zip(read, offsets, strict=False)])
         del read
-        out_keys[at:at + len(keys)] = keys
-        out_entries[at:at + len(keys)] = entries
-        at += len(keys)
-    out.flush()
-    del out
+        write_mapped_band(path, band, keys, entries)
     hashes, entries = [], []
     for part, offset in zip(parts, offsets, strict=False):
         h, e = part.whole_exact()
         hashes.append(h)
         entries.append(e.astype(np.uint64) + np.uint64(offset))
-    hashes, entries = np.concatenate(hashes), np.concatenate(entries)
-    order = np.lexsort((entries, hashes))
-    _save_array(layout.index_dir / "exact" / f"{merged}.npy", [hashes[order], entries[order]])
+    save_mapped_exact(layout.index_dir / "exact" / f"{merged}.npy", np.concatenate(hashes),
+                      np.concatenate(entries))
     for name in names:
         for path in segment_files(layout, name):
             path.unlink()
     _mark_format(layout)
+
+
+def create_mapped_bands(path: Path, sizes: list[int], run_starts: np.ndarray) -> None:
+    """A merged segment's band file (the module's docstring has its layout), its header
+    written and its bands, of `sizes` rows each, to be filled by `write_mapped_band` (in any
+    order, by several processes at once: each band has its own place)."""
+    header = np.concatenate((
+        [_ARRAY_FORMAT, 0, len(sizes), len(run_starts)],
+        np.concatenate(([0], np.cumsum(sizes, dtype=np.int64))), run_starts)).astype(np.uint64)
+    header[1] = len(header)  # where the keys start
+    total = int(sum(sizes))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64,
+                                    shape=(len(header) + total + (total + 1) // 2,))
+    out[:len(header)] = header
+    out.flush()
+    del out
+
+
+def write_mapped_band(path: Path, band: int, keys: np.ndarray, entries: np.ndarray) -> None:
+    """Band `band` of a file made by `create_mapped_bands`: its (key, entry) rows, sorted by
+    (key, entry) here (`entries` must rise among equal keys: they do in entry order)."""
+    out = np.load(path, mmap_mode="r+")
+    head = int(out[1])
+    bands = int(out[2])
+    starts = np.asarray(out[4:4 + bands + 1]).astype(np.int64)
+    total = int(starts[-1])
+    lo, hi = int(starts[band]), int(starts[band + 1])
+    if hi - lo != len(keys):
+        raise ValueError(f"band {band} of {path} holds {hi - lo} rows, not {len(keys)}")
+    keys, entries = sort_by_key(keys, entries)
+    out[head + lo:head + hi] = keys
+    out[head + total:].view(np.uint32)[lo:hi] = entries
+    out.flush()
+    del out
+
+
+def save_mapped_exact(path: Path, hashes: np.ndarray, entries: np.ndarray) -> None:
+    """A merged segment's exact table: the hashes sorted (then by entry), and their entries."""
+    order = np.lexsort((entries, hashes))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save_array(path, [hashes[order], entries[order].astype(np.uint64)])
 
 
 def _mark_format(layout: Layout) -> None:

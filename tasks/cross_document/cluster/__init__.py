@@ -85,7 +85,9 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
         settled = run("settle", decide.settle, all_parts)
         exact_clusters = sum(run("follow_heads", output.follow_heads, all_shards))
         written = run("cross", output.write_cross, all_shards)
-        indexed = run("index", lambda j, _: output.write_index(j), [0])[0]
+        counts = run("index_entries", lambda j, _: output.write_index_entries(j), [0])[0]
+        run("index_bands", output.write_index_band, range(settings.dedup.bands), counts)
+        indexed = sum(c[0] for c in counts)
     return CrossDocumentResult(
         site_template_lines=templates,
         duplicates=sum(w[0] for w in written),

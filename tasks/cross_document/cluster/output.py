@@ -5,11 +5,15 @@ head, each shard gets its `cross` table, and the run's index files are written.
   canonical when the head is a near copy, else the head), to the copy's shard;
 - `write_cross` (per shard): the shard's `cross` table, with every canonical named by its
   para_id (read from the shard that holds it);
-- `write_index` (one task): this run's index files, as tasks/cross_document/output.py writes
-  them.
+- `write_index_entries` (one task), then `write_index_band` (a task per band): this run's
+  index, in the memory-mapped form of a merged segment (a lookup in it reads only the pages
+  its binary searches touch; the Parquet form of the single-process step is read a band at a
+  time, too much for a worker at this scale).
 """
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +24,14 @@ from tasks.cross_document.cluster.documents import read_rows
 from tasks.cross_document.cluster.exact import COPIES
 from tasks.cross_document.cluster.exchange import read_arrow, write_arrow
 from tasks.cross_document.cluster.job import Job, is_row, node_of_row, row_of_node
-from tasks.cross_document.history import RunIndexWriter
+from tasks.cross_document.history import (
+    ENTRY_FIELDS,
+    ENTRY_SCHEMA,
+    create_mapped_bands,
+    index_meta,
+    save_mapped_exact,
+    write_mapped_band,
+)
 from tasks.cross_document.output import _ENTRY_COLUMNS, CROSS
 from tasks.shard import STAGING_COMPRESSION
 from tasks.store import Staging
@@ -104,36 +115,53 @@ def write_cross(job: Job, shard: int) -> tuple[int, int, int]:
     return len(local), int((~is_row(targets)).sum()), len(indexed)
 
 
-def write_index(job: Job) -> int:
-    """This run's index files: its indexed rows' entries shard by shard, then their band keys
-    band by band. Returns the entries."""
-    index = RunIndexWriter(Staging(job.staging, job.run_id).directory, job.run_id, job.run_seq,
-                           job.settings.dedup)
-    indexed_parts = []
-    for shard in range(len(job.shards)):
+def write_index_entries(job: Job) -> list[list[int]]:
+    """This run's index entries, shard by shard (their canonical order), as the memory-mapped
+    segment form (tasks/cross_document/history.py): `entries/<run_id>.arrow`, the exact table,
+    the band file made ready for `write_index_band`, meta.json. Returns per shard (entries,
+    entries with band keys)."""
+    staging = Staging(job.staging, job.run_id)
+    counts, hashes = [], []
+    path = staging.index_file("entries", ".arrow")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.ipc.new_file(str(path), ENTRY_SCHEMA) as writer:
+        for shard in range(len(job.shards)):
+            local = np.load(job.shard_work(shard) / "indexed.npy")
+            entries = pq.read_table(job.shard_files(shard).table("paragraphs"),
+                                    columns=_ENTRY_COLUMNS).take(pa.array(local))
+            entries = entries.append_column("order", pa.array(local + job.first_row(shard),
+                                                              type=pa.int64()))
+            entries = entries.append_column("run_seq", pa.array(
+                np.full(len(local), job.run_seq), type=pa.int32()))
+            writer.write_table(entries.select(list(ENTRY_FIELDS)).cast(ENTRY_SCHEMA))
+            has_keys = read_rows(job, shard, ["has_keys"])["has_keys"].to_numpy(
+                zero_copy_only=False)[local]
+            counts.append([len(local), int(has_keys.sum())])
+            hashes.append(entries["norm_hash"].to_numpy())
+    every = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+    save_mapped_exact(staging.index_file("exact", ".npy"), every, np.arange(len(every)))
+    with_keys = sum(c[1] for c in counts)
+    create_mapped_bands(staging.index_file("bands", ".npy"), [with_keys] * job.settings.dedup.bands,
+                        np.zeros(1, np.int64))
+    staging.index_meta.write_text(json.dumps(index_meta(job.settings.dedup), indent=2,
+                                             sort_keys=True), encoding="utf-8")
+    return counts
+
+
+def write_index_band(job: Job, band: int, counts: list[list[int]]) -> None:
+    """One band of this run's index: the keys of its entries that have band keys."""
+    entries, keys, first = [], [], 0
+    for shard, (count, _) in enumerate(counts):
         local = np.load(job.shard_work(shard) / "indexed.npy")
-        entries = pq.read_table(job.shard_files(shard).table("paragraphs"),
-                                columns=_ENTRY_COLUMNS)
         has_keys = read_rows(job, shard, ["has_keys"])["has_keys"].to_numpy(
             zero_copy_only=False)[local]
-        indexed_parts.append((shard, local[has_keys], int(has_keys.sum()), len(local),
-                              np.flatnonzero(has_keys)))
-        index.add_entries(entries.take(pa.array(local)).append_column(
-            "order", pa.array(local + job.first_row(shard), type=pa.int64())))
-
-    def band_keys_of_entries(band: int) -> tuple[np.ndarray, np.ndarray]:
-        entries, keys, first = [], [], 0
-        for shard, with_keys, _, count, entry_at in indexed_parts:
-            entries.append(first + entry_at)
-            band_row = np.load(job.shard_files(shard).band_keys, mmap_mode="r")[band]
-            keys.append(np.asarray(band_row[with_keys]))
-            first += count
-        if not entries:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint64)
-        return np.concatenate(entries), np.concatenate(keys)
-
-    index.finish(band_keys_of_entries)
-    return index.count
+        band_row = np.load(job.shard_files(shard).band_keys, mmap_mode="r")[band]
+        entries.append(first + np.flatnonzero(has_keys))
+        keys.append(np.asarray(band_row[local[has_keys]]))
+        first += count
+    write_mapped_band(Staging(job.staging, job.run_id).index_file("bands", ".npy"), band,
+                      np.concatenate(keys) if keys else np.zeros(0, np.uint64),
+                      np.concatenate(entries) if entries else np.zeros(0, np.int64))
 
 
 def _exact_heads(job: Job, shard: int) -> pa.Table:
