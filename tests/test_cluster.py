@@ -11,8 +11,9 @@ from staged_shards import Doc, stage_shard
 
 from benchmarks.compare_outputs import index_view
 from tasks.cross_document import cross_document
+from tasks.publish.compaction import compact
 from tasks.publish.supersede import stage_index_exclusions
-from tasks.settings import Settings
+from tasks.settings import CompactionSettings, Settings
 from tasks.store import TABLE_NAMES, Store
 
 distributed = pytest.importorskip("distributed")
@@ -146,6 +147,10 @@ def test_the_cluster_writes_what_one_process_writes(tmp_path, cluster, parts):
     assert local[0][0].site_template_lines > 0
     for a, b in zip(local, on_cluster):
         _same(a, b)
+    # Compaction merges the cluster's mapped segments with the rest as it merges Parquet ones.
+    for clean in (tmp_path / "local", tmp_path / "cluster"):
+        Store(clean).rearrange(lambda g: compact(g, CompactionSettings(), full=True))
+    assert index_view(tmp_path / "local") == index_view(tmp_path / "cluster")
 
 
 @pytest.mark.parametrize("workers", [1, 4])
