@@ -4,6 +4,13 @@ second matched against the first), with 1 to 4 workers and several partition cou
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
@@ -17,6 +24,7 @@ from tasks.settings import CompactionSettings, Settings
 from tasks.store import TABLE_NAMES, Store
 
 distributed = pytest.importorskip("distributed")
+ROOT = Path(__file__).resolve().parent.parent
 
 WORDS = [f"{a}{b}" for a in ("bra", "cle", "dro", "fen", "gar", "hol", "jup", "kes", "lom",
                              "mar", "nev", "pol", "qua", "ros", "sel", "tam", "ulm", "vor")
@@ -168,3 +176,46 @@ def test_exact_copies_only(tmp_path, cluster):
                for k in range(3)] for s in range(3)]
     _same(_run(tmp_path / "local", 1, shards, SETTINGS),
           _run(tmp_path / "cluster", 1, shards, SETTINGS, cluster.scheduler_address, 2))
+
+
+def test_a_run_killed_on_the_cluster_resumes_after_its_last_finished_stage(tmp_path):
+    """The flow's process killed (SIGKILL) once verification is done: run again, the stages
+    before are not run again, and the rows are those of an uninterrupted run."""
+    shards = _corpus(9, 14)
+    local = _run(tmp_path / "local", 1, shards, SETTINGS)
+    clean = tmp_path / "cluster"
+    store, run_id = Store(clean), "00001-test"
+    settings = SETTINGS.merged({"clean": str(clean)})
+    staged = [stage_shard(store, run_id, k, docs, settings) for k, docs in enumerate(shards)]
+    stage_index_exclusions(store.staging(run_id), {})
+    script = (
+        "import json, sys\n"
+        "from tasks.cross_document.cluster import cross_document_on_cluster\n"
+        "from tasks.settings import Settings\n"
+        "from tasks.shard import ShardResult\n"
+        "from tasks.store import Store\n"
+        "args = json.loads(sys.argv[1])\n"
+        "shards = [ShardResult(**s) for s in args['shards']]\n"
+        "settings = Settings.model_validate(args['settings'])\n"
+        "cross_document_on_cluster(shards, settings, Store(args['clean']).staging(args['run']),"
+        " 1, args['address'], 3)\n")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        payload = json.dumps({"shards": [s.__dict__ for s in staged], "clean": str(clean),
+                              "run": run_id, "address": c.scheduler_address,
+                              "settings": settings.model_dump(mode="json")})
+        killed = subprocess.run([sys.executable, "-c", script, payload], cwd=ROOT,
+                                env={**os.environ, "TEXTWASH_CRASH_AT": "cluster:verify"},
+                                capture_output=True, text=True, check=False)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        from tasks.cross_document.cluster import cross_document_on_cluster
+
+        result = cross_document_on_cluster(staged, settings, store.staging(run_id), 1,
+                                           c.scheduler_address, 3)
+    assert "rows" not in result.seconds and "verify" not in result.seconds  # done before
+    assert "labels" in result.seconds
+    rows = {}
+    for shard in staged:
+        ids = pq.read_table(shard.path("paragraphs"), columns=["para_id"])["para_id"].to_pylist()
+        rows.update(zip(ids, pq.read_table(shard.path("cross")).to_pylist()))
+    assert rows == local[1]

@@ -29,6 +29,7 @@ from tasks.cross_document.cluster import bands, components, decide, documents, e
 from tasks.cross_document.cluster import rarity as word_rarity
 from tasks.cross_document.cluster.exchange import Stage
 from tasks.cross_document.cluster.job import Job
+from tasks.faults import checkpoint
 from tasks.settings import Settings
 from tasks.shard import ShardResult
 from tasks.store import Staging, Store
@@ -157,6 +158,7 @@ class _Runner:
         stage.directory.parent.mkdir(parents=True, exist_ok=True)
         stage.finish(json.dumps(results))
         self.seconds[name] = round(time.perf_counter() - start, 3)
+        checkpoint(f"cluster:{name}")
         return results
 
 
