@@ -219,3 +219,20 @@ def test_a_run_killed_on_the_cluster_resumes_after_its_last_finished_stage(tmp_p
         ids = pq.read_table(shard.path("paragraphs"), columns=["para_id"])["para_id"].to_pylist()
         rows.update(zip(ids, pq.read_table(shard.path("cross")).to_pylist()))
     assert rows == local[1]
+
+
+def test_candidate_pairs_come_in_pieces_whatever_their_size(monkeypatch):
+    """A hot key's group is paired in pieces of bounded size: the same pairs as in one piece."""
+    from tasks.cross_document.cluster import bands
+    from tasks.cross_document.duplicates import pairs_in_groups
+
+    rng = np.random.default_rng(1)
+    keys = np.sort(rng.integers(0, 50, 5000)).astype(np.uint64)
+    rows = np.arange(5000)
+    want = np.sort(pairs_in_groups(keys, rows, 5000, 32))
+    for piece in (1, 7, 1000, 10**7):
+        monkeypatch.setattr(bands, "PIECE_PAIRS", piece)
+        found = list(bands.pairs_of_groups(keys, rows, 32))
+        assert all(len(i) <= max(piece, 32) for i, _ in found)
+        codes = np.concatenate([i * 5000 + j for i, j in found])
+        assert np.array_equal(np.sort(codes), want)

@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                                            16.0)  # the reference: no cluster limit
             entry["cluster"] = _run_step(cluster_clean, run, address, len(shards),
                                          args.flow_data_limit)
+            work = Store(cluster_clean).staging(RUN_IDS[run]).directory / "cluster"
+            if work.is_dir():  # what the exchanges left (each band round's keys are removed)
+                entry["cluster_files_gb"] = round(_disk(work) / 1e9, 2)
             entry["scheduler_peak_mb"] = _peak_mb(scheduler.pid)
             entry["worker_restarts"] = _restarts(worker_log)
             if args.compare_local:

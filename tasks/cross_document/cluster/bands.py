@@ -46,51 +46,65 @@ def send_band_keys(job: Job, shard: int, first_band: int, end_band: int) -> None
 
 def pair_keys(job: Job, part: int, first_band: int, with_history: bool) -> int:
     """The candidate pairs of one partition of one round's keys, and its keys' earlier
-    candidates. Returns the pairs found (with repeats across bands)."""
+    candidates, sent in pieces of at most PIECE_PAIRS (a hot key's group of a million rows
+    makes 32 million pairs). Returns the pairs found (with repeats across bands)."""
     table = job.exchange(f"bands-{first_band:03d}").read(part, BAND_ROWS)
     if not table.num_rows:
         return 0
     band_of = table["band"].to_numpy()
     history = open_history(job) if with_history else None
-    found_i, found_j, earlier_ids, earlier_rows = [], [], [], []
+    pairs, earlier = job.exchange("pairs", by_shard=True), \
+        job.exchange("earlier_pairs", by_shard=True)
+    found = 0
     for band in np.unique(band_of).tolist():
         at = np.flatnonzero(band_of == band)
         # Rows of equal keys come in shard order, rising in a shard: sorted by (key, row).
         keys, rows = sort_by_key(table["key"].to_numpy()[at], table["row"].to_numpy()[at])
-        i, j = pairs_of_groups(keys, rows, MAX_HEADS)
-        found_i.append(i)
-        found_j.append(j)
+        source = (part * 256 + band) * 100_000  # a file per piece, named in a fixed order
+        for piece, (i, j) in enumerate(pairs_of_groups(keys, rows, MAX_HEADS)):
+            pairs.write(source + piece, job.shard_of(j), pa.table({"i": i, "j": j},
+                                                                  schema=PAIRS))
+            found += len(i)
         if history is not None and history.runs:
             ids, matched = history.band_matches(band, sorted_unique(keys), MAX_HEADS)
             lo = np.searchsorted(keys, matched, side="left")
-            hi = np.searchsorted(keys, matched, side="right")
-            earlier_ids.append(np.repeat(ids, hi - lo))
-            earlier_rows.append(rows[expand_ranges(lo, hi - lo)])
-    i, j = np.concatenate(found_i), np.concatenate(found_j)
-    job.exchange("pairs", by_shard=True).write(
-        part * 1000 + first_band, job.shard_of(j), pa.table({"i": i, "j": j}, schema=PAIRS))
-    if earlier_ids:
-        rows = np.concatenate(earlier_rows)
-        job.exchange("earlier_pairs", by_shard=True).write(
-            (1 + first_band) * 1_000_000 + part, job.shard_of(rows),
-            pa.table({"history_id": np.concatenate(earlier_ids), "row": rows,
-                      "exact": np.zeros(len(rows), bool)}, schema=EARLIER_PAIRS))
-    return len(i)
+            counts = np.searchsorted(keys, matched, side="right") - lo
+            for piece, (a, b) in enumerate(_pieces(counts)):
+                rows_of = rows[expand_ranges(lo[a:b], counts[a:b])]
+                earlier.write((1 << 36) + source + piece, job.shard_of(rows_of), pa.table({
+                    "history_id": np.repeat(ids[a:b], counts[a:b]), "row": rows_of,
+                    "exact": np.zeros(len(rows_of), bool)}, schema=EARLIER_PAIRS))
+    return found
 
 
-def pairs_of_groups(keys: np.ndarray, rows: np.ndarray, max_heads: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
+PIECE_PAIRS = 4_000_000
+
+
+def _pieces(counts: np.ndarray):
+    """Consecutive ranges [a, b) of `counts` that sum to at most PIECE_PAIRS each (more only
+    where one count alone is more)."""
+    total = np.cumsum(counts)
+    a = 0
+    while a < len(counts):
+        before = int(total[a - 1]) if a else 0
+        b = max(int(np.searchsorted(total, before + PIECE_PAIRS, side="right")), a + 1)
+        yield a, b
+        a = b
+
+
+def pairs_of_groups(keys: np.ndarray, rows: np.ndarray, max_heads: int):
     """For rows sorted by (key, row): the pairs (earlier, later) inside each group of equal
     keys, each row paired with at most the first `max_heads` rows of its group (as
-    tasks/cross_document/duplicates.py `pairs_in_groups`, as two arrays of rows)."""
+    tasks/cross_document/duplicates.py `pairs_in_groups`), as (rows i, rows j) in pieces of at
+    most PIECE_PAIRS pairs."""
     m = len(keys)
     if m == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return
     new_group = np.empty(m, dtype=bool)
     new_group[0] = True
     new_group[1:] = keys[1:] != keys[:-1]
     group_start = np.flatnonzero(new_group)
     start_of = np.repeat(group_start, np.diff(np.append(group_start, m)))
     heads = np.minimum(np.arange(m) - start_of, max_heads)
-    head_pos = expand_ranges(start_of, heads)
-    return rows[head_pos], np.repeat(rows, heads)
+    for a, b in _pieces(heads):
+        yield rows[expand_ranges(start_of[a:b], heads[a:b])], np.repeat(rows[a:b], heads[a:b])
