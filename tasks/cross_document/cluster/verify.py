@@ -41,6 +41,7 @@ from tasks.cross_document.verifier import (
 )
 from tasks.shard.minhash import fmix64
 
+JUDGE_PAIRS = 250_000  # pairs judged at a time: their sets, features and scores in memory
 EDGES = pa.schema([("i", pa.int64()), ("j", pa.int64()), ("score", pa.float32()),
                    ("name_i", pa.string())])  # the earlier run's para_id of i, else null
 
@@ -80,13 +81,25 @@ def judge(job: Job, shard: int, source: str, reps_counted: int, candidates: bool
                                                    mmap_mode="r")))
         pairs = pa.table({"i": i[keep], "j": j[keep]})
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
+    scores = np.full(len(i), np.nan, dtype=np.float32)
+    passed = np.zeros(len(i), dtype=bool)
+    # In pieces: a piece holds the sets of its own pairs only (a hot key sends a shard
+    # millions of pairs).
+    for lo in range(0, len(i), JUDGE_PAIRS):
+        at = slice(lo, lo + JUDGE_PAIRS)
+        scores[at], passed[at] = _judge_piece(job, i[at], j[at], reps_counted, candidates)
+    return pairs, scores, passed
+
+
+def _judge_piece(job: Job, i: np.ndarray, j: np.ndarray, reps_counted: int,
+                 floor: bool) -> tuple[np.ndarray, np.ndarray]:
     a, a_rows = _sets_of(job, i)
     b, b_rows = _sets_of(job, j)
     rarity = rarity_of(job, np.concatenate([a.csr["content"][0], b.csr["content"][0]]),
                        reps_counted)
     scores = np.full(len(i), np.nan, dtype=np.float32)
     passed = np.zeros(len(i), dtype=bool)
-    worth = reach_jaccard_floor(a, a_rows, b, b_rows, job.settings.dedup) if candidates else \
+    worth = reach_jaccard_floor(a, a_rows, b, b_rows, job.settings.dedup) if floor else \
         np.ones(len(i), bool)
     if worth.any():
         features, smaller = pair_features(a, a_rows[worth], b, b_rows[worth], rarity)
@@ -94,7 +107,7 @@ def judge(job: Job, shard: int, source: str, reps_counted: int, candidates: bool
         scores[worth] = scored
         passed[worth] = are_copies(scored, features, np.zeros(int(worth.sum()), bool),
                                    job.settings.dedup)
-    return pairs, scores, passed
+    return scores, passed
 
 
 def verify_candidates(job: Job, shard: int, reps_counted: int) -> tuple[int, int, int]:
