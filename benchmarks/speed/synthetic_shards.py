@@ -52,8 +52,16 @@ class Corpus:
     first_rows: int = 0  # with run 2: the first run's rows (its sources are copied)
 
     def special(self) -> tuple[int, int, int]:
-        """Where the chain, the giant component and the hot bucket start (rows)."""
-        return self.rows // 7, self.rows // 3, self.rows // 2
+        """Where the chain, the giant component and the hot bucket start (rows): apart, in
+        this order, with ordinary rows between them."""
+        gap = self.rows // 50
+        chain = gap
+        giant = chain + CHAIN + gap
+        hot = giant + self.giant + gap
+        if hot + self.hot > self.rows:
+            raise ValueError(f"a run of {self.rows:,} rows cannot hold a chain of {CHAIN:,}, "
+                             f"a component of {self.giant:,} and a hot bucket of {self.hot:,}")
+        return chain, giant, hot
 
 
 def _mix(*values) -> np.ndarray:
@@ -198,7 +206,7 @@ def make_shard(corpus: Corpus, settings: DedupSettings, staging: Staging, shard:
                                np.arange(3)[None, :])
     length[boiler] = 3
     # The chain and the giant component drift; the hot bucket shares one band.
-    chain, giant, _ = corpus.special()
+    chain, giant, _ = corpus.special() if corpus.run == 1 else (0, 0, 0)
     for special, start, seed in ((7, chain, corpus.seed + 1), (8, giant, corpus.seed + 2)):
         at = np.flatnonzero(kind == special)
         if len(at):

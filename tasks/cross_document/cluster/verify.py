@@ -70,9 +70,16 @@ def judge(job: Job, shard: int, source: str, reps_counted: int, candidates: bool
     if pairs is None or not pairs.num_rows:
         return empty, np.zeros(0, np.float32), np.zeros(0, bool)
     if candidates:
-        both = np.unique(np.stack([pairs["i"].to_numpy(), pairs["j"].to_numpy()], axis=1),
-                         axis=0)
-        i, j = both[:, 0], both[:, 1]
+        # Repeats once: a pair as one number, (j's place in the shard) << 40 | i (a pair met
+        # in many bands comes many times: a shard of copies got ten million).
+        first = job.first_row(shard)
+        codes = (pairs["j"].to_numpy() - first) << np.int64(40)
+        codes |= pairs["i"].to_numpy()
+        del pairs
+        codes = np.unique(codes)
+        i = codes & np.int64((1 << 40) - 1)
+        j = (codes >> np.int64(40)) + first
+        del codes
         keep = _per_row(job, i, lambda s: read_rows(job, s, ["may_lead"])["may_lead"]
                         .to_numpy(zero_copy_only=False)) & \
             (_per_row(job, i, lambda s: np.load(job.shard_work(s) / "documents.npy",
