@@ -31,7 +31,7 @@ from tasks.cross_document.cluster.exchange import Stage
 from tasks.cross_document.cluster.job import Job
 from tasks.faults import checkpoint
 from tasks.settings import Settings
-from tasks.shard import ShardResult
+from tasks.shard import ShardResult, map_large_allocations, return_freed_memory
 from tasks.store import Staging, Store
 
 ROWS_PER_PART = 1_000_000  # a partition's share of a band round: about 140 MB (8 bands)
@@ -152,7 +152,7 @@ class _Runner:
             return json.loads(stage.summary())
         start = time.perf_counter()
         items = list(items)
-        futures = self.client.map(fn, [self._job] * len(items), items,
+        futures = self.client.map(_task, [fn] * len(items), [self._job] * len(items), items,
                                   *[[a] * len(items) for a in args], pure=False)
         results = [_plain(r) for r in self.client.gather(futures)]
         stage.directory.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +160,17 @@ class _Runner:
         self.seconds[name] = round(time.perf_counter() - start, 3)
         checkpoint(f"cluster:{name}")
         return results
+
+
+def _task(fn, job: Job, item: int, *args):
+    """One task on a worker: its memory handed back to the system when it ends. A worker runs
+    task after task, and the memory allocators would keep each one's peak (Dask's nanny counts
+    it, and restarts a worker over its limit)."""
+    map_large_allocations()
+    try:
+        return fn(job, item, *args)
+    finally:
+        return_freed_memory()
 
 
 def _plain(value):
