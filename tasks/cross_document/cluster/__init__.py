@@ -81,7 +81,7 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
         rounds = _components(run, job)
         run("labels", components.label_nodes, all_parts, rounds)
         run("by_component", decide.edges_by_component, all_parts)
-        decided = run("decide", decide.decide, all_parts)
+        run("decide", decide.decide, all_parts)
         run("tighten_judge", _judge_members, all_shards, reps)
         settled = run("settle", decide.settle, all_parts)
         exact_clusters = sum(run("follow_heads", output.follow_heads, all_shards))
@@ -101,8 +101,7 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
         earlier_paragraphs_matched=earlier,
         indexed_paragraphs=indexed,
         candidate_search="cluster",
-        seconds=seconds | {"component_rounds": rounds, "decided_members":
-                           sum(d[0] for d in decided)},
+        seconds=seconds,
     )
 
 
@@ -155,7 +154,6 @@ class _Runner:
         futures = self.client.map(_task, [fn] * len(items), [self._job] * len(items), items,
                                   *[[a] * len(items) for a in args], pure=False)
         results = [_plain(r) for r in self.client.gather(futures)]
-        stage.directory.parent.mkdir(parents=True, exist_ok=True)
         stage.finish(json.dumps(results))
         self.seconds[name] = round(time.perf_counter() - start, 3)
         checkpoint(f"cluster:{name}")

@@ -93,24 +93,19 @@ def partition_of(values: np.ndarray, parts: int) -> np.ndarray:
 
 
 class Stage:
-    """A step of the cluster's duplicate search whose outputs are staged in `directory`: done
-    when its marker is there. A stage found begun but not done is cleared and done again."""
+    """A step of the cluster's duplicate search whose outputs are staged: done when its marker
+    `<root>/<name>.done` is there (it holds the step's results, as JSON). A step found begun
+    but not done is run again: its tasks write the same files again."""
 
     def __init__(self, root: Path, name: str):
-        self.directory = Path(root) / name
         self._marker = Path(root) / f"{name}.done"
 
     @property
     def done(self) -> bool:
         return self._marker.is_file()
 
-    def begin(self) -> Path:
-        if self.directory.exists():
-            shutil.rmtree(self.directory)
-        self.directory.mkdir(parents=True)
-        return self.directory
-
-    def finish(self, summary: str = "") -> None:
+    def finish(self, summary: str) -> None:
+        self._marker.parent.mkdir(parents=True, exist_ok=True)
         temporary = self._marker.with_name(self._marker.name + ".tmp")
         temporary.write_text(summary, encoding="utf-8")
         os.replace(temporary, self._marker)
