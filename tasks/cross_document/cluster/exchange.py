@@ -54,8 +54,15 @@ class Exchange:
     def read(self, part: int, schema: pa.Schema | None) -> pa.Table | None:
         """Every row sent to partition `part`, in source order; if none, an empty table of
         `schema` (None without one)."""
+        tables = list(self.pieces(part))
+        if not tables:
+            return None if schema is None else schema.empty_table()
+        return pa.concat_tables(tables)
+
+    def pieces(self, part: int):
+        """The rows sent to partition `part`, one table per map task, in source order
+        (memory-mapped: a reader that takes them one at a time holds one at a time)."""
         files = sorted(self.directory.glob("s*.arrow")) if self.directory.is_dir() else []
-        tables = []
         for path in files:
             reader = pa.ipc.open_file(pa.memory_map(str(path)))
             index = np.frombuffer(reader.schema.metadata[_PARTS_KEY], dtype=np.int64) \
@@ -63,10 +70,7 @@ class Exchange:
             at = np.searchsorted(index[:, 0], part)
             if at < len(index) and index[at, 0] == part:
                 lo, hi = int(index[at, 1]), int(index[at, 2])
-                tables.append(reader.read_all().slice(lo, hi - lo).replace_schema_metadata())
-        if not tables:
-            return None if schema is None else schema.empty_table()
-        return pa.concat_tables(tables)
+                yield reader.read_all().slice(lo, hi - lo).replace_schema_metadata()
 
     def remove(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)

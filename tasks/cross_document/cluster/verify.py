@@ -31,7 +31,7 @@ from tasks.cross_document.cluster.job import (
     node_partition,
 )
 from tasks.cross_document.cluster.rarity import rarity_of
-from tasks.cross_document.duplicates import SET_COLUMNS
+from tasks.cross_document.duplicates import SET_COLUMNS, merge_sorted_unique, sorted_unique
 from tasks.cross_document.staged_sets import sets_of_table
 from tasks.cross_document.verifier import (
     are_copies,
@@ -65,18 +65,24 @@ def judge(job: Job, shard: int, source: str, reps_counted: int, candidates: bool
     members of one cluster): repeats (from several bands) once; not pairs whose i may not lead;
     not pairs inside one document (only exact copies count there); and pairs below the Jaccard
     floor not scored (score NaN, not passed)."""
-    pairs = job.exchange(source, by_shard=True).read(shard, None)
     empty = pa.table({"i": pa.array([], pa.int64()), "j": pa.array([], pa.int64())})
-    if pairs is None or not pairs.num_rows:
+    exchange = job.exchange(source, by_shard=True)
+    pairs = None if candidates else exchange.read(shard, None)
+    if not candidates and (pairs is None or not pairs.num_rows):
         return empty, np.zeros(0, np.float32), np.zeros(0, bool)
     if candidates:
-        # Repeats once: a pair as one number, (j's place in the shard) << 40 | i (a pair met
-        # in many bands comes many times: a shard of copies got ten million).
+        # Repeats once, a map task's pairs at a time: a pair as one number, (j's place in the
+        # shard) << 40 | i (a pair met in many bands comes many times: a shard of copies got
+        # ten million, and their distinct pairs are what is held).
         first = job.first_row(shard)
-        codes = (pairs["j"].to_numpy() - first) << np.int64(40)
-        codes |= pairs["i"].to_numpy()
-        del pairs
-        codes = np.unique(codes)
+        codes = np.zeros(0, np.int64)
+        for piece in exchange.pieces(shard):
+            more = (piece["j"].to_numpy() - first) << np.int64(40)
+            more |= piece["i"].to_numpy()
+            codes = merge_sorted_unique(codes, sorted_unique(more))
+            del more, piece
+        if not len(codes):
+            return empty, np.zeros(0, np.float32), np.zeros(0, bool)
         i = codes & np.int64((1 << 40) - 1)
         j = (codes >> np.int64(40)) + first
         del codes
