@@ -283,8 +283,9 @@ def _peak_mb(pid: int) -> float:
 
 
 def _restarts(log: Path) -> int:
-    text = log.read_text(errors="replace")
-    return text.count("Restarting worker") + text.count("exceeded 95% memory budget")
+    """Workers the nannies restarted (over their memory limit, or dead)."""
+    return sum(1 for line in log.read_text(errors="replace").splitlines()
+               if "distributed.nanny -" in line and "Restarting worker" in line)
 
 
 def _disk(folder: Path) -> int:
