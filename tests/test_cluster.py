@@ -219,6 +219,12 @@ def test_a_run_killed_on_the_cluster_resumes_after_its_last_finished_stage(tmp_p
                                            c.scheduler_address, 3)
     assert "rows" not in result.seconds and "verify" not in result.seconds  # done before
     assert "labels" in result.seconds
+    # Each exchange was removed once its last reader was done, before the kill or after it:
+    # what is left is each shard's own files and the stage markers.
+    work = store.staging(run_id).directory / "cluster"
+    assert sorted(p.name for p in work.iterdir() if not p.name.startswith("shard-")) == \
+        ["_stages"]
+    assert not list(work.glob("shard-*/sets.arrow"))
     rows = {}
     for shard in staged:
         ids = pq.read_table(shard.path("paragraphs"), columns=["para_id"])["para_id"].to_pylist()

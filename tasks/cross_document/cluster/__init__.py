@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -62,30 +63,35 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
     with Client(address) as client:
         run = _Runner(client, job, seconds)
         run("rows", documents.load_shard, all_shards)
-        run("documents", documents.resolve_documents, all_parts)
-        run("site_rows", documents.send_template_rows, all_shards)
-        templates = sum(run("templates", documents.find_templates, all_parts))
-        run("template_counts", lambda j, _: documents.stage_template_counts(j), [0])
-        run("hashes", exact.send_hashes, all_shards)
-        run("exact", exact.group_copies, all_parts, with_history)
-        reps = sum(run("representatives", exact.stage_representatives, all_shards))
+        run("documents", documents.resolve_documents, all_parts, frees=["documents"])
+        run("site_rows", documents.send_template_rows, all_shards, frees=["document_fixes"])
+        templates = sum(run("templates", documents.find_templates, all_parts, frees=["sites"]))
+        run("template_counts", lambda j, _: documents.stage_template_counts(j), [0],
+            frees=["template_counts"])
+        run("hashes", exact.send_hashes, all_shards, frees=["template_rows"])
+        run("exact", exact.group_copies, all_parts, with_history, frees=["hashes"])
+        reps = sum(run("representatives", exact.stage_representatives, all_shards,
+                       frees=["reps"]))
         for first, end in bands.rounds(settings.dedup.bands):
             run(f"bands-{first:03d}-send", bands.send_band_keys, all_shards, first, end)
-            run(f"bands-{first:03d}-pair", bands.pair_keys, all_parts, first, with_history)
-            job.exchange(f"bands-{first:03d}").remove()  # the round's keys: on disk no longer
+            run(f"bands-{first:03d}-pair", bands.pair_keys, all_parts, first, with_history,
+                frees=[f"bands-{first:03d}"])
         run("words", word_rarity.send_words, all_shards)
-        run("rarity", word_rarity.count_words, all_parts)
+        run("rarity", word_rarity.count_words, all_parts, frees=["words"])
         run("sets", verify.stage_sets, all_shards)
-        verified = run("verify", verify.verify_candidates, all_shards, reps)
-        earlier = sum(run("earlier", verify.count_earlier, all_parts))
+        verified = run("verify", verify.verify_candidates, all_shards, reps,
+                       frees=["pairs", "earlier_pairs"])
+        earlier = sum(run("earlier", verify.count_earlier, all_parts, frees=["earlier_ids"]))
         rounds = _components(run, job)
-        run("labels", components.label_nodes, all_parts, rounds)
-        run("by_component", decide.edges_by_component, all_parts)
-        run("decide", decide.decide, all_parts)
-        run("tighten_judge", _judge_members, all_shards, reps)
-        settled = run("settle", decide.settle, all_parts)
-        exact_clusters = sum(run("follow_heads", output.follow_heads, all_shards))
-        written = run("cross", output.write_cross, all_shards)
+        run("labels", components.label_nodes, all_parts, rounds, frees=[f"cc-{rounds:03d}"])
+        run("by_component", decide.edges_by_component, all_parts, frees=["edges", "labels"])
+        run("decide", decide.decide, all_parts, frees=["by_component"])
+        run("tighten_judge", _judge_members, all_shards, reps,
+            frees=["tighten", "rarity", "shard-*/sets.arrow", "shard-*/documents.npy"])
+        settled = run("settle", decide.settle, all_parts, frees=["judged", "decided"])
+        exact_clusters = sum(run("follow_heads", output.follow_heads, all_shards, frees=["copies"]))
+        written = run("cross", output.write_cross, all_shards,
+                      frees=["decisions", "copy_decisions", "canonicals"])
         counts = run("index_entries", lambda j, _: output.write_index_entries(j), [0])[0]
         run("index_bands", output.write_index_band, range(settings.dedup.bands), counts)
         indexed = sum(c[0] for c in counts)
@@ -119,9 +125,10 @@ def _components(run: _Runner, job: Job) -> int:
     before = _total(run("edges", components.send_edges, parts, "edges"))
     number = 0
     while True:
-        run(f"cc-{number:03d}-large", components.star_round, parts, number, True, False)
+        run(f"cc-{number:03d}-large", components.star_round, parts, number, True, False,
+            frees=[f"cc-{number:03d}"])
         after = _total(run(f"cc-{number + 1:03d}-small", components.star_round, parts,
-                           number + 1, False, True))
+                           number + 1, False, True, frees=[f"cc-{number + 1:03d}"]))
         number += 2
         if after == before:
             return number
@@ -145,9 +152,13 @@ class _Runner:
         # Sent to every worker once: a task gets a reference (the job names every shard).
         self._job = client.scatter(job, broadcast=True, hash=False)
 
-    def __call__(self, name: str, fn, items, *args):
+    def __call__(self, name: str, fn, items, *args, frees: list[str] = ()):
+        """`frees`: what the stage is the last to read (exchanges, or globs of files under
+        the step's folder), removed once it is done: a large run's exchanges would not all
+        fit on a disk at once."""
         stage = Stage(Path(self.job.work) / "_stages", name)
         if stage.done:
+            self._remove(frees)  # (a run killed between the marker and the removal)
             return json.loads(stage.summary())
         start = time.perf_counter()
         items = list(items)
@@ -155,9 +166,18 @@ class _Runner:
                                   *[[a] * len(items) for a in args], pure=False)
         results = [_plain(r) for r in self.client.gather(futures)]
         stage.finish(json.dumps(results))
+        self._remove(frees)
         self.seconds[name] = round(time.perf_counter() - start, 3)
         checkpoint(f"cluster:{name}")
         return results
+
+    def _remove(self, patterns: list[str]) -> None:
+        for pattern in patterns:
+            for path in Path(self.job.work).glob(pattern):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
 
 
 def _task(fn, job: Job, item: int, *args):
