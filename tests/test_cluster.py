@@ -160,6 +160,9 @@ def test_the_cluster_writes_what_one_process_writes(tmp_path, cluster, parts, mo
     assert local[0][0].site_template_lines > 0
     for a, b in zip(local, on_cluster):
         _same(a, b)
+    # What the cluster's stages wrote for each other (the run report's shuffle bytes).
+    written = on_cluster[0][0].written_bytes
+    assert written["rows"] > 0 and written["verify"] > 0 and local[0][0].written_bytes == {}
     # Compaction merges the cluster's mapped segments with the rest as it merges Parquet ones.
     for clean in (tmp_path / "local", tmp_path / "cluster"):
         Store(clean).rearrange(lambda g: compact(g, CompactionSettings(), full=True))

@@ -28,6 +28,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -140,14 +141,25 @@ def _run_step(clean: Path, run: int, address: str, shards: int, data_gb: float) 
     def limited():
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
-    out = subprocess.run([sys.executable, "-m", "benchmarks.speed.cluster_dedup", "--paragraphs",
-                          "0", "--work", "-", "--step", str(clean), str(run), address or "-",
-                          str(shards)],
-                         check=False, capture_output=True, text=True, preexec_fn=limited,
-                         cwd=Path(__file__).resolve().parents[2])
-    if out.returncode:
-        raise RuntimeError(f"the step failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    work = Store(clean).staging(RUN_IDS[run]).directory / "cluster"
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        step = subprocess.Popen([sys.executable, "-m", "benchmarks.speed.cluster_dedup",
+                                 "--paragraphs", "0", "--work", "-", "--step", str(clean),
+                                 str(run), address or "-", str(shards)],
+                                stdout=out, stderr=err, text=True,
+                                preexec_fn=limited,  # noqa: PLW1509 (no threads here)
+                                cwd=Path(__file__).resolve().parents[2])
+        largest = 0
+        while step.poll() is None:  # the step's folder, sampled: its largest size on disk
+            largest = max(largest, _disk(work) if work.is_dir() else 0)
+            time.sleep(5)
+        out.seek(0), err.seek(0)
+        if step.returncode:
+            raise RuntimeError(f"the step failed:\n{err.read()[-3000:]}")
+        report = json.loads(out.read().strip().splitlines()[-1])
+    if address:
+        report["largest_folder_gb"] = round(largest / 1e9, 2)
+    return report
 
 
 def _step(clean: str, run: str, address: str, shards: str) -> int:
@@ -174,7 +186,10 @@ def _step(clean: str, run: str, address: str, shards: str) -> int:
                       "compared_pairs": result.compared_pairs,
                       "verified_pairs": result.verified_pairs,
                       "loose_members": result.loose_members,
-                      "indexed": result.indexed_paragraphs}))
+                      "indexed": result.indexed_paragraphs,
+                      "written_gb": round(sum(result.written_bytes.values()) / 1e9, 2),
+                      "written_mb": {k: round(v / 1e6, 1)
+                                     for k, v in result.written_bytes.items()}}))
     return 0
 
 
@@ -289,7 +304,14 @@ def _restarts(log: Path) -> int:
 
 
 def _disk(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    total = 0
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(directory, name)).st_size
+            except FileNotFoundError:  # (removed or renamed by the step meanwhile)
+                pass
+    return total
 
 
 if __name__ == "__main__":

@@ -63,6 +63,8 @@ class CrossDocumentResult:
     indexed_paragraphs: int
     candidate_search: str  # "local" (this process) or "cluster" (the whole step on Dask)
     seconds: dict[str, float] = field(default_factory=dict)  # wall seconds per part
+    # On a cluster, the bytes each stage wrote to the shared folder (its shuffle); else empty.
+    written_bytes: dict[str, int] = field(default_factory=dict)
 
 
 def cross_document(shards: list[ShardResult], settings: Settings, staging: Staging,

@@ -46,6 +46,7 @@ def build_manifest(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumen
     per_source = source_counts(shards, counts)
     cross_counts = asdict(cross)
     cross_seconds = cross_counts.pop("seconds")
+    cross_written = cross_counts.pop("written_bytes")
     return {
         "run_id": plan.run_id,
         "sequence": plan.sequence,
@@ -69,6 +70,7 @@ def build_manifest(plan: RunPlan, shards: list[ShardResult], cross: CrossDocumen
         "counts": {**counts.to_dict(), **cross_counts},
         "seconds": seconds,  # wall clock per step of the flow
         "cross_document_seconds": cross_seconds,  # wall clock per part of that step
+        "cross_document_written_bytes": cross_written,  # on a cluster: its shuffle, per part
         "stage_seconds": stage_seconds(shards),  # per shard stage, summed over shards (CPU)
     }
 

@@ -58,8 +58,16 @@ def markdown_report(manifest: dict) -> str:
     lines += ["", "| shard stage | seconds (summed over shards) |", "|---|---:|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in manifest["stage_seconds"].items()]
     if manifest.get("cross_document_seconds"):  # absent from manifests of earlier versions
-        lines += ["", "| cross_document part | wall seconds |", "|---|---:|"]
-        lines += [f"| {k} | {v:.2f} |" for k, v in manifest["cross_document_seconds"].items()]
+        written = manifest.get("cross_document_written_bytes") or {}
+        if written:  # the step ran on a cluster: what each part wrote for the next ones
+            lines += ["", "| cross_document part | wall seconds | MB written |",
+                      "|---|---:|---:|"]
+            lines += [f"| {k} | {v:.2f} | {written.get(k, 0) / 1e6:.1f} |"
+                      for k, v in manifest["cross_document_seconds"].items()]
+        else:
+            lines += ["", "| cross_document part | wall seconds |", "|---|---:|"]
+            lines += [f"| {k} | {v:.2f} |"
+                      for k, v in manifest["cross_document_seconds"].items()]
     lines += ["", "## Paragraphs dropped", "", "| reason | paragraphs |", "|---|---:|"]
     lines += [f"| {k} | {v} |" for k, v in largest_first(c["drop_reasons"])] or ["| none | 0 |"]
     if c["boilerplate_rules"]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -59,9 +60,8 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
     Path(job.work).mkdir(parents=True, exist_ok=True)
     with_history = bool(exact.open_history(job).runs)
     all_shards, all_parts = range(len(shards)), range(job.parts)
-    seconds: dict[str, float] = {}
     with Client(address) as client:
-        run = _Runner(client, job, seconds)
+        run = _Runner(client, job)
         run("rows", documents.load_shard, all_shards)
         run("documents", documents.resolve_documents, all_parts, frees=["documents"])
         run("site_rows", documents.send_template_rows, all_shards, frees=["document_fixes"])
@@ -107,7 +107,8 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
         earlier_paragraphs_matched=earlier,
         indexed_paragraphs=indexed,
         candidate_search="cluster",
-        seconds=seconds,
+        seconds=run.seconds,
+        written_bytes=run.written,
     )
 
 
@@ -145,10 +146,14 @@ def _total(results) -> tuple[int, int, int]:
 
 class _Runner:
     """Runs a stage's tasks on the cluster, one per item, unless the stage is done already
-    (then its staged summary is its result)."""
+    (then its staged summary is its result). Keeps each stage's wall seconds and the bytes it
+    wrote to the step's folder."""
 
-    def __init__(self, client, job: Job, seconds: dict[str, float]):
-        self.client, self.job, self.seconds = client, job, seconds
+    def __init__(self, client, job: Job):
+        self.client, self.job = client, job
+        self.seconds: dict[str, float] = {}
+        self.written: dict[str, int] = {}
+        self._bytes = _bytes_under(Path(job.work))
         # Sent to every worker once: a task gets a reference (the job names every shard).
         self._job = client.scatter(job, broadcast=True, hash=False)
 
@@ -166,7 +171,10 @@ class _Runner:
                                   *[[a] * len(items) for a in args], pure=False)
         results = [_plain(r) for r in self.client.gather(futures)]
         stage.finish(json.dumps(results))
+        after = _bytes_under(Path(self.job.work))  # (stages add files; only `frees` removes)
+        self.written[name] = max(0, after - self._bytes)
         self._remove(frees)
+        self._bytes = _bytes_under(Path(self.job.work))
         self.seconds[name] = round(time.perf_counter() - start, 3)
         checkpoint(f"cluster:{name}")
         return results
@@ -178,6 +186,17 @@ class _Runner:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
+
+
+def _bytes_under(folder: Path) -> int:
+    total = 0
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(directory, name)).st_size
+            except FileNotFoundError:  # (a temporary file renamed meanwhile)
+                pass
+    return total
 
 
 def _task(fn, job: Job, item: int, *args):
