@@ -8,8 +8,9 @@ The stages, in order (each staged, so a killed run resumes after the last finish
  1. rows and documents: each shard's rows; ids read by several shards   documents.py
  2. site templates, per partition of sites, with earlier runs' counts     documents.py
  3. exact copies, per partition of hashes; representatives per shard     exact.py
- 4. candidate pairs, per partition of band keys, bands in rounds;
-    their earlier runs' candidates by lookups in the index                bands.py
+ 4. candidate pairs, per partition of band keys, bands in rounds, each
+    round's merged in the shard of their later row; their earlier runs'
+    candidates by lookups in the index                                    bands.py
  5. the run's word rarity, per partition of words                         rarity.py
  6. verification in the shard of a pair's later row, the sets of both
     read from the shards' staged sets; every candidate verified           verify.py
@@ -76,11 +77,13 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
             run(f"bands-{first:03d}-send", bands.send_band_keys, all_shards, first, end)
             run(f"bands-{first:03d}-pair", bands.pair_keys, all_parts, first, with_history,
                 frees=[f"bands-{first:03d}"])
+            run(f"bands-{first:03d}-merge", bands.merge_pairs, all_shards, first,
+                frees=[f"pairs-{first:03d}"])
         run("words", word_rarity.send_words, all_shards)
         run("rarity", word_rarity.count_words, all_parts, frees=["words"])
         run("sets", verify.stage_sets, all_shards)
         verified = run("verify", verify.verify_candidates, all_shards, reps,
-                       frees=["pairs", "earlier_pairs"])
+                       frees=["earlier_pairs", "shard-*/candidates.npy"])
         earlier = sum(run("earlier", verify.count_earlier, all_parts, frees=["earlier_ids"]))
         rounds = _components(run, job)
         run("labels", components.label_nodes, all_parts, rounds, frees=[f"cc-{rounds:03d}"])

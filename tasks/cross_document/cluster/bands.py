@@ -4,8 +4,11 @@ most MAX_HEADS, as `pairs_in_groups`), and the partition's keys are looked up in
 runs' index.
 
 Bands go in rounds (`BANDS_PER_ROUND` at a time) so that the staged keys of one round, not of
-all bands, are on disk at once; the candidate pairs of every round go to the shard of their
-later row (`pairs`), where they are verified.
+all bands, are on disk at once. A round's candidate pairs go to the shard of their later row
+(`pairs-<round>`), each as one number (`pair_codes`), and are merged there with the shard's
+distinct pairs of the rounds before (`merge_pairs`, `candidates.npy`): a pair met in many bands
+is held once (a copy shares most of its bands with its source, so a round's pairs come many
+times over), and the disk holds the distinct pairs and one round's.
 """
 
 from __future__ import annotations
@@ -16,12 +19,18 @@ import pyarrow as pa
 from tasks.cross_document.cluster.exact import EARLIER_PAIRS, open_history, representatives
 from tasks.cross_document.cluster.exchange import partition_of
 from tasks.cross_document.cluster.job import Job
-from tasks.cross_document.duplicates import MAX_HEADS, sort_by_key, sorted_unique
+from tasks.cross_document.duplicates import (
+    MAX_HEADS,
+    merge_sorted_unique,
+    sort_by_key,
+    sorted_unique,
+)
 from tasks.cross_document.history import expand_ranges
 
 BANDS_PER_ROUND = 8
 BAND_ROWS = pa.schema([("band", pa.uint8()), ("key", pa.uint64()), ("row", pa.int64())])
-PAIRS = pa.schema([("i", pa.int64()), ("j", pa.int64())])
+CODES = pa.schema([("code", pa.int64())])
+_I_BITS = 40  # a pair as one number: (j's place in its shard) << 40 | i
 
 
 def rounds(bands: int) -> list[tuple[int, int]]:
@@ -53,7 +62,7 @@ def pair_keys(job: Job, part: int, first_band: int, with_history: bool) -> int:
         return 0
     band_of = table["band"].to_numpy()
     history = open_history(job) if with_history else None
-    pairs, earlier = job.exchange("pairs", by_shard=True), \
+    pairs, earlier = job.exchange(f"pairs-{first_band:03d}", by_shard=True), \
         job.exchange("earlier_pairs", by_shard=True)
     found = 0
     for band in np.unique(band_of).tolist():
@@ -62,8 +71,9 @@ def pair_keys(job: Job, part: int, first_band: int, with_history: bool) -> int:
         keys, rows = sort_by_key(table["key"].to_numpy()[at], table["row"].to_numpy()[at])
         source = (part * 256 + band) * 100_000  # a file per piece, named in a fixed order
         for piece, (i, j) in enumerate(pairs_of_groups(keys, rows, MAX_HEADS)):
-            pairs.write(source + piece, job.shard_of(j), pa.table({"i": i, "j": j},
-                                                                  schema=PAIRS))
+            shard_of = job.shard_of(j)
+            pairs.write(source + piece, shard_of, pa.table(
+                {"code": pair_codes(i, j - np.asarray(job.starts)[shard_of])}, schema=CODES))
             found += len(i)
         if history is not None and history.runs:
             ids, matched = history.band_matches(band, sorted_unique(keys), MAX_HEADS)
@@ -75,6 +85,36 @@ def pair_keys(job: Job, part: int, first_band: int, with_history: bool) -> int:
                     "history_id": np.repeat(ids[a:b], counts[a:b]), "row": rows_of,
                     "exact": np.zeros(len(rows_of), bool)}, schema=EARLIER_PAIRS))
     return found
+
+
+def merge_pairs(job: Job, shard: int, first_band: int) -> int:
+    """The shard's distinct candidate pairs so far: those of round `first_band` merged into
+    `candidates.npy` (sorted codes; a map task's piece at a time). Run again, it changes
+    nothing (a union). Returns the distinct pairs so far."""
+    path = candidates_path(job, shard)
+    codes = np.load(path) if path.is_file() else np.zeros(0, np.int64)
+    for piece in job.exchange(f"pairs-{first_band:03d}", by_shard=True).pieces(shard):
+        codes = merge_sorted_unique(codes, sorted_unique(piece["code"].to_numpy()))
+        del piece
+    temporary = path.with_name(path.name + ".tmp.npy")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(temporary, codes)
+    temporary.replace(path)
+    return len(codes)
+
+
+def candidates_path(job: Job, shard: int):
+    return job.shard_work(shard) / "candidates.npy"
+
+
+def pair_codes(i: np.ndarray, j_in_shard: np.ndarray) -> np.ndarray:
+    """Pairs (row i, the place of row j in its shard) as one int64 each, in (j, i) order."""
+    return (np.asarray(j_in_shard, np.int64) << np.int64(_I_BITS)) | np.asarray(i, np.int64)
+
+
+def pairs_of_codes(codes: np.ndarray, first_row: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (i, j) of a shard's pair codes."""
+    return codes & np.int64((1 << _I_BITS) - 1), (codes >> np.int64(_I_BITS)) + first_row
 
 
 PIECE_PAIRS = 4_000_000

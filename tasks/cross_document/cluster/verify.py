@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks.cross_document.cluster.bands import candidates_path, pairs_of_codes
 from tasks.cross_document.cluster.documents import read_rows
 from tasks.cross_document.cluster.exact import EARLIER_PAIRS, open_history, representatives
 from tasks.cross_document.cluster.exchange import partition_of, read_arrow, write_arrow
@@ -31,7 +32,7 @@ from tasks.cross_document.cluster.job import (
     node_partition,
 )
 from tasks.cross_document.cluster.rarity import rarity_of
-from tasks.cross_document.duplicates import SET_COLUMNS, merge_sorted_unique, sorted_unique
+from tasks.cross_document.duplicates import SET_COLUMNS
 from tasks.cross_document.staged_sets import sets_of_table
 from tasks.cross_document.verifier import (
     are_copies,
@@ -60,32 +61,21 @@ def stage_sets(job: Job, shard: int) -> None:
 
 def judge(job: Job, shard: int, source: str, reps_counted: int, candidates: bool
           ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
-    """The pairs (i, j, ...) of exchange `source` whose j (a representative) is in `shard`,
-    judged: (the pairs, the verifier's score, passed). With `candidates` (LSH candidates, not
-    members of one cluster): repeats (from several bands) once; not pairs whose i may not lead;
+    """The pairs (i, j, ...) whose j (a representative) is in `shard`, judged: (the pairs, the
+    verifier's score, passed): with `candidates`, the shard's LSH candidates (distinct:
+    `candidates.npy`), else the pairs of exchange `source` (members of one cluster). Of the
+    candidates, not pairs whose i may not lead;
     not pairs inside one document (only exact copies count there); and pairs below the Jaccard
     floor not scored (score NaN, not passed)."""
     empty = pa.table({"i": pa.array([], pa.int64()), "j": pa.array([], pa.int64())})
-    exchange = job.exchange(source, by_shard=True)
-    pairs = None if candidates else exchange.read(shard, None)
+    pairs = None if candidates else job.exchange(source, by_shard=True).read(shard, None)
     if not candidates and (pairs is None or not pairs.num_rows):
         return empty, np.zeros(0, np.float32), np.zeros(0, bool)
-    if candidates:
-        # Repeats once, a map task's pairs at a time: a pair as one number, (j's place in the
-        # shard) << 40 | i (a pair met in many bands comes many times: a shard of copies got
-        # ten million, and their distinct pairs are what is held).
-        first = job.first_row(shard)
-        codes = np.zeros(0, np.int64)
-        for piece in exchange.pieces(shard):
-            more = (piece["j"].to_numpy() - first) << np.int64(40)
-            more |= piece["i"].to_numpy()
-            codes = merge_sorted_unique(codes, sorted_unique(more))
-            del more, piece
-        if not len(codes):
+    if candidates:  # the shard's distinct pairs, merged round by round (bands.merge_pairs)
+        path = candidates_path(job, shard)
+        if not path.is_file():
             return empty, np.zeros(0, np.float32), np.zeros(0, bool)
-        i = codes & np.int64((1 << 40) - 1)
-        j = (codes >> np.int64(40)) + first
-        del codes
+        i, j = pairs_of_codes(np.load(path), job.first_row(shard))
         keep = _per_row(job, i, lambda s: read_rows(job, s, ["may_lead"])["may_lead"]
                         .to_numpy(zero_copy_only=False)) & \
             (_per_row(job, i, lambda s: np.load(job.shard_work(s) / "documents.npy",
