@@ -107,8 +107,11 @@ def send_template_rows(job: Job, shard: int) -> None:
     files = job.shard_files(shard)
     documents = pq.read_table(files.table("documents"), columns=["doc_id", "site"])
     fixes = job.exchange("document_fixes", by_shard=True).read(shard, FIXES)
-    site_of = dict(zip(documents["doc_id"].to_pylist(), documents["site"].to_pylist()))
-    site_of.update(zip(fixes["doc_id"].to_pylist(), fixes["site"].to_pylist()))
+    # Each id's site: a fix (a repeated id's first document's) before the shard's own.
+    ids = pa.concat_arrays([fixes["doc_id"].combine_chunks(),
+                            documents["doc_id"].combine_chunks()])
+    sites = pa.concat_arrays([fixes["site"].combine_chunks().cast(pa.string()),
+                              documents["site"].combine_chunks().cast(pa.string())])
     repeated_ids = pa.array([d for d, r in zip(fixes["doc_id"].to_pylist(),
                                                fixes["repeated"].to_pylist()) if r], pa.string())
     repeated = pc.is_in(rows["doc_id"], value_set=repeated_ids).to_numpy(zero_copy_only=False)
@@ -121,7 +124,7 @@ def send_template_rows(job: Job, shard: int) -> None:
     distinct = pc.unique(doc_ids)
     sent_ids = pa.concat_arrays([distinct, doc_ids.take(pa.array(keyed))])
     sent = pa.table({
-        "site": pa.array([site_of[d] for d in sent_ids.to_pylist()], pa.string()),
+        "site": sites.take(pc.index_in(sent_ids, value_set=ids)),
         "doc_id": sent_ids,
         "key": pa.array(np.concatenate([np.zeros(len(distinct), np.uint64), keys[keyed]])),
         "row": pa.array(np.concatenate([np.full(len(distinct), -1), keyed + job.first_row(shard)])

@@ -88,11 +88,16 @@ def node_partition(nodes: np.ndarray, parts: int) -> np.ndarray:
 
 
 def string_partition(values: pa.Array | pa.ChunkedArray, parts: int) -> np.ndarray:
-    """The partition of each string (a stable 64-bit hash of it)."""
-    hashes = np.fromiter((xxhash.xxh3_64_intdigest(v.encode("utf-8"))
-                          for v in pc.cast(values, pa.string()).to_pylist()),
-                         dtype=np.uint64, count=len(values))
-    return partition_of(hashes, parts)
+    """The partition of each string (a stable 64-bit hash of it; each distinct string hashed
+    once: a shard's rows share a few sites)."""
+    values = pc.cast(values, pa.string())
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary.to_pylist()
+    hashes = np.fromiter((xxhash.xxh3_64_intdigest(v.encode("utf-8")) for v in distinct),
+                         dtype=np.uint64, count=len(distinct))
+    return partition_of(hashes[encoded.indices.to_numpy()], parts)
 
 
 def document_codes(doc_ids: pa.ChunkedArray | pa.Array, shard: int) -> np.ndarray:
