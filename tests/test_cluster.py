@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from staged_shards import Doc, stage_shard
@@ -250,3 +251,37 @@ def test_candidate_pairs_come_in_pieces_whatever_their_size(monkeypatch):
         assert all(len(i) <= max(piece, 32) for i, _ in found)
         codes = np.concatenate([i * 5000 + j for i, j in found])
         assert np.array_equal(np.sort(codes), want)
+
+
+def test_each_rounds_pairs_are_merged_once_into_the_shards_distinct_pairs(tmp_path):
+    """Pairs met in many bands and rounds are held once; merging a round again (a resumed
+    run) changes nothing."""
+    from tasks.cross_document.cluster import bands
+    from tasks.cross_document.cluster.job import Job
+
+    job = Job(work=str(tmp_path), shards=("a", "b"), starts=(0, 100, 250), parts=3,
+              settings=SETTINGS, clean=str(tmp_path), staging=str(tmp_path), run_id="r",
+              run_seq=1)
+    rng = np.random.default_rng(3)
+    want = set()
+    for first_band in (0, 8):
+        exchange = job.exchange(f"pairs-{first_band:03d}", by_shard=True)
+        for source in range(4):  # map tasks, each with repeats of its own and of the others
+            j = rng.integers(1, 250, 400)
+            i = rng.integers(0, j)
+            shard = job.shard_of(j)
+            exchange.write(source, shard, pa.table(
+                {"code": bands.pair_codes(i, j - np.asarray(job.starts)[shard])},
+                schema=bands.CODES))
+            want |= set(zip(i.tolist(), j.tolist()))
+        for _ in range(2):
+            for shard in (0, 1):
+                bands.merge_pairs(job, shard, first_band)
+    found = set()
+    for shard in (0, 1):
+        codes = np.load(bands.candidates_path(job, shard))
+        assert np.array_equal(codes, np.unique(codes))
+        i, j = bands.pairs_of_codes(codes, job.first_row(shard))
+        assert (job.shard_of(j) == shard).all()
+        found |= set(zip(i.tolist(), j.tolist()))
+    assert found == want
