@@ -285,3 +285,22 @@ def test_each_rounds_pairs_are_merged_once_into_the_shards_distinct_pairs(tmp_pa
         assert (job.shard_of(j) == shard).all()
         found |= set(zip(i.tolist(), j.tolist()))
     assert found == want
+
+
+def test_the_stages_go_on_after_every_worker_restarted(tmp_path):
+    """The job every task is handed survives its workers' restarts (a worker over its memory
+    limit is restarted by its nanny): data scattered to them would be lost with them."""
+    from distributed import Client
+
+    from tasks.cross_document.cluster import _Runner
+    from tasks.cross_document.cluster.job import Job
+
+    job = Job(work=str(tmp_path), shards=("a", "b"), starts=(0, 10, 20), parts=2,
+              settings=SETTINGS, clean=str(tmp_path), staging=str(tmp_path), run_id="r",
+              run_seq=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c, Client(c) as client:
+        run = _Runner(client, job)
+        assert run("before", lambda j, item: j.starts[item], [0, 1]) == [0, 10]
+        client.restart_workers(list(client.scheduler_info()["workers"]))
+        assert run("after", lambda j, item: j.starts[item + 1], [0, 1]) == [10, 20]

@@ -112,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
         for process in (workers, scheduler):
             process.terminate()
             process.wait(timeout=60)
-        if not args.keep:
+        if not args.keep:  # the cluster's logs are kept beside it: `<work>-logs`
+            shutil.rmtree(Path(f"{args.work}-logs"), ignore_errors=True)
+            shutil.copytree(args.work / "logs", Path(f"{args.work}-logs"))
             shutil.rmtree(args.work, ignore_errors=True)
     print(json.dumps(report, indent=1))
     return 0

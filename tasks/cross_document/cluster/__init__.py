@@ -157,8 +157,10 @@ class _Runner:
         self.seconds: dict[str, float] = {}
         self.written: dict[str, int] = {}
         self._bytes = _bytes_under(Path(job.work))
-        # Sent to every worker once: a task gets a reference (the job names every shard).
-        self._job = client.scatter(job, broadcast=True, hash=False)
+        # A task of its own that every task depends on: sent to each worker once (the job
+        # names every shard), and computed again if the workers holding it restart (data
+        # scattered to them would be lost with them, and the tasks that need it cancelled).
+        self._job = client.submit(_the_job, job, pure=False)
 
     def __call__(self, name: str, fn, items, *args, frees: list[str] = ()):
         """`frees`: what the stage is the last to read (exchanges, or globs of files under
@@ -189,6 +191,10 @@ class _Runner:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
+
+
+def _the_job(job: Job) -> Job:
+    return job
 
 
 def _bytes_under(folder: Path) -> int:
