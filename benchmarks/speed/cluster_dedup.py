@@ -98,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 entry["cluster_files_gb"] = round(_disk(work) / 1e9, 2)
             entry["scheduler_peak_mb"] = _peak_mb(scheduler.pid)
             entry["worker_restarts"] = _restarts(worker_log)
+            entry["workers_removed"] = _removed(worker_log.with_name("scheduler.log"))
             if args.compare_local:
                 entry["differs_from_local"] = _same_cross(cluster_clean, local_clean, run,
                                                           len(shards))
@@ -297,6 +298,12 @@ def _peak_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+def _removed(log: Path) -> int:
+    """Workers the scheduler removed so far, for any reason (a restart, a lost connection)."""
+    return sum(1 for line in log.read_text(errors="replace").splitlines()
+               if "Remove worker" in line)
 
 
 def _restarts(log: Path) -> int:
