@@ -90,9 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.compare_local:
                 _copy_staging(cluster_clean, local_clean, run)
                 entry["local"] = _run_step(local_clean, run, "", len(shards),
-                                           16.0)  # the reference: no cluster limit
+                                           16.0,  # the reference: no cluster limit
+                                           args.work / "logs" / f"step-local-{run}.err")
             entry["cluster"] = _run_step(cluster_clean, run, address, len(shards),
-                                         args.flow_data_limit)
+                                         args.flow_data_limit,
+                                         args.work / "logs" / f"step-cluster-{run}.err")
             work = Store(cluster_clean).staging(RUN_IDS[run]).directory / "cluster"
             if work.is_dir():  # what the exchanges left (each band round's keys are removed)
                 entry["cluster_files_gb"] = round(_disk(work) / 1e9, 2)
@@ -137,15 +139,16 @@ def _copy_staging(source: Path, target: Path, run: int) -> None:
                     Store(target).staging(RUN_IDS[run]).directory)
 
 
-def _run_step(clean: Path, run: int, address: str, shards: int, data_gb: float) -> dict:
-    """The step in a process of its own, under RLIMIT_DATA; its report."""
+def _run_step(clean: Path, run: int, address: str, shards: int, data_gb: float,
+              log: Path) -> dict:
+    """The step in a process of its own, under RLIMIT_DATA, its stderr to `log`; its report."""
     limit = int(data_gb * 1e9)
 
     def limited():
         resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
     work = Store(clean).staging(RUN_IDS[run]).directory / "cluster"
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with tempfile.TemporaryFile("w+") as out, open(log, "w+") as err:
         step = subprocess.Popen([sys.executable, "-m", "benchmarks.speed.cluster_dedup",
                                  "--paragraphs", "0", "--work", "-", "--step", str(clean),
                                  str(run), address or "-", str(shards)],
