@@ -158,8 +158,8 @@ class _Runner:
         self.written: dict[str, int] = {}
         self._bytes = _bytes_under(Path(job.work))
         # A task of its own that every task depends on: sent to each worker once (the job
-        # names every shard), and computed again if the workers holding it restart (data
-        # scattered to them would be lost with them, and the tasks that need it cancelled).
+        # names every shard), and computed again if it is lost. Scattered data is not: Dask
+        # keeps one copy between stages, and a restart of its worker cancelled the tasks.
         self._job = client.submit(_the_job, job, pure=False)
 
     def __call__(self, name: str, fn, items, *args, frees: list[str] = ()):
