@@ -6,8 +6,8 @@ the partitions listed in the file's metadata; a reduce task reads its batch of e
 file (only those bytes, into memory of its own), in source order, so what it sees does not
 depend on which task finished first (the output is the same whatever the workers). Not
 memory-mapped: the pages of a mapped file that a task touches count in its resident memory,
-with the kernel's read-around, and a reduce task that read its slice of 1,000 mapped files
-held 1.2 GB for 100 MB of rows (a worker over its memory limit is restarted). One file per map
+with the kernel's read-around many times the rows read, and a worker over its memory limit is
+restarted (docs/benchmarks/cluster.md, the 50M attempts). One file per map
 task, not one per (map task, partition): with a partition per shard, that would be millions
 of small files in a large run. Files are written under a temporary name and renamed, so a
 killed task leaves no half file; a stage whose tasks all finished is marked done (`Stage`),
@@ -21,7 +21,6 @@ same code runs on a LocalCluster or on a cluster that shares the staging folder.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -75,9 +74,6 @@ class Exchange:
                 if at < len(parts) and parts[at] == part:
                     batch = reader.get_batch(at)
                     yield pa.Table.from_batches([batch]).replace_schema_metadata()
-
-    def remove(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _write_batches(path: Path, schema: pa.Schema, batches: list[pa.RecordBatch]) -> None:
