@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks.speed.synthetic_shards import Corpus, make_shard
+from tasks.cross_document.cluster.exchange import bytes_under
 from tasks.cross_document.history import ENTRY_SCHEMA, open_segment
 from tasks.settings import Settings
 from tasks.shard import ShardResult
@@ -97,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                                          args.work / "logs" / f"step-cluster-{run}.err")
             work = Store(cluster_clean).staging(RUN_IDS[run]).directory / "cluster"
             if work.is_dir():  # what the exchanges left (each band round's keys are removed)
-                entry["cluster_files_gb"] = round(_disk(work) / 1e9, 2)
+                entry["cluster_files_gb"] = round(bytes_under(work) / 1e9, 2)
             entry["scheduler_peak_mb"] = _peak_mb(scheduler.pid)
             entry["worker_restarts"] = _restarts(worker_log)
             entry["workers_removed"] = _removed(worker_log.with_name("scheduler.log"))
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                 _commit(clean, run)
             if args.compare_local:
                 entry["differs_from_local"] += _same_index(cluster_clean, local_clean)
-            entry["disk_gb"] = round(_disk(args.work) / 1e9, 1)
+            entry["disk_gb"] = round(bytes_under(args.work) / 1e9, 1)
             report.setdefault("runs", []).append(entry)
             print(json.dumps(entry), flush=True)
     finally:
@@ -157,7 +158,7 @@ def _run_step(clean: Path, run: int, address: str, shards: int, data_gb: float,
                                 cwd=Path(__file__).resolve().parents[2])
         largest = 0
         while step.poll() is None:  # the step's folder, sampled: its largest size on disk
-            largest = max(largest, _disk(work) if work.is_dir() else 0)
+            largest = max(largest, bytes_under(work) if work.is_dir() else 0)
             time.sleep(5)
         out.seek(0), err.seek(0)
         if step.returncode:
@@ -313,17 +314,6 @@ def _restarts(log: Path) -> int:
     """Workers the nannies restarted (over their memory limit, or dead)."""
     return sum(1 for line in log.read_text(errors="replace").splitlines()
                if "distributed.nanny -" in line and "Restarting worker" in line)
-
-
-def _disk(folder: Path) -> int:
-    total = 0
-    for directory, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(directory, name)).st_size
-            except FileNotFoundError:  # (removed or renamed by the step meanwhile)
-                pass
-    return total
 
 
 if __name__ == "__main__":

@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import time
 from pathlib import Path
 
 from tasks.cross_document.cluster import bands, components, decide, documents, exact, output, verify
 from tasks.cross_document.cluster import rarity as word_rarity
-from tasks.cross_document.cluster.exchange import Stage
+from tasks.cross_document.cluster.exchange import Stage, bytes_under
 from tasks.cross_document.cluster.job import Job
 from tasks.faults import checkpoint
 from tasks.settings import Settings
@@ -116,7 +115,7 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
 
 
 def _judge_members(job: Job, shard: int, reps: int) -> int:
-    pairs, _, passed = verify.judge(job, shard, "tighten", reps, candidates=False)
+    pairs, _, passed = verify.judge(job, shard, reps, members="tighten")
     if len(passed):
         decide.send_judged(job, shard, pairs, passed)
     return len(passed)
@@ -156,7 +155,7 @@ class _Runner:
         self.client, self.job = client, job
         self.seconds: dict[str, float] = {}
         self.written: dict[str, int] = {}
-        self._bytes = _bytes_under(Path(job.work))
+        self._bytes = bytes_under(Path(job.work))
         # A task of its own that every task depends on: sent to each worker once (the job
         # names every shard), and computed again if it is lost. Scattered data is not: Dask
         # keeps one copy between stages, and a restart of its worker cancelled the tasks.
@@ -176,10 +175,10 @@ class _Runner:
                                   *[[a] * len(items) for a in args], pure=False)
         results = [_plain(r) for r in self.client.gather(futures)]
         stage.finish(json.dumps(results))
-        after = _bytes_under(Path(self.job.work))  # (stages add files; only `frees` removes)
+        after = bytes_under(Path(self.job.work))  # (stages add files; only `frees` removes)
         self.written[name] = max(0, after - self._bytes)
         self._remove(frees)
-        self._bytes = _bytes_under(Path(self.job.work))
+        self._bytes = bytes_under(Path(self.job.work))
         self.seconds[name] = round(time.perf_counter() - start, 3)
         checkpoint(f"cluster:{name}")
         return results
@@ -195,17 +194,6 @@ class _Runner:
 
 def _the_job(job: Job) -> Job:
     return job
-
-
-def _bytes_under(folder: Path) -> int:
-    total = 0
-    for directory, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(directory, name)).st_size
-            except FileNotFoundError:  # (a temporary file renamed meanwhile)
-                pass
-    return total
 
 
 def _task(fn, job: Job, item: int, *args):

@@ -85,6 +85,18 @@ def _write_batches(path: Path, schema: pa.Schema, batches: list[pa.RecordBatch])
     os.replace(temporary, path)
 
 
+def bytes_under(folder: Path) -> int:
+    """The bytes of the files under `folder` (files removed or renamed meanwhile: skipped)."""
+    total = 0
+    for directory, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(directory, name)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
 def write_arrow(path: Path, table: pa.Table) -> None:
     """`table` as an Arrow IPC file, written under a temporary name and renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -59,16 +59,16 @@ def stage_sets(job: Job, shard: int) -> None:
     np.save(job.shard_work(shard) / "documents.npy", document_codes(rows["doc_id"], shard))
 
 
-def judge(job: Job, shard: int, source: str, reps_counted: int, candidates: bool
+def judge(job: Job, shard: int, reps_counted: int, members: str | None = None
           ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """The pairs (i, j, ...) whose j (a representative) is in `shard`, judged: (the pairs, the
-    verifier's score, passed): with `candidates`, the shard's LSH candidates (distinct:
-    `candidates.npy`), else the pairs of exchange `source` (members of one cluster). Of the
-    candidates, not pairs whose i may not lead;
-    not pairs inside one document (only exact copies count there); and pairs below the Jaccard
-    floor not scored (score NaN, not passed)."""
+    verifier's score, passed): the pairs of exchange `members` (members of one cluster), or
+    without it the shard's LSH candidates (distinct: `candidates.npy`). Of the candidates, not
+    pairs whose i may not lead; not pairs inside one document (only exact copies count there);
+    and pairs below the Jaccard floor not scored (score NaN, not passed)."""
+    candidates = members is None
     empty = pa.table({"i": pa.array([], pa.int64()), "j": pa.array([], pa.int64())})
-    pairs = None if candidates else job.exchange(source, by_shard=True).read(shard, None)
+    pairs = None if candidates else job.exchange(members, by_shard=True).read(shard, None)
     if not candidates and (pairs is None or not pairs.num_rows):
         return empty, np.zeros(0, np.float32), np.zeros(0, bool)
     if candidates:  # the shard's distinct pairs, merged round by round (bands.merge_pairs)
@@ -116,7 +116,7 @@ def _judge_piece(job: Job, i: np.ndarray, j: np.ndarray, reps_counted: int,
 def verify_candidates(job: Job, shard: int, reps_counted: int) -> tuple[int, int, int]:
     """The verified pairs whose later row is in `shard`, to `edges`. Returns (candidates,
     compared, verified)."""
-    pairs, scores, passed = judge(job, shard, "pairs", reps_counted, candidates=True)
+    pairs, scores, passed = judge(job, shard, reps_counted)
     candidates = compared = len(scores)
     edges = [pa.table({"i": node_of_row(pairs["i"].to_numpy()[passed]),
                        "j": node_of_row(pairs["j"].to_numpy()[passed]),
