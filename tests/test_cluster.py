@@ -142,11 +142,14 @@ def cluster():
 
 @pytest.mark.parametrize("parts", [1, 3, 8])
 def test_the_cluster_writes_what_one_process_writes(tmp_path, cluster, parts, monkeypatch):
-    if parts == 8:  # small pieces of pairs, judged a few at a time (the workers are threads)
-        from tasks.cross_document.cluster import bands, verify
+    if parts == 8:  # small pieces of pairs, judged a few at a time, components decided range
+        # by range of their later rows (the workers are threads)
+        from tasks.cross_document.cluster import bands, decide, verify
 
         monkeypatch.setattr(bands, "PIECE_PAIRS", 50)
         monkeypatch.setattr(verify, "JUDGE_PAIRS", 7)
+        monkeypatch.setattr(decide, "EDGES_PER_RANGE", 5)
+        monkeypatch.setattr(decide, "_BIN_ROWS", 3)
     first, second = _corpus(1, 30), _corpus(2, 25, first_doc=20)  # run 2 reads docs 20-29 again
     local = [_run(tmp_path / "local", 1, first, SETTINGS),
              _run(tmp_path / "local", 2, second, SETTINGS,

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 from reference_dedup import assign_in_rounds
 
-from tasks.cross_document.components import component_labels, decide_components
+from tasks.cross_document.components import (
+    component_labels,
+    decide_components,
+    decide_in_ranges,
+)
 from tasks.cross_document.duplicates import CANONICAL, assign_sorted
 
 
@@ -116,6 +120,13 @@ def test_rule_per_component_equals_rule_on_whole_graph(seed):
         rows = np.unique(np.concatenate([gi, gj]))
         canonical_of, sim = decide_components(gi, gj, gs, rows, lead[rows])
         got_canonical[rows], got_sim[rows] = canonical_of, sim
+        # The same pairs in ranges of their later row (a component larger than memory).
+        cuts = np.sort(rng.integers(0, n + 1, int(rng.integers(0, 6))))
+        at = np.searchsorted(cuts, gj, side="right")
+        in_ranges = decide_in_ranges(((gi[at == r], gj[at == r], gs[at == r])
+                                      for r in range(len(cuts) + 1)), rows, lead[rows])
+        assert np.array_equal(in_ranges[0], canonical_of)
+        assert np.array_equal(in_ranges[1], sim, equal_nan=True)
     assert np.array_equal(got_canonical, want_canonical)
     assert np.array_equal(got_sim, want_sim, equal_nan=True)
     # No chaining: every member's canonical is a row that is no member.

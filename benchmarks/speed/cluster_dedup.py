@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import resource
 import shutil
@@ -66,14 +67,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-local", action="store_true",
                         help="run the single-process step on the same shards and compare")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with a stopped benchmark's work folder (same arguments): "
+                             "a run whose shards are staged is not staged again, and its step "
+                             "resumes after its last finished stage")
     parser.add_argument("--step", nargs=4, metavar=("CLEAN", "RUN", "ADDRESS", "SHARDS"),
                         help=argparse.SUPPRESS)  # internal: the flow's process
     args = parser.parse_args(argv)
     if args.step:
         return _step(*args.step)
-    if args.work.exists():
+    if args.resume and not args.work.is_dir():
+        parser.error(f"--resume: there is no work folder {args.work}")
+    if args.work.exists() and not args.resume:
         shutil.rmtree(args.work)
-    args.work.mkdir(parents=True)
+    args.work.mkdir(parents=True, exist_ok=True)
     report: dict = {"paragraphs": args.paragraphs, "giant": args.giant, "hot": args.hot,
                     "workers": args.workers, "worker_memory": args.worker_memory,
                     "flow_data_limit_gb": args.flow_data_limit, "load": os.getloadavg()}
@@ -85,9 +92,13 @@ def main(argv: list[str] | None = None) -> int:
             corpus = Corpus(rows=sizes[run], giant=min(args.giant, sizes[1] // 4),
                             hot=min(args.hot, sizes[1] // 4), run=run, first_rows=sizes[1])
             start = time.perf_counter()
-            shards = _stage(corpus, cluster_clean, run, args.shard_rows)
-            entry = {"run": run, "paragraphs": sizes[run], "shards": len(shards),
-                     "staging_seconds": round(time.perf_counter() - start, 1)}
+            staged = _staged_shards(cluster_clean, run) if args.resume else 0
+            if staged and staged == math.ceil(sizes[run] / args.shard_rows):
+                shards, entry = range(staged), {"run": run, "resumed": True}
+            else:
+                shards, entry = _stage(corpus, cluster_clean, run, args.shard_rows), {"run": run}
+                entry["staging_seconds"] = round(time.perf_counter() - start, 1)
+            entry.update({"paragraphs": sizes[run], "shards": len(shards)})
             if args.compare_local:
                 _copy_staging(cluster_clean, local_clean, run)
                 entry["local"] = _run_step(local_clean, run, "", len(shards),
@@ -133,6 +144,12 @@ def _stage(corpus: Corpus, clean: Path, run: int, shard_rows: int) -> list[Shard
                                min(shard_rows, corpus.rows - first))
                    for number, first in enumerate(cuts)]
         return [f.result() for f in futures]
+
+
+def _staged_shards(clean: Path, run: int) -> int:
+    """How many shards of `run` are staged and not yet committed (0: none)."""
+    staging = Store(clean).staging(RUN_IDS[run]).directory
+    return len(list(staging.glob("shard-*"))) if staging.is_dir() else 0
 
 
 def _copy_staging(source: Path, target: Path, run: int) -> None:
@@ -264,6 +281,8 @@ def _start_cluster(args):
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_TRIM_THRESHOLD_": "65536"}
     logs = args.work / "logs"
+    if logs.is_dir():  # a resumed benchmark's: the earlier attempt's logs kept beside
+        logs.rename(logs.with_name(f"logs-{time.strftime('%Y%m%d-%H%M%S')}"))
     logs.mkdir()
     worker_log = logs / "workers.log"
     with open(logs / "scheduler.log", "w") as scheduler_log, open(worker_log, "w") as log:

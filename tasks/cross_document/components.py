@@ -59,14 +59,25 @@ def decide_components(i: np.ndarray, j: np.ndarray, s: np.ndarray, nodes: np.nda
     `lead`: per node, may be a canonical. Returns per node the canonical it joined (a row
     number, -1 for none) and the score with it (NaN for none). Rows of earlier runs only ever
     come first in a pair, so they are never members."""
-    li = np.searchsorted(nodes, i)
-    lj = np.searchsorted(nodes, j)
-    order = np.lexsort((li, lj))
+    return decide_in_ranges([(i, j, s)], nodes, lead)
+
+
+def decide_in_ranges(pieces, nodes: np.ndarray, lead: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """`decide_components` on pairs that come as pieces (i, j, score) in ranges of their later
+    row: every j of a piece before every j of the next, the pairs inside a piece in any order.
+    Only one piece and a few bytes per node are held at a time, so a component with more
+    pairs than memory is decided range by range."""
     status = np.full(len(nodes), CANONICAL, dtype=np.int8)
     canonical_of = np.full(len(nodes), -1, dtype=np.int64)
     similarity = np.full(len(nodes), np.nan, dtype=np.float32)
-    assign_sorted(li[order], lj[order], np.asarray(s, np.float32)[order], status, canonical_of,
-                  similarity, np.asarray(lead, bool))
+    lead = np.asarray(lead, bool)
+    for i, j, s in pieces:
+        li = np.searchsorted(nodes, i)
+        lj = np.searchsorted(nodes, j)
+        order = np.lexsort((li, lj))
+        assign_sorted(li[order], lj[order], np.asarray(s, np.float32)[order], status,
+                      canonical_of, similarity, lead)
     joined = canonical_of >= 0
     canonical_of[joined] = nodes[canonical_of[joined]]
     return canonical_of, similarity

@@ -87,7 +87,7 @@ def cross_document_on_cluster(shards: list[ShardResult], settings: Settings, sta
         rounds = _components(run, job)
         run("labels", components.label_nodes, all_parts, rounds, frees=[f"cc-{rounds:03d}"])
         run("by_component", decide.edges_by_component, all_parts, frees=["edges", "labels"])
-        run("decide", decide.decide, all_parts, frees=["by_component"])
+        run("decide", decide.decide, all_parts, frees=["by_component", "decide_ranges"])
         run("tighten_judge", _judge_members, all_shards, reps,
             frees=["tighten", "rarity", "shard-*/sets.arrow", "shard-*/documents.npy"])
         settled = run("settle", decide.settle, all_parts, frees=["judged", "decided"])

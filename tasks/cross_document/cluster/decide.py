@@ -17,6 +17,9 @@ paragraph component is some tens of MB). For a larger one, the plan in docs/scal
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 
@@ -25,7 +28,7 @@ from tasks.cross_document.cluster.components import LABELS
 from tasks.cross_document.cluster.exchange import read_arrow, write_arrow
 from tasks.cross_document.cluster.job import Job, is_row, node_partition, row_of_node
 from tasks.cross_document.cluster.verify import EDGES
-from tasks.cross_document.components import decide_components
+from tasks.cross_document.components import decide_in_ranges
 from tasks.cross_document.duplicates import MAX_HEADS
 
 BY_COMPONENT = EDGES.append(pa.field("label", pa.int64()))
@@ -36,6 +39,11 @@ JUDGED = pa.schema([("label", pa.int64()), ("earlier", pa.int64()), ("later", pa
 DECISIONS = pa.schema([("row", pa.int64()), ("dup_of", pa.int64()), ("score", pa.float32()),
                        ("name", pa.string())])  # the canonical's para_id if an earlier run's
 ROWS = pa.schema([("row", pa.int64())])
+_PAIRS = pa.schema([("i", pa.int64()), ("j", pa.int64()), ("score", pa.float32())])
+# A component is decided a range of its pairs' later rows at a time (some 60 bytes a
+# pair while it is decided): ranges are made of bins of rows.
+EDGES_PER_RANGE = 2_000_000
+_BIN_ROWS = 4096
 
 
 def edges_by_component(job: Job, part: int) -> None:
@@ -53,23 +61,16 @@ def edges_by_component(job: Job, part: int) -> None:
 
 def decide(job: Job, part: int) -> tuple[int, int]:
     """The rule on the partition's components. Returns (members, member pairs to judge)."""
-    edges = job.exchange("by_component").read(part, BY_COMPONENT)
-    if not edges.num_rows:
+    by_component = job.exchange("by_component")
+    nodes, label_of_node, name_of, later_rows = _nodes_of(by_component.pieces(part))
+    if not len(nodes):
         return 0, 0
-    i, j = edges["i"].to_numpy(), edges["j"].to_numpy()
-    nodes = np.unique(np.concatenate([i, j]))
     # Pairs come only from rows that may lead (verify.judge) and earlier runs' paragraphs.
-    canonical_of, similarity = decide_components(i, j, edges["score"].to_numpy(), nodes,
-                                                 np.ones(len(nodes), bool))
+    bounds = _ranges(later_rows, EDGES_PER_RANGE)
+    canonical_of, similarity = decide_in_ranges(
+        _pairs_in_ranges(by_component, part, bounds, job.exchange("decide_ranges").directory),
+        nodes, np.ones(len(nodes), bool))
     members = np.flatnonzero(canonical_of >= 0)
-    # The canonical's para_id, when it is an earlier run's paragraph (named on its edges).
-    named = ~edges["name_i"].is_null().to_numpy(zero_copy_only=False)
-    name_nodes, first = np.unique(i[named], return_index=True)
-    name_of = dict(zip(name_nodes.tolist(),
-                       edges["name_i"].filter(pa.array(named)).take(pa.array(first)).to_pylist()))
-    label_of_node = np.empty(len(nodes), np.int64)
-    label_of_node[np.searchsorted(nodes, i)] = edges["label"].to_numpy()
-    label_of_node[np.searchsorted(nodes, j)] = edges["label"].to_numpy()
     decided = pa.table({
         "row": row_of_node(nodes[members]),
         "dup_of": canonical_of[members],
@@ -92,6 +93,70 @@ def decide(job: Job, part: int) -> tuple[int, int]:
     job.exchange("tighten", by_shard=True).write(part, job.shard_of(rows[later]), pairs)
     write_arrow(_cluster_path(job, part), pa.table({"row": rows, "position": position}))
     return len(members), len(later)
+
+
+def _nodes_of(pieces) -> tuple[np.ndarray, np.ndarray, dict, np.ndarray]:
+    """A first pass over a partition's pairs, a piece at a time: its distinct nodes (sorted),
+    each node's component label, the para_id of each named node (an earlier run's paragraph)
+    and how many pairs have their later row in each bin of `_BIN_ROWS` rows."""
+    nodes, labels = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    name_of: dict = {}
+    later = np.zeros(0, np.int64)
+    for piece in pieces:
+        i, j = piece["i"].to_numpy(), piece["j"].to_numpy()
+        label = piece["label"].to_numpy()
+        nodes, first = np.unique(np.concatenate([nodes, i, j]), return_index=True)
+        labels = np.concatenate([labels, label, label])[first]
+        named = ~piece["name_i"].is_null().to_numpy(zero_copy_only=False)
+        if named.any():
+            name_of.update(zip(i[named].tolist(),
+                               piece["name_i"].filter(pa.array(named)).to_pylist()))
+        bins = np.bincount(row_of_node(j) // _BIN_ROWS)
+        later = np.pad(later, (0, max(0, len(bins) - len(later))))
+        later[:len(bins)] += bins
+    return nodes, labels, name_of, later
+
+
+def _ranges(pairs_per_bin: np.ndarray, most: int) -> np.ndarray:
+    """Bounds (later rows) of consecutive ranges of about `most` pairs each; a bin is never
+    split, so a range holds at most `most` pairs plus one bin's."""
+    total = np.cumsum(pairs_per_bin)
+    if not len(total) or total[-1] <= most:
+        return np.array([0, np.iinfo(np.int64).max], np.int64)
+    cuts = np.unique(np.searchsorted(total, np.arange(most, total[-1], most), side="right"))
+    return np.concatenate([[0], cuts * _BIN_ROWS, [np.iinfo(np.int64).max]]).astype(np.int64)
+
+
+def _pairs_in_ranges(exchange, part: int, bounds: np.ndarray, spill: Path):
+    """The partition's pairs (i, j, score), range of later rows by range. With one range, read
+    straight from the exchange; with more, each piece is split once into a file per range
+    (an Arrow stream each, under `spill`), then the ranges are read back in order."""
+    if len(bounds) == 2:
+        pieces = [(p["i"].to_numpy(), p["j"].to_numpy(), p["score"].to_numpy())
+                  for p in exchange.pieces(part)]
+        yield tuple(np.concatenate(column) for column in zip(*pieces))
+        return
+    folder = spill / f"p{part:05d}"
+    shutil.rmtree(folder, ignore_errors=True)  # a killed attempt's
+    folder.mkdir(parents=True)
+    writers = [pa.ipc.new_stream(str(folder / f"r{r:05d}.arrows"), _PAIRS)
+               for r in range(len(bounds) - 1)]
+    try:
+        for piece in exchange.pieces(part):
+            at = np.searchsorted(bounds, row_of_node(piece["j"].to_numpy()), side="right") - 1
+            pairs = piece.select(["i", "j", "score"]).cast(_PAIRS)
+            for r in np.unique(at).tolist():
+                writers[r].write_table(pairs.filter(pa.array(at == r)))
+    finally:
+        for writer in writers:
+            writer.close()
+    try:
+        for r in range(len(bounds) - 1):
+            with pa.OSFile(str(folder / f"r{r:05d}.arrows")) as file:
+                pairs = pa.ipc.open_stream(file).read_all()
+            yield (pairs["i"].to_numpy(), pairs["j"].to_numpy(), pairs["score"].to_numpy())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def send_judged(job: Job, shard: int, pairs: pa.Table, passed: np.ndarray) -> None:
