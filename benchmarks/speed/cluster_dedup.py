@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         return _step(*args.step)
     if args.resume and not args.work.is_dir():
         parser.error(f"--resume: there is no work folder {args.work}")
+    if args.resume and args.compare_local:
+        parser.error("--resume runs the cluster's step only (the single process does not resume)")
     if args.work.exists() and not args.resume:
         shutil.rmtree(args.work)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -87,8 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     sizes = {1: args.paragraphs, 2: max(1, round(args.paragraphs * args.second_run))}
     cluster_clean, local_clean = args.work / "clean", args.work / "clean-local"
     scheduler, workers, address, worker_log = _start_cluster(args)
+    finished = False
     try:
+        done = args.work / "runs-done.jsonl"  # each finished run's entry, for --resume
+        finished_runs = [json.loads(line) for line in done.read_text().splitlines()] \
+            if args.resume and done.is_file() else []
+        report["runs"] = finished_runs
         for run in (1, 2):
+            if any(entry["run"] == run for entry in finished_runs):
+                continue
             corpus = Corpus(rows=sizes[run], giant=min(args.giant, sizes[1] // 4),
                             hot=min(args.hot, sizes[1] // 4), run=run, first_rows=sizes[1])
             start = time.perf_counter()
@@ -121,15 +130,20 @@ def main(argv: list[str] | None = None) -> int:
             if args.compare_local:
                 entry["differs_from_local"] += _same_index(cluster_clean, local_clean)
             entry["disk_gb"] = round(bytes_under(args.work) / 1e9, 1)
-            report.setdefault("runs", []).append(entry)
+            report["runs"].append(entry)
+            with open(done, "a") as out:
+                out.write(json.dumps(entry) + "\n")
             print(json.dumps(entry), flush=True)
+        finished = True
     finally:
         for process in (workers, scheduler):
             process.terminate()
             process.wait(timeout=60)
-        if not args.keep:  # the cluster's logs are kept beside it: `<work>-logs`
-            shutil.rmtree(Path(f"{args.work}-logs"), ignore_errors=True)
-            shutil.copytree(args.work / "logs", Path(f"{args.work}-logs"))
+        # The cluster's logs are kept beside the work folder (`<work>-logs`); the folder is
+        # kept when a step failed, so that `--resume` goes on after its last finished stage.
+        shutil.rmtree(Path(f"{args.work}-logs"), ignore_errors=True)
+        shutil.copytree(args.work / "logs", Path(f"{args.work}-logs"))
+        if finished and not args.keep:
             shutil.rmtree(args.work, ignore_errors=True)
     print(json.dumps(report, indent=1))
     return 0

@@ -11,8 +11,9 @@ does it, with the pairs of members judged in the shards that hold their sets.
   member's decision to its shard (`decisions`), each canonical of this run to its shard
   (`canonicals`).
 
-A component is decided in one task: its edges must fit a worker's memory (a 2,000,000-
-paragraph component is some tens of MB). For a larger one, the plan in docs/scale-out.md.
+A component is decided in one task, range by range of its pairs' later rows: the task holds
+a few bytes per row of its components and one range of pairs (`EDGES_PER_RANGE`), so a
+component's pairs need not fit a worker's memory; its rows must (docs/scale-out.md).
 """
 
 from __future__ import annotations
