@@ -118,3 +118,12 @@ def test_scheduled_runs_on_s3_end_with_a_fresh_copy_like_the_runs_own(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "the same tables, manifests and index as the run's own copy" in r.stdout
     assert "rows a reader sees: documents 8," in r.stdout
+
+
+def test_cluster_benchmark_resumes_only_a_work_folder_that_is_there(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "benchmarks.speed.cluster_dedup", "--paragraphs",
+                        "1000", "--work", str(tmp_path / "nope"), "--resume"],
+                       check=False, capture_output=True, text=True, timeout=120,
+                       cwd=SCRIPT.parent.parent.parent)
+    assert r.returncode == 2
+    assert "there is no work folder" in r.stderr and not (tmp_path / "nope").exists()
