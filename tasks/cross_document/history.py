@@ -50,6 +50,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks import npy
 from tasks.cross_document.duplicates import sort_by_key
 from tasks.settings import DedupSettings
 from tasks.shard.minhash import HASH_SCHEME
@@ -263,7 +264,7 @@ class _MergedSegment:
         self.exact_path = layout.index_dir / "exact" / f"{name}.npy"
         self.entries_path = layout.index_dir / "entries" / f"{name}.arrow"
         self._entries: pa.Table | None = None
-        self._bands = np.load(self.bands_path, mmap_mode="r")
+        self._bands = npy.load(self.bands_path, mmap_mode="r")
         head = int(self._bands[1])
         self.band_count = int(self._bands[2])
         header = np.asarray(self._bands[:head])
@@ -310,7 +311,7 @@ class _MergedSegment:
 
     def _exact(self) -> tuple[np.ndarray, np.ndarray]:
         if self._exact_array is None:
-            self._exact_array = np.load(self.exact_path, mmap_mode="r")
+            self._exact_array = npy.load(self.exact_path, mmap_mode="r")
         n = len(self._exact_array) // 2
         return self._exact_array[:n], self._exact_array[n:]
 
@@ -531,27 +532,58 @@ def create_mapped_bands(path: Path, sizes: list[int], run_starts: np.ndarray) ->
 
 def write_mapped_band(path: Path, band: int, keys: np.ndarray, entries: np.ndarray) -> None:
     """Band `band` of a file made by `create_mapped_bands`: its (key, entry) rows, sorted by
-    (key, entry) here (`entries` must rise among equal keys: they do in entry order)."""
-    out = np.load(path, mmap_mode="r+")
-    head = int(out[1])
-    bands = int(out[2])
+    (key, entry) here (`entries` must rise among equal keys: they do in entry order). Sorted
+    and written a range of keys at a time (`_key_ranges`), with plain writes: a whole band's
+    sort, or pages written through a map (they count in the process's memory), would take
+    several times the band's size."""
+    out = npy.load(path, mmap_mode="r")
+    offset, head, bands = out.offset, int(out[1]), int(out[2])
     starts = np.asarray(out[4:4 + bands + 1]).astype(np.int64)
+    del out
     total = int(starts[-1])
     lo, hi = int(starts[band]), int(starts[band + 1])
     if hi - lo != len(keys):
         raise ValueError(f"band {band} of {path} holds {hi - lo} rows, not {len(keys)}")
-    keys, entries = sort_by_key(keys, entries)
-    out[head + lo:head + hi] = keys
-    out[head + total:].view(np.uint32)[lo:hi] = entries
-    out.flush()
-    del out
+    keys = np.asarray(keys, dtype=np.uint64)
+    with open(path, "r+b") as file:
+        at = lo
+        for rows in _key_ranges(keys):
+            sorted_keys, sorted_entries = sort_by_key(keys[rows], np.asarray(entries)[rows])
+            file.seek(offset + 8 * (head + at))
+            file.write(memoryview(sorted_keys))
+            file.seek(offset + 8 * (head + total) + 4 * at)
+            file.write(memoryview(sorted_entries.astype(np.uint32)))
+            at += len(rows)
 
 
 def save_mapped_exact(path: Path, hashes: np.ndarray, entries: np.ndarray) -> None:
-    """A merged segment's exact table: the hashes sorted (then by entry), and their entries."""
-    order = np.lexsort((entries, hashes))
+    """A merged segment's exact table: the hashes sorted (then by entry), and their entries;
+    sorted and written a range of hashes at a time, as `write_mapped_band` does."""
+    hashes = np.asarray(hashes, dtype=np.uint64)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _save_array(path, [hashes[order], entries[order].astype(np.uint64)])
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=(2 * len(hashes),))
+    offset = out.offset
+    del out
+    with open(path, "r+b") as file:
+        at = 0
+        for rows in _key_ranges(hashes):
+            h, e = hashes[rows], np.asarray(entries)[rows]
+            order = np.lexsort((e, h))
+            file.seek(offset + 8 * at)
+            file.write(memoryview(np.ascontiguousarray(h[order])))
+            file.seek(offset + 8 * (len(hashes) + at))
+            file.write(memoryview(e[order].astype(np.uint64)))
+            at += len(rows)
+
+
+def _key_ranges(keys: np.ndarray, bits: int = 4):
+    """The positions of `keys` (uint64 hashes) by their top `bits` bits, range by range in
+    key order, each in position order (so a stable sort of each keeps the order of equals)."""
+    top = (keys >> np.uint64(64 - bits)).astype(np.uint8)
+    for value in range(1 << bits):
+        rows = np.flatnonzero(top == value)
+        if len(rows):
+            yield rows
 
 
 def _mark_format(layout: Layout) -> None:
@@ -561,18 +593,6 @@ def _mark_format(layout: Layout) -> None:
     if meta.get("format") != INDEX_FORMAT:
         write_bytes_atomic(layout.index_meta, json.dumps(
             {**meta, "format": INDEX_FORMAT}, indent=2, sort_keys=True).encode("utf-8"))
-
-
-def _save_array(path: Path, pieces: list[np.ndarray]) -> None:
-    """One .npy file of uint64 that holds `pieces` one after another (np.load maps it)."""
-    total = sum(len(p) for p in pieces)
-    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint64, shape=(total,))
-    at = 0
-    for piece in pieces:
-        out[at:at + len(piece)] = piece
-        at += len(piece)
-    out.flush()
-    del out
 
 
 def merge_superseded(layout: Layout, names: list[str], merged: str) -> None:

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks import npy
 from tasks.faults import checkpoint
 from tasks.plan import RunPlan
 from tasks.settings import Settings
@@ -54,7 +55,7 @@ class ShardResult:
     def band_keys(self) -> np.ndarray:
         """The paragraphs' LSH band keys, (bands x paragraphs) uint64, memory-mapped: one band
         is one contiguous read (zeros where a paragraph has none: see `has_keys`)."""
-        return np.load(ShardFiles(self.directory).band_keys, mmap_mode="r")
+        return npy.load(ShardFiles(self.directory).band_keys, mmap_mode="r")
 
     @classmethod
     def load(cls, staging: Staging, shard: int, inputs: list[str]) -> ShardResult | None:

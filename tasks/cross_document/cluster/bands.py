@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from tasks import npy
 from tasks.cross_document.cluster.exact import EARLIER_PAIRS, open_history, representatives
 from tasks.cross_document.cluster.exchange import partition_of
 from tasks.cross_document.cluster.job import Job
@@ -42,7 +43,7 @@ def send_band_keys(job: Job, shard: int, first_band: int, end_band: int) -> None
     reps = representatives(job, shard)
     if not len(reps):
         return
-    keys = np.load(job.shard_files(shard).band_keys, mmap_mode="r")
+    keys = npy.load(job.shard_files(shard).band_keys, mmap_mode="r")
     local = reps - job.first_row(shard)
     count = end_band - first_band
     band_keys = np.asarray(keys[first_band:end_band][:, local]).ravel()
@@ -92,7 +93,7 @@ def merge_pairs(job: Job, shard: int, first_band: int) -> int:
     `candidates.npy` (sorted codes; a map task's piece at a time). Run again, it changes
     nothing (a union). Returns the distinct pairs so far."""
     path = candidates_path(job, shard)
-    codes = np.load(path) if path.is_file() else np.zeros(0, np.int64)
+    codes = npy.load(path) if path.is_file() else np.zeros(0, np.int64)
     for piece in job.exchange(f"pairs-{first_band:03d}", by_shard=True).pieces(shard):
         codes = merge_sorted_unique(codes, sorted_unique(piece["code"].to_numpy()))
         del piece

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from tasks import npy
 from tasks.cross_document.canonicals import cluster_pairs, members_leaving
 from tasks.cross_document.cluster.components import LABELS
 from tasks.cross_document.cluster.exchange import read_arrow, write_arrow
@@ -203,7 +204,7 @@ def _representatives(job: Job, rows: np.ndarray) -> np.ndarray:
     shard_of = job.shard_of(rows)
     for shard in np.unique(shard_of).tolist():
         at = np.flatnonzero(shard_of == shard)
-        reps = np.load(job.shard_work(shard) / "reps.npy", mmap_mode="r")
+        reps = npy.load(job.shard_work(shard) / "reps.npy", mmap_mode="r")
         where = np.minimum(np.searchsorted(reps, rows[at]), max(len(reps) - 1, 0))
         out[at] = (np.asarray(reps[where]) == rows[at]) if len(reps) else False
     return out

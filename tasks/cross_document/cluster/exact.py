@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from tasks import npy
 from tasks.cross_document.cluster.documents import ROW_LIST, read_rows
 from tasks.cross_document.cluster.exchange import partition_of
 from tasks.cross_document.cluster.job import Job
@@ -44,7 +45,7 @@ def send_hashes(job: Job, shard: int) -> int:
     template = np.zeros(rows.num_rows, dtype=bool)
     found = job.exchange("template_rows", by_shard=True).read(shard, ROW_LIST)
     template[found["row"].to_numpy() - job.first_row(shard)] = True
-    repeated = np.load(work / "repeated.npy")
+    repeated = npy.load(work / "repeated.npy")
     norm_hash = rows["norm_hash"].to_numpy().copy()
     norm_hash[rows["boilerplate"].to_numpy(zero_copy_only=False) | template | repeated] = 0
     eligible = norm_hash != 0
@@ -98,4 +99,4 @@ def stage_representatives(job: Job, shard: int) -> int:
 
 
 def representatives(job: Job, shard: int) -> np.ndarray:
-    return np.load(job.shard_work(shard) / "reps.npy")
+    return npy.load(job.shard_work(shard) / "reps.npy")

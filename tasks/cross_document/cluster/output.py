@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks import npy
 from tasks.cross_document.cluster.decide import DECISIONS, ROWS
 from tasks.cross_document.cluster.documents import read_rows
 from tasks.cross_document.cluster.exact import COPIES
@@ -82,7 +83,7 @@ def write_cross(job: Job, shard: int) -> tuple[int, int, int]:
     duplicates of earlier runs, indexed rows)."""
     rows = read_rows(job, shard, ["doc_id", "para_index", "may_lead"])
     n, first = rows.num_rows, job.first_row(shard)
-    flags = np.load(job.shard_work(shard) / "flags.npz")
+    flags = npy.load_npz(job.shard_work(shard) / "flags.npz")
     decisions = pa.concat_tables([
         job.exchange("decisions", by_shard=True).read(shard, DECISIONS),
         job.exchange("copy_decisions", by_shard=True).read(shard, DECISIONS)])
@@ -121,12 +122,16 @@ def write_index_entries(job: Job) -> list[list[int]]:
     the band file made ready for `write_index_band`, meta.json. Returns per shard (entries,
     entries with band keys)."""
     staging = Staging(job.staging, job.run_id)
-    counts, hashes = [], []
+    counts = []
+    sizes = [len(npy.load(job.shard_work(shard) / "indexed.npy", mmap_mode="r"))
+             for shard in range(len(job.shards))]
+    every = np.empty(sum(sizes), np.uint64)  # the exact table's hashes, filled shard by shard
+    first = 0
     path = staging.index_file("entries", ".arrow")
     path.parent.mkdir(parents=True, exist_ok=True)
     with pa.ipc.new_file(str(path), ENTRY_SCHEMA) as writer:
         for shard in range(len(job.shards)):
-            local = np.load(job.shard_work(shard) / "indexed.npy")
+            local = npy.load(job.shard_work(shard) / "indexed.npy")
             entries = pq.read_table(job.shard_files(shard).table("paragraphs"),
                                     columns=_ENTRY_COLUMNS).take(pa.array(local))
             entries = entries.append_column("order", pa.array(local + job.first_row(shard),
@@ -136,9 +141,9 @@ def write_index_entries(job: Job) -> list[list[int]]:
             writer.write_table(entries.select(list(ENTRY_FIELDS)).cast(ENTRY_SCHEMA))
             has_keys = read_rows(job, shard, ["has_keys"])["has_keys"].to_numpy(
                 zero_copy_only=False)[local]
+            every[first:first + len(local)] = entries["norm_hash"].to_numpy()
+            first += len(local)
             counts.append([len(local), int(has_keys.sum())])
-            hashes.append(entries["norm_hash"].to_numpy())
-    every = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
     save_mapped_exact(staging.index_file("exact", ".npy"), every, np.arange(len(every)))
     with_keys = sum(c[1] for c in counts)
     create_mapped_bands(staging.index_file("bands", ".npy"), [with_keys] * job.settings.dedup.bands,
@@ -150,18 +155,20 @@ def write_index_entries(job: Job) -> list[list[int]]:
 
 def write_index_band(job: Job, band: int, counts: list[list[int]]) -> None:
     """One band of this run's index: the keys of its entries that have band keys."""
-    entries, keys, first = [], [], 0
-    for shard, (count, _) in enumerate(counts):
-        local = np.load(job.shard_work(shard) / "indexed.npy")
+    with_keys = sum(keyed for _, keyed in counts)
+    keys = np.empty(with_keys, np.uint64)  # filled shard by shard: no list of pieces to join
+    entries = np.empty(with_keys, np.uint32)  # (a segment holds fewer than 2**32 entries)
+    first = at = 0
+    for shard, (count, keyed) in enumerate(counts):
+        local = npy.load(job.shard_work(shard) / "indexed.npy")
         has_keys = read_rows(job, shard, ["has_keys"])["has_keys"].to_numpy(
             zero_copy_only=False)[local]
-        band_row = np.load(job.shard_files(shard).band_keys, mmap_mode="r")[band]
-        entries.append(first + np.flatnonzero(has_keys))
-        keys.append(np.asarray(band_row[local[has_keys]]))
-        first += count
+        band_row = npy.load(job.shard_files(shard).band_keys, mmap_mode="r")[band]
+        entries[at:at + keyed] = first + np.flatnonzero(has_keys)
+        keys[at:at + keyed] = band_row[local[has_keys]]
+        first, at = first + count, at + keyed
     write_mapped_band(Staging(job.staging, job.run_id).index_file("bands", ".npy"), band,
-                      np.concatenate(keys) if keys else np.zeros(0, np.uint64),
-                      np.concatenate(entries) if entries else np.zeros(0, np.int64))
+                      keys, entries)
 
 
 def _exact_heads(job: Job, shard: int) -> pa.Table:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks import npy
 from tasks.cross_document.cluster.exact import representatives
 from tasks.cross_document.cluster.exchange import partition_of
 from tasks.cross_document.cluster.job import Job
@@ -76,6 +77,6 @@ def _load(job: Job, part: int) -> tuple[np.ndarray, np.ndarray]:
     path = _path(job, part)
     if not path.is_file():
         return np.zeros(0, np.uint32), np.zeros(0, np.int64)
-    both = np.load(path, mmap_mode="r")
+    both = npy.load(path, mmap_mode="r")
     n = len(both) // 2
     return np.asarray(both[:n]).astype(np.uint32), np.asarray(both[n:])

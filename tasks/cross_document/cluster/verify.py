@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tasks import npy
 from tasks.cross_document.cluster.bands import candidates_path, pairs_of_codes
 from tasks.cross_document.cluster.documents import read_rows
 from tasks.cross_document.cluster.exact import EARLIER_PAIRS, open_history, representatives
@@ -75,12 +76,12 @@ def judge(job: Job, shard: int, reps_counted: int, members: str | None = None
         path = candidates_path(job, shard)
         if not path.is_file():
             return empty, np.zeros(0, np.float32), np.zeros(0, bool)
-        i, j = pairs_of_codes(np.load(path), job.first_row(shard))
+        i, j = pairs_of_codes(npy.load(path), job.first_row(shard))
         keep = _per_row(job, i, lambda s: read_rows(job, s, ["may_lead"])["may_lead"]
                         .to_numpy(zero_copy_only=False)) & \
-            (_per_row(job, i, lambda s: np.load(job.shard_work(s) / "documents.npy",
+            (_per_row(job, i, lambda s: npy.load(job.shard_work(s) / "documents.npy",
                                                 mmap_mode="r"))
-             != _per_row(job, j, lambda s: np.load(job.shard_work(s) / "documents.npy",
+             != _per_row(job, j, lambda s: npy.load(job.shard_work(s) / "documents.npy",
                                                    mmap_mode="r")))
         pairs = pa.table({"i": i[keep], "j": j[keep]})
     i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
