@@ -576,10 +576,13 @@ def save_mapped_exact(path: Path, hashes: np.ndarray, entries: np.ndarray) -> No
             at += len(rows)
 
 
-def _key_ranges(keys: np.ndarray, bits: int = 4):
+def _key_ranges(keys: np.ndarray, bits: int = 5):
     """The positions of `keys` (uint64 hashes) by their top `bits` bits, range by range in
     key order, each in position order (so a stable sort of each keeps the order of equals)."""
-    top = (keys >> np.uint64(64 - bits)).astype(np.uint8)
+    top = np.empty(len(keys), np.uint8)
+    step = 1 << 20  # (a whole-length shift would take 8 bytes a key)
+    for lo in range(0, len(keys), step):
+        top[lo:lo + step] = keys[lo:lo + step] >> np.uint64(64 - bits)
     for value in range(1 << bits):
         rows = np.flatnonzero(top == value)
         if len(rows):
