@@ -42,7 +42,9 @@ a few per size tier. A run's own (unmerged) files are small and read whole.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -263,7 +265,7 @@ class _MergedSegment:
         self.bands_path = layout.index_dir / "bands" / f"{name}.npy"
         self.exact_path = layout.index_dir / "exact" / f"{name}.npy"
         self.entries_path = layout.index_dir / "entries" / f"{name}.arrow"
-        self._entries: pa.Table | None = None
+        self._entries: _MappedBatches | None = None
         self._bands = npy.load(self.bands_path, mmap_mode="r")
         head = int(self._bands[1])
         self.band_count = int(self._bands[2])
@@ -279,21 +281,21 @@ class _MergedSegment:
         self._entries_of_keys = self._bands[head + total:].view(np.uint32)[:total]
         self._exact_array: np.ndarray | None = None
 
-    def _entry_table(self) -> pa.Table:
-        if self._entries is None:  # mapped: a take reads the pages of the rows it takes
-            self._entries = pa.ipc.open_file(pa.memory_map(str(self.entries_path))).read_all()
+    def _entry_file(self) -> _MappedBatches:
+        if self._entries is None:
+            self._entries = _MappedBatches(self.entries_path)
         return self._entries
 
     @property
     def entry_count(self) -> int:
-        return self._entry_table().num_rows
+        return int(self._entry_file().starts[-1])
 
     def read_entries(self, rows: np.ndarray) -> pa.Table:
         """The entries numbered `rows` (sorted)."""
-        return self._entry_table().take(pa.array(rows))
+        return self._entry_file().take(rows)
 
     def entry_batches(self):
-        yield from self._entry_table().to_batches()
+        yield from self._entry_file().batches()
 
     def _band(self, band: int) -> tuple[np.ndarray, np.ndarray]:
         """One band's (keys, entries), sorted by (key, entry), as mapped."""
@@ -396,6 +398,49 @@ def expand_ranges(lo: np.ndarray, counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
     return np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts,
                                                                   counts))
+
+
+class _MappedBatches:
+    """An Arrow file's record batches, memory-mapped, read a batch at a time.
+
+    The pages of a mapped file that a process touches count in its resident memory until they
+    are unmapped, and the kernel maps the cached pages around each one touched (fault-around),
+    so rows taken at random from every batch would make the whole file resident (a Dask worker
+    is restarted for it), and a take over the file's batches as one table reads it all. So rows
+    are taken batch by batch, and the pages touched are dropped from this process after each
+    batch (MADV_DONTNEED: a later read maps them again from the file; the taken rows are
+    copies)."""
+
+    def __init__(self, path: Path):
+        with open(path, "rb") as file:
+            self._map = mmap.mmap(file.fileno(), 0, prot=mmap.PROT_READ)
+        reader = pa.ipc.open_file(pa.BufferReader(pa.py_buffer(self._map)))
+        self.schema = reader.schema
+        self._batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
+        self.starts = np.cumsum([0] + [batch.num_rows for batch in self._batches])
+        self._release()
+
+    def _release(self) -> None:
+        self._map.madvise(mmap.MADV_DONTNEED)
+
+    def take(self, rows: np.ndarray) -> pa.Table:
+        """The rows numbered `rows`, in that order (sorted, each batch is read once)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) and (rows.min() < 0 or rows.max() >= self.starts[-1]):
+            raise IndexError(f"entries {rows.min()}..{rows.max()} of {self.starts[-1]}")
+        of = np.searchsorted(self.starts, rows, side="right") - 1
+        bounds = np.flatnonzero(np.diff(of, prepend=-1, append=len(self._batches)))
+        taken = []
+        for lo, hi in itertools.pairwise(bounds):
+            batch = int(of[lo])
+            taken.append(self._batches[batch].take(pa.array(rows[lo:hi] - self.starts[batch])))
+            self._release()
+        return pa.Table.from_batches(taken, schema=self.schema)
+
+    def batches(self):
+        for batch in self._batches:
+            yield batch
+            self._release()
 
 
 def _read_entries(path: Path, rows: np.ndarray) -> pa.Table:
