@@ -421,7 +421,8 @@ class _MappedBatches:
         self._release()
 
     def _release(self) -> None:
-        self._map.madvise(mmap.MADV_DONTNEED)
+        if hasattr(mmap, "MADV_DONTNEED"):  # not on Windows
+            self._map.madvise(mmap.MADV_DONTNEED)
 
     def take(self, rows: np.ndarray) -> pa.Table:
         """The rows numbered `rows`, in that order (sorted, each batch is read once)."""
