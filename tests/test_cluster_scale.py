@@ -2,7 +2,7 @@
 it: a synthetic run (a drifting component, a hot bucket, chains, copies at Jaccard 0.1-0.9) and
 a second run matched against it, on a scheduler and workers with memory limits, the step in a
 process of its own under a data limit: the same `cross` tables and index files as the
-single-process step, and no worker restarted. About 6 minutes on 2 cores, so not in the
+single-process step, and no worker restarted. About 6-9 minutes on 2 cores, so not in the
 default run (pyproject.toml's addopts): `.venv/bin/python -m pytest -m scale`."""
 
 from __future__ import annotations
