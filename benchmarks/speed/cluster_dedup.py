@@ -40,6 +40,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.speed.process_memory import status_mb
 from benchmarks.speed.synthetic_shards import Corpus, make_shard
 from tasks.cross_document.cluster.exchange import bytes_under
 from tasks.cross_document.history import ENTRY_SCHEMA, open_segment
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             work = Store(cluster_clean).staging(RUN_IDS[run]).directory / "cluster"
             if work.is_dir():  # what the exchanges left (each band round's keys are removed)
                 entry["cluster_files_gb"] = round(bytes_under(work) / 1e9, 2)
-            entry["scheduler_peak_mb"] = _peak_mb(scheduler.pid)
+            entry["scheduler_peak_mb"] = status_mb("VmHWM", scheduler.pid)
             entry["worker_restarts"] = _restarts(worker_log)
             entry["workers_removed"] = _removed(worker_log.with_name("scheduler.log"))
             if args.compare_local:
@@ -215,7 +216,7 @@ def _step(clean: str, run: str, address: str, shards: str) -> int:
     start = time.perf_counter()
     result = cross_document(loaded, settings, staging, int(run), set(),
                             None if address == "-" else address)
-    peak = _peak_mb(os.getpid())  # (ru_maxrss would keep the parent's peak across exec)
+    peak = status_mb("VmHWM")  # (ru_maxrss would keep the parent's peak across exec)
     print(json.dumps({"seconds": round(time.perf_counter() - start, 1),
                       "peak_mb": peak, "parts": result.seconds,
                       "duplicates": result.duplicates,
@@ -328,13 +329,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _peak_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
 
 
 def _removed(log: Path) -> int:

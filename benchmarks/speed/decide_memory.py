@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from benchmarks.speed.process_memory import run_in_child, status_mb
 from tasks.cross_document.cluster.decide import BY_COMPONENT
 from tasks.cross_document.cluster.job import Job, node_of_row
 from tasks.settings import Settings
@@ -65,10 +65,8 @@ def _decide(work: str, rows: str) -> int:
 
     start = time.perf_counter()
     members, pairs = decide(_job(Path(work), int(rows)), 0)
-    with open("/proc/self/status") as status:
-        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
     print(json.dumps({"seconds": round(time.perf_counter() - start, 1),
-                      "peak_mb": round(peak / 1024, 1), "members": members,
+                      "peak_mb": status_mb("VmHWM"), "members": members,
                       "member_pairs": pairs}))
     return 0
 
@@ -87,13 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--work is required")
     shutil.rmtree(args.work, ignore_errors=True)
     _write(args.work, args.rows, args.pairs, args.sources)
-    out = subprocess.run([sys.executable, "-m", "benchmarks.speed.decide_memory", "--decide",
-                          str(args.work), str(args.rows)], capture_output=True, text=True,
-                         check=False, cwd=Path(__file__).resolve().parents[2])
-    if out.returncode:
-        print(out.stderr[-3000:], file=sys.stderr)
-        return out.returncode
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_in_child("benchmarks.speed.decide_memory", "--decide", str(args.work),
+                          str(args.rows))
+    if result is None:
+        return 1
     result.update(rows=args.rows, pairs=args.pairs, sources=args.sources)
     print(json.dumps(result))
     shutil.rmtree(args.work, ignore_errors=True)

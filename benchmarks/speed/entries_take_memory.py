@@ -19,7 +19,6 @@ import argparse
 import itertools
 import json
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from benchmarks.speed.process_memory import run_in_child, status_mb
 from tasks.cross_document.history import ENTRY_SCHEMA
 
 SETS = ("content", "own_content", "skip_pairs", "numbers")
@@ -68,9 +68,7 @@ def _take(path: str, take: str, how: str) -> int:
     else:
         taken = pa.ipc.open_file(pa.memory_map(path)).read_all().take(pa.array(rows))
     seconds = time.perf_counter() - start
-    with open("/proc/self/status") as status:
-        peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-    print(json.dumps({"seconds": round(seconds, 2), "peak_mb": round(peak / 1024, 1),
+    print(json.dumps({"seconds": round(seconds, 2), "peak_mb": status_mb("VmHWM"),
                       "taken": taken.num_rows, "taken_mb": round(taken.nbytes / 2**20, 1)}))
     return 0
 
@@ -93,14 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     if not path.is_file():
         shutil.rmtree(args.work, ignore_errors=True)
         _write(path, args.entries, args.batches)
-    out = subprocess.run([sys.executable, "-m", "benchmarks.speed.entries_take_memory",
-                          "--take-from", str(path), str(args.take), args.how],
-                         capture_output=True, text=True, check=False,
-                         cwd=Path(__file__).resolve().parents[2])
-    if out.returncode:
-        print(out.stderr[-3000:], file=sys.stderr)
-        return out.returncode
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_in_child("benchmarks.speed.entries_take_memory", "--take-from", str(path),
+                          str(args.take), args.how)
+    if result is None:
+        return 1
     result.update(entries=args.entries, batches=args.batches, how=args.how,
                   file_gb=round(path.stat().st_size / 1e9, 2))
     print(json.dumps(result))

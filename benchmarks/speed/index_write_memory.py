@@ -18,17 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.speed.process_memory import status_mb
 from tasks.cross_document.history import (
     create_mapped_bands,
     save_mapped_exact,
     write_mapped_band,
 )
-
-
-def _status(field: str) -> float:
-    with open("/proc/self/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith(field))
-    return round(kb / 1024, 1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         entries = np.arange(args.entries, dtype=np.int64)
         call = lambda: save_mapped_exact(args.work / "exact.npy", keys, entries)
     # (the peak so far, of making the inputs, is printed too: the call's own is above it)
-    before, peak_before, start = _status("VmRSS"), _status("VmHWM"), time.perf_counter()
+    before, peak_before, start = status_mb("VmRSS"), status_mb("VmHWM"), time.perf_counter()
     call()
     print(json.dumps({"what": args.what, "entries": args.entries, "inputs_mb": before,
                       "peak_before_mb": peak_before,
-                      "peak_mb": _status("VmHWM"),
+                      "peak_mb": status_mb("VmHWM"),
                       "seconds": round(time.perf_counter() - start, 1)}))
     shutil.rmtree(args.work, ignore_errors=True)
     return 0
