@@ -86,6 +86,11 @@ class LanguageSettings(_Section):
         "(fasttext's score is calibrated: the share of right answers at that score)"
     )
     langdetect_seed: int = 0
+    screen: bool = Field(
+        True, description="identify each document's language once and give it to the paragraphs "
+        "whose frequent words plainly belong to it; the others are identified on their own "
+        "(tasks/shard/language_screen.py). Off: every paragraph on its own (slower)"
+    )
     borrow_max_chars: int = Field(
         40, ge=0, description="an 'und' paragraph up to this many characters takes its document's "
         "language; 0 turns borrowing off"

@@ -114,8 +114,9 @@ def test_short_und_paragraphs_borrow_the_document_language():
         ("b", "The council approved next year's budget on Tuesday evening after a long debate.",
          None), ("b", "Archiv", None),
     ])
-    off = detect_language(table, LanguageSettings(borrow_max_chars=0))
-    on = detect_language(table, LanguageSettings(borrow_max_chars=40))
+    # Each line identified on its own (no screen: tests/test_language_screen.py has it).
+    off = detect_language(table, LanguageSettings(borrow_max_chars=0, screen=False))
+    on = detect_language(table, LanguageSettings(borrow_max_chars=40, screen=False))
     was_und = [i for i, lang in enumerate(off["lang"].to_pylist()) if lang == UNDETERMINED]
     assert 1 in was_und and 5 in was_und  # too short to be sure on its own
     langs = on["lang"].to_pylist()
@@ -129,6 +130,7 @@ def test_a_document_without_content_borrows_from_all_its_lines():
     long_en = "The council approved next year's budget on Tuesday evening after a long debate."
     table = _document([("c", long_en, "site_template"), ("c", "Archiv", "site_template"),
                        ("d", "Archiv", None)])
-    langs = detect_language(table, LanguageSettings(borrow_max_chars=40))["lang"].to_pylist()
+    langs = detect_language(table, LanguageSettings(borrow_max_chars=40, screen=False)
+                            )["lang"].to_pylist()
     assert langs[:2] == ["en", "en"]
     assert langs[2] == UNDETERMINED  # its own document has nothing to borrow from

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 from tasks import MODELS_DIR, schema
 from tasks.settings import LanguageSettings
 from tasks.shard.boilerplate import content_mask
+from tasks.shard.language_screen import evidence, load_screen, passes
 
 UNDETERMINED = "und"
 
@@ -122,12 +123,12 @@ def supported_languages(backend: str) -> frozenset[str]:
     return frozenset(map(to_code, detector_factory._factory.langlist))
 
 
-def prepare_text(text: str) -> str:
+def prepare_text(text: str, max_chars: int = MAX_CHARS) -> str:
     """What the fastText models see: one line, without URLs and e-mail addresses (their letters
     are not the paragraph's language), and lower-cased when written in capitals (lid.176 takes
-    all-capital Latin text for other languages); at most MAX_CHARS characters (a paragraph's
+    all-capital Latin text for other languages); at most `max_chars` characters (a paragraph's
     language shows in its first sentences, and the models' cost grows with the length)."""
-    line = " ".join(text[:MAX_CHARS + 200].split())[:MAX_CHARS]
+    line = " ".join(text[:max_chars + 200].split())[:max_chars]
     if "://" in line or "www." in line or "@" in line:
         line = " ".join(_URL_OR_EMAIL.sub(" ", line).split())
     if line.isupper():
@@ -233,12 +234,15 @@ def _detect_langdetect(texts: list[str], seed: int) -> tuple[list[str], list[flo
     return langs, scores
 
 
-def detect_languages(texts: list[str], settings: LanguageSettings) -> tuple[list[str], list[float]]:
-    """Language and confidence for each text on its own (no document context)."""
+def detect_languages(texts: list[str], settings: LanguageSettings,
+                     max_chars: int = MAX_CHARS) -> tuple[list[str], list[float]]:
+    """Language and confidence for each text on its own (no document context); fastText sees
+    the first `max_chars` characters."""
     todo = [i for i, t in enumerate(texts) if _LETTER.search(t)]
     subset = [texts[i] for i in todo]
     if settings.backend == "fasttext":
-        found, found_scores = _detect_fasttext(subset)
+        found, found_scores = _detect_fasttext(subset,
+                                               prepare=partial(prepare_text, max_chars=max_chars))
     else:
         found, found_scores = _detect_langdetect(subset, settings.langdetect_seed)
     langs = [UNDETERMINED] * len(texts)
@@ -282,25 +286,95 @@ def borrow_document_language(langs: np.ndarray, scores: np.ndarray, lengths: np.
 
 
 def detect_language(paragraphs: pa.Table, settings: LanguageSettings) -> pa.Table:
-    """Add `lang` and `lang_score` to every paragraph. Each distinct text is identified once
-    (scraped pages repeat their navigation lines page after page). Short `und` paragraphs
-    borrow their document's language from its content paragraphs (without `boilerplate_rule`:
-    from all of them); a table without `doc_id` borrows nothing."""
+    """Add `lang` and `lang_score` to every paragraph. With `settings.screen` and a `doc_id`
+    column, each document's language is identified once, from its content paragraphs, and a
+    paragraph that the frequent-word screen finds plainly in that language takes it, with the
+    document's score (tasks/shard/language_screen.py); every other paragraph is identified on its
+    own, each distinct text once (scraped pages repeat their navigation lines page after page).
+    Short `und` paragraphs then borrow their document's language from its content paragraphs
+    (without `boilerplate_rule`: from all of them); a table without `doc_id` borrows nothing."""
     encoded = pc.dictionary_encode(paragraphs["text"].combine_chunks())
     distinct = encoded.dictionary.to_pylist()
-    distinct_langs, distinct_scores = detect_languages(distinct, settings)
-    rows = encoded.indices.to_numpy(zero_copy_only=False)
-    langs = np.array(distinct_langs, dtype=object)[rows] if len(rows) else np.array([], object)
-    scores = np.array(distinct_scores, dtype=np.float64)[rows] if len(rows) else np.zeros(0)
+    rows = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     doc_ids = schema.optional_column(paragraphs, "doc_id")
+    is_content = content_mask(paragraphs)
+    langs = np.full(len(rows), UNDETERMINED, dtype=object)
+    scores = np.zeros(len(rows), dtype=np.float64)
+    own = np.ones(len(rows), dtype=bool)  # rows identified on their own
+    if settings.screen and doc_ids is not None and len(rows):
+        runs = DocumentRuns(doc_ids.combine_chunks())
+        own = _screened_by_document(encoded.dictionary, distinct, rows, runs, is_content,
+                                    settings, langs, scores)
+    if own.any():
+        needed = np.unique(rows[own])
+        found, found_scores = detect_languages([distinct[i] for i in needed.tolist()], settings)
+        at = np.searchsorted(needed, rows[own])
+        langs[own] = np.array(found, dtype=object)[at]
+        scores[own] = np.asarray(found_scores, dtype=np.float64)[at]
     if settings.borrow_max_chars and doc_ids is not None:
         lengths = pc.utf8_length(encoded.dictionary).to_numpy(zero_copy_only=False)[rows]
         langs = borrow_document_language(langs, scores, lengths,
                                          _RowTexts(distinct, rows),
-                                         doc_ids.combine_chunks(), content_mask(paragraphs),
+                                         doc_ids.combine_chunks(), is_content,
                                          settings.borrow_max_chars)
     return (paragraphs.append_column("lang", pa.array(langs.tolist(), type=pa.string()))
             .append_column("lang_score", pa.array(scores, type=pa.float32())))
+
+
+# A document's language is identified from the start of its content text, up to this many
+# characters: more than a line's MAX_CHARS, as a page's first content line may be a title or a
+# dateline in another language.
+DOCUMENT_CHARS = 1000
+
+
+class DocumentRuns:
+    """The documents of a table whose rows of one document are contiguous (a run of equal
+    doc_ids): `starts`, `ends` and each row's document number `of_row`."""
+
+    def __init__(self, doc_ids: pa.Array) -> None:
+        codes = pc.dictionary_encode(doc_ids).indices.to_numpy(zero_copy_only=False)
+        new = np.concatenate([[True], codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, bool)
+        self.starts = np.flatnonzero(new)
+        self.ends = np.append(self.starts[1:], len(codes))
+        self.of_row = np.cumsum(new) - 1
+
+
+def _screened_by_document(dictionary: pa.Array, distinct: list[str], rows: np.ndarray,
+                          runs: DocumentRuns, is_content: np.ndarray,
+                          settings: LanguageSettings, langs: np.ndarray,
+                          scores: np.ndarray) -> np.ndarray:
+    """Identify each document's language and give it, with the document's score, to the rows
+    the screen passes for it (in `langs` and `scores`); returns the rows left to identify on
+    their own."""
+    screen = load_screen()
+    doc_langs, doc_scores = detect_languages(
+        [_document_text(distinct, rows, is_content, start, end)
+         for start, end in zip(runs.starts.tolist(), runs.ends.tolist())],
+        settings, max_chars=DOCUMENT_CHARS)
+    index = np.array([screen.index_of(lang) if lang != UNDETERMINED else -1
+                      for lang in doc_langs], dtype=np.int64)
+    short = pc.utf8_length(dictionary).to_numpy(zero_copy_only=False)[rows] <= settings.borrow_max_chars
+    passed = passes(evidence(dictionary, screen), rows, index[runs.of_row], short, screen)
+    langs[passed] = np.array(doc_langs, dtype=object)[runs.of_row[passed]]
+    scores[passed] = np.asarray(doc_scores, dtype=np.float64)[runs.of_row[passed]]
+    return ~passed
+
+
+def _document_text(distinct: list[str], rows: np.ndarray, is_content: np.ndarray, start: int,
+                   end: int) -> str:
+    """The first DOCUMENT_CHARS characters of the document's content paragraphs (of all its
+    paragraphs when none is content), one per line."""
+    basis = np.flatnonzero(is_content[start:end]) + start
+    if not len(basis):
+        basis = range(start, end)
+    parts, size = [], 0
+    for row in basis:
+        text = distinct[rows[row]]
+        parts.append(text)
+        size += len(text) + 1
+        if size >= DOCUMENT_CHARS:
+            break
+    return "\n".join(parts)
 
 
 class _RowTexts:
