@@ -4,8 +4,9 @@ Compatible with datasketch: the permutations are datasketch's own ("affine32", i
 scheme since 2.0: h -> a * fmix32(h) + b mod 2^32), so a signature here equals
 `datasketch.MinHash(num_perm, seed, hashfunc=content_hash32)` fed the same words (a test checks
 it). What differs is the cost: words are tokenised by Arrow kernels and hashed once per distinct
-word (tasks/shard/normalize.py), and the permutations and minimum run over blocks of thousands of
-words at a time, never one Python object per word or paragraph.
+word (tasks/shard/normalize.py), and the permutations, minimum and band keys run in C
+(tasks/shard/_minhash.c, built by `pip install` with the system's C compiler), never one Python
+object per word or paragraph.
 
 Why content-word sets and not the usual word 5-grams: a spun or round-trip-translated copy
 changes most 5-grams (median Jaccard 0.06 on PAN13's obfuscated copies) but keeps most of its
@@ -21,10 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tasks.settings import DedupSettings
+from tasks.shard import _minhash
 from tasks.shard.normalize import Normalized, normalize
 
 HASH_SCHEME = "datasketch-affine32 over xxh3-64 word hashes folded to 32 bits; 64-bit band keys"
-_BLOCK = 8192  # set elements per permutation block: 8192 x 128 x 4 bytes = 4 MB
 
 
 @lru_cache(maxsize=8)
@@ -36,47 +37,31 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a.astype(np.uint32), b.astype(np.uint32)
 
 
-def _fmix32(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3's finalizer, as datasketch applies it before the permutations."""
-    h = h ^ (h >> np.uint32(16))
-    h = h * np.uint32(0x85EBCA6B)
-    h = h ^ (h >> np.uint32(13))
-    h = h * np.uint32(0xC2B2AE35)
-    return h ^ (h >> np.uint32(16))
-
-
 def signatures(norm: Normalized, num_perm: int, seed: int,
                min_content: int) -> tuple[np.ndarray, np.ndarray]:
     """(n x num_perm uint32 signatures, mask of paragraphs that have one: content set of at
     least `min_content` words). Rows without one are all 0xFFFFFFFF."""
-    sizes = norm.content_sizes
-    n = len(sizes)
-    has = sizes >= max(min_content, 1)
-    out = np.full((n, num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
-    rows = np.flatnonzero(has)
-    if not len(rows):
-        return out, has
-    # The elements of the rows that get a signature, in row order.
-    element_row = np.repeat(np.arange(n), sizes)
-    with np.errstate(over="ignore"):
-        mixed = _fmix32(norm.content[has[element_row]])
-    row_sizes = sizes[rows]
-    starts = np.concatenate(([0], np.cumsum(row_sizes)))
-    a, b = permutations(num_perm, seed)
-    buf = np.empty((_BLOCK, num_perm), dtype=np.uint32)
-    first = 0
-    while first < len(rows):
-        # Whole rows holding about _BLOCK elements (at least one row).
-        last = int(np.searchsorted(starts, starts[first] + _BLOCK, "right")) - 1
-        last = min(max(last, first + 1), len(rows))
-        lo, hi = starts[first], starts[last]
-        block = buf[: hi - lo] if hi - lo <= _BLOCK else np.empty((hi - lo, num_perm), np.uint32)
-        with np.errstate(over="ignore"):
-            np.multiply(mixed[lo:hi, None], a[None, :], out=block)
-            np.add(block, b[None, :], out=block)
-        out[rows[first:last]] = np.minimum.reduceat(block, starts[first:last] - lo, axis=0)
-        first = last
+    has = norm.content_sizes >= max(min_content, 1)
+    out = np.full((len(has), num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    out[has] = row_signatures(norm, np.flatnonzero(has), num_perm, seed)
     return out, has
+
+
+def row_signatures(norm: Normalized, rows: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """(len(rows) x num_perm uint32) signatures of the content sets of `rows`."""
+    a, b = permutations(num_perm, seed)
+    out = np.empty((len(rows), num_perm), dtype=np.uint32)
+    if len(rows):
+        _minhash.signatures(np.ascontiguousarray(norm.content, dtype=np.uint32),
+                            np.ascontiguousarray(norm.offsets, dtype=np.int64),
+                            np.ascontiguousarray(rows, dtype=np.int64), a, b, out)
+    return out
+
+
+def band_multipliers(rows: int, seed: int) -> np.ndarray:
+    """The odd 64-bit multipliers that fold a band's signature values into its key."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
 def band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray:
@@ -85,15 +70,10 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, seed: int) -> np.nd
     every value, so any bits of it can pick a partition). Two paragraphs share a key when they
     agree on the whole band, or collide by chance: with 64 bits, about once per band in 10^19
     pairs (32-bit keys met spurious candidates in every band at 10^9 paragraphs)."""
-    rng = np.random.default_rng(seed)
-    mult = rng.integers(0, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-    n = signatures.shape[0]
-    grouped = signatures[:, :bands * rows].reshape(n, bands, rows)
-    with np.errstate(over="ignore"):
-        h = grouped[:, :, 0].astype(np.uint64) * mult[0]
-        for r in range(1, rows):
-            h += grouped[:, :, r].astype(np.uint64) * mult[r]
-        return fmix64(h)
+    sigs = np.ascontiguousarray(signatures, dtype=np.uint32)
+    keys = np.empty((sigs.shape[0], bands), dtype=np.uint64)
+    _minhash.band_keys(sigs, sigs.shape[1], band_multipliers(rows, seed), bands, keys)
+    return keys
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
@@ -116,9 +96,10 @@ def minhash(paragraphs: pa.Table, settings: DedupSettings) -> pa.Table:
     exactly only). The signature itself is not kept: candidates need only its band keys, and
     verification works on the sets."""
     norm = normalize(paragraphs["text"])
-    sigs, has = signatures(norm, settings.num_perm, settings.seed, settings.min_words)
+    has = norm.content_sizes >= max(settings.min_words, 1)
+    sigs = row_signatures(norm, np.flatnonzero(has), settings.num_perm, settings.seed)
     keys = np.zeros((len(has), settings.bands), dtype=np.uint64)
-    keys[has] = band_keys(sigs[has], settings.bands, settings.rows, settings.seed)
+    keys[has] = band_keys(sigs, settings.bands, settings.rows, settings.seed)
     return (paragraphs.append_column("norm_hash", pa.array(norm.norm_hash, type=pa.uint64()))
             .append_column("n_words", pa.array(norm.n_words, type=pa.int32()))
             .append_column("content", csr_to_list(norm.content, norm.offsets))
