@@ -468,3 +468,36 @@ def test_numbers_inside_an_article_are_left_to_the_model():
     after = rules[-len(NUMBER_LINES):]
     assert inside == [(None, "no_letters")] * len(NUMBER_LINES)  # sure rule: none
     assert [sure for sure, _ in after] == ["no_letters"] * len(NUMBER_LINES)
+
+
+def _numpy_walk(model, x, chunk=1024):
+    """The numpy inference the compiled walk (tasks/shard/boilerplate/_trees.c) replaced: all
+    trees level by level for a chunk of rows at a time."""
+    raw = np.full(len(x), model.baseline)
+    n_features = x.shape[1]
+    for lo in range(0, len(x), chunk):
+        block = np.ascontiguousarray(x[lo:lo + chunk], dtype=np.float64)
+        flat = block.ravel()
+        row_base = (np.arange(len(block), dtype=np.int32) * n_features)[:, None]
+        node = np.broadcast_to(model.roots, (len(block), len(model.roots)))
+        for _ in range(model.depth):
+            go_left = flat[row_base + model.feature[node]] <= model.threshold[node]
+            node = np.where(go_left, model.left[node], model.right[node])
+        raw[lo:lo + chunk] += model.value[node].sum(axis=1)
+    return 1.0 / (1.0 + np.exp(-raw))
+
+
+def test_compiled_tree_walk_equals_the_numpy_walk_bit_for_bit(seed_texts):
+    from tasks.shard.boilerplate import boilerplate_signals
+    from tasks.shard.boilerplate.features import feature_matrix
+
+    model = load_model()
+    lines = [line for text in seed_texts.values() for line in text.split("\n") if line.strip()]
+    _, _, feats = boilerplate_signals(pa.table({"text": lines, "doc_id": ["d"] * len(lines)}), S)
+    real, _ = feature_matrix(feats)
+    rng = np.random.default_rng(5)
+    noise = real[rng.integers(0, len(real), 3000)] * rng.uniform(0.5, 1.5, (3000, real.shape[1]))
+    noise[rng.random(noise.shape) < 0.01] = np.nan
+    for x in (real, noise):
+        assert np.array_equal(model.content_probability(x), _numpy_walk(model, x))
+    assert model.content_probability(np.zeros((0, real.shape[1]))).shape == (0,)

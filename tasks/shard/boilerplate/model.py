@@ -2,8 +2,9 @@
 
 The weights live in `models/boilerplate_model.json` beside this module, written by
 `benchmarks/training/train_boilerplate_model.py` (scikit-learn's HistGradientBoostingClassifier, trained
-on the tuning halves of L3S-GN1 and lines_gold_match). Inference needs only numpy: each tree is
-walked level by level for all rows at once.
+on the tuning halves of L3S-GN1 and lines_gold_match). Inference is compiled
+(tasks/shard/boilerplate/_trees.c, built by `pip install` with the system's C compiler): each row
+walks every tree, and the leaves are summed as numpy sums a row.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from functools import cache
 import numpy as np
 
 from tasks import MODELS_DIR
+from tasks.shard.boilerplate import _trees
 
 MODEL_PATH = MODELS_DIR / "boilerplate_model.json"
 
@@ -47,27 +49,14 @@ class TreeModel:
             raise ValueError("boilerplate model was trained on other features; retrain it with "
                              "benchmarks/training/train_boilerplate_model.py")
 
-    def content_probability(self, x: np.ndarray, chunk: int = 1024) -> np.ndarray:
-        """P(content) per row of the feature matrix x (rows x features). All trees are walked
-        together, one level per step, for a chunk of rows at a time (small enough that the
-        per-step arrays stay in cache). The first level reads one column per tree; the others
-        look up each row's node."""
-        raw = np.full(len(x), self.baseline)
-        n_features = x.shape[1] if x.ndim == 2 else 0
-        root_feature, root_threshold = self.feature[self.roots], self.threshold[self.roots]
-        root_left, root_right = self.left[self.roots], self.right[self.roots]
-        for lo in range(0, len(x), chunk):
-            block = np.ascontiguousarray(x[lo:lo + chunk], dtype=np.float64)
-            flat = block.ravel()
-            n = len(block)
-            row_base = (np.arange(n, dtype=np.int32) * n_features)[:, None]
-            # C order throughout: the sum over trees below must add in the same order always
-            go_left = np.ascontiguousarray(block[:, root_feature]) <= root_threshold
-            node = np.where(go_left, root_left, root_right)
-            for _ in range(self.depth - 1):
-                go_left = flat[row_base + self.feature[node]] <= self.threshold[node]
-                node = np.where(go_left, self.left[node], self.right[node])
-            raw[lo:lo + chunk] += self.value[node].sum(axis=1)
+    def content_probability(self, x: np.ndarray) -> np.ndarray:
+        """P(content) per row of the feature matrix x (rows x features)."""
+        if not len(x):
+            return np.zeros(0, dtype=np.float64)
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        raw = np.empty(len(x), dtype=np.float64)
+        _trees.raw_scores(x, x.shape[1], self.feature, self.threshold, self.left, self.right,
+                          self.value, self.roots, self.depth, self.baseline, raw)
         return 1.0 / (1.0 + np.exp(-raw))
 
 
