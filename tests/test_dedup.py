@@ -225,6 +225,10 @@ def test_merge_sorted_unique_is_the_sorted_union():
         b = np.unique(rng.integers(0, 2000, size_b))
         merged = merge_sorted_unique(a, b)
         assert merged.tolist() == np.union1d(a, b).tolist()
+    wide = np.array([-(2**62), 0, 2**62])  # the whole int64 range
+    assert merge_sorted_unique(wide, np.array([1, 2**62])).tolist() == [-(2**62), 0, 1, 2**62]
+    with pytest.raises(TypeError, match="int64"):
+        merge_sorted_unique(np.arange(3, dtype=np.uint64), np.arange(2, dtype=np.uint64))
 
 
 def test_every_two_members_of_a_cluster_are_copies_of_each_other(find):

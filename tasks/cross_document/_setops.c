@@ -1,6 +1,8 @@
 /* Sizes of the intersections of sorted sets, pair by pair: the duplicate verifier's inner loop
  * (tasks/cross_document/setops.py wraps it; tests/test_dedup.py checks it against Python sets).
  *
+ * Also the union of two sorted int64 arrays (candidate pair codes merged band by band).
+ *
  * Sets are CSR: `values` (uint32, each row's values sorted and distinct) and `offsets` (int64,
  * rows + 1). Pair k is row a_rows[k] of set a and row b_rows[k] of set b. Buffers come in
  * through the buffer protocol, with the dtypes the wrapper gives them: no numpy headers are
@@ -83,12 +85,37 @@ static PyObject *weighted(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* union(a, b, out): the sorted distinct values of two sorted arrays of distinct int64 (a
+ * merge); returns how many were written to `out` (room for len(a) + len(b)). */
+static PyObject *union_sorted(PyObject *self, PyObject *args) {
+    Py_buffer av, bv, out;
+    if (!PyArg_ParseTuple(args, "y*y*w*", &av, &bv, &out))
+        return NULL;
+    const int64_t *a = av.buf, *b = bv.buf;
+    int64_t na = av.len / 8, nb = bv.len / 8, i = 0, j = 0, k = 0, *o = out.buf;
+    Py_BEGIN_ALLOW_THREADS
+    while (i < na && j < nb) {
+        int64_t u = a[i], v = b[j];
+        o[k++] = u < v ? u : v;
+        i += (u <= v);
+        j += (v <= u);
+    }
+    while (i < na)
+        o[k++] = a[i++];
+    while (j < nb)
+        o[k++] = b[j++];
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&av); PyBuffer_Release(&bv); PyBuffer_Release(&out);
+    return PyLong_FromLongLong(k);
+}
+
 static PyMethodDef methods[] = {
     {"counts", counts, METH_VARARGS,
      "counts(a_values, a_offsets, a_rows, b_values, b_offsets, b_rows, out)"},
     {"weighted", weighted, METH_VARARGS,
      "weighted(a_values, a_offsets, a_rows, b_values, b_offsets, b_rows, a_weights, columns, "
      "out, out_weights)"},
+    {"union", union_sorted, METH_VARARGS, "union(a, b, out) -> n: sorted distinct int64 union"},
     {NULL, NULL, 0, NULL},
 };
 

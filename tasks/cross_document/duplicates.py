@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasks.cross_document import _assign
+from tasks.cross_document import _assign, _setops
 
 # A band bucket with more rows than this pairs each row with its first rows only: the canonical
 # (the earliest row) is always among them, and a bucket of common words cannot blow up.
@@ -65,18 +65,15 @@ def sorted_unique(values: np.ndarray) -> np.ndarray:
 
 
 def merge_sorted_unique(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The sorted distinct values of two sorted, distinct arrays, in time linear in `a` when
-    `b` is small: only b's values not in `a` are added, and numpy's stable sort (a timsort for
-    64-bit integers) merges two sorted runs in one pass."""
+    """The sorted distinct values of two sorted, distinct int64 arrays: one merge, in C
+    (tasks/cross_document/_setops.c)."""
     if not len(a) or not len(b):
         return b if not len(a) else a
-    at = np.minimum(np.searchsorted(a, b), len(a) - 1)
-    b = b[a[at] != b]
-    if not len(b):
-        return a
-    out = np.concatenate([a, b])
-    out.sort(kind="stable")
-    return out
+    if a.dtype != np.int64 or b.dtype != np.int64:
+        raise TypeError(f"merge_sorted_unique takes int64 arrays, not {a.dtype} and {b.dtype}")
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    out = np.empty(len(a) + len(b), dtype=np.int64)
+    return out[:_setops.union(a, b, out)]
 
 
 def sort_by_key(keys: np.ndarray, rows: np.ndarray | None = None
