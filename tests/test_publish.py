@@ -1,6 +1,7 @@
 """publish_shard on small staged shards written here: the part files it writes and the
 documents' drop reasons."""
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -8,7 +9,8 @@ import pytest
 
 from tasks import schema
 from tasks.cross_document import CROSS
-from tasks.publish import PublishCounts, document_drop_reason, publish_shard
+from tasks.publish import PublishCounts, publish_shard
+from tasks.publish.decisions import PARAGRAPH_REASONS, document_drop_reasons
 from tasks.settings import Settings
 from tasks.shard import ShardResult
 from tasks.store import ShardFiles, Staging, part_name
@@ -129,4 +131,14 @@ def test_documents_without_kept_text_say_what_removed_most_of_their_text(tmp_pat
     ([], [], False, "no_content"),
 ])
 def test_document_drop_reason(reasons, lengths, mt_dropped, expected):
-    assert document_drop_reason(reasons, lengths, mt_dropped) == expected
+    codes = np.array([-1 if r is None else PARAGRAPH_REASONS.index(r) for r in reasons],
+                     np.int64)
+    one = document_drop_reasons(np.zeros(len(codes), np.int64), 1, codes, np.array(lengths),
+                                np.array([mt_dropped]))
+    assert one.to_pylist() == [expected]
+    # the same document among others: each document is decided on its own rows
+    doc = np.concatenate([np.zeros(len(codes), np.int64), [1, 2, 2]])
+    many = document_drop_reasons(doc, 4, np.concatenate([codes, [0, -1, 1]]),
+                                 np.concatenate([lengths, [5, 5, 5]]),
+                                 np.array([mt_dropped, False, False, False]))
+    assert many.to_pylist() == [expected, "boilerplate", None, "no_content"]

@@ -157,7 +157,20 @@ def test_every_registered_reject_error_is_named_somewhere():
 
 
 def test_the_drop_reasons_publish_decides_are_registered():
-    from tasks.publish import PARAGRAPH_REASONS, document_drop_reason, paragraph_decisions
+    import numpy as np
+    import pyarrow as pa
+
+    from tasks.publish.decisions import (
+        PARAGRAPH_REASONS,
+        as_strings,
+        document_drop_reasons,
+        paragraph_reasons,
+    )
+
+    def document(codes, mt_dropped=False):
+        n = len(codes)
+        return document_drop_reasons(np.zeros(n, np.int64), 1, np.asarray(codes, np.int64),
+                                     np.ones(n), np.array([mt_dropped])).to_pylist()[0]
 
     assert tuple(PARAGRAPH_REASONS) == reasons.PARAGRAPH_DROP_REASONS
     rows = list(itertools.product([None, "navigation"], [None, "p1"], [0.1, 0.9], ["en", "de"]))
@@ -166,11 +179,12 @@ def test_the_drop_reasons_publish_decides_are_registered():
     for drop in itertools.product([True, False], [True, False], [None, 0.5], [None, ("en",)]):
         policy = PolicySettings(drop_boilerplate=drop[0], drop_duplicates=drop[1],
                                 max_mt_score=drop[2], keep_languages=drop[3])
-        paragraph = paragraph_decisions(rules, dups, mts, langs, policy)
-        decided |= set(paragraph)
+        codes = paragraph_reasons(pa.array(rules, pa.string()), pa.array(dups, pa.string()),
+                                  np.array(mts), pa.array(langs), policy)
+        decided |= set(as_strings(codes, PARAGRAPH_REASONS).to_pylist())
         for n in (1, 2, 4):
-            decided.add(document_drop_reason(paragraph[:n], [1] * n, mt_dropped=False))
-    decided |= {document_drop_reason([], [], False), document_drop_reason([None], [1], True)}
+            decided.add(document(codes[:n]))
+    decided |= {document([]), document([-1], mt_dropped=True)}
     assert decided - {None} == set(reasons.DOCUMENT_DROP_REASONS)
 
 

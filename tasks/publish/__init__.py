@@ -5,15 +5,11 @@ paragraph, build the paragraphs' and the documents' tables, write the parts into
 staging, count. Then the flow's publish task has the manifest built (manifest.py) and the store
 commits the run (tasks/store.py), superseding rows of inputs read again (supersede.py).
 
-The keep policy is the only place where anything is dropped, and it drops nothing from the
-output: every paragraph keeps its row with `keep` and `drop_reason`; `documents.text` is the
-document's kept paragraphs joined by a blank line. Re-running publish with another policy over
-the same tags gives the other cut.
-Drop reasons, first match wins: boilerplate, duplicate, machine_translation (the document's
-mt_score is above policy.max_mt_score), language (not in policy.keep_languages).
-A document's own `drop_reason` (`document_drop_reason`): machine_translation when the policy
-drops it whole; else, when none of its paragraphs is kept, the paragraph drop reason that
-removed most of its characters; no_content only for a document without paragraphs.
+The keep policy (decisions.py: the drop reasons, first match wins, and each document's own) is
+the only place where anything is dropped, and it drops nothing from the output: every paragraph
+keeps its row with `keep` and `drop_reason`; `documents.text` is the document's kept paragraphs
+joined by a blank line. Re-running publish with another policy over the same tags gives the
+other cut.
 
 Part files: one per shard and table, never an empty one (some readers fail on a file without
 rows); a shard without rejects writes no rejects part. Every table's folder is made all the
@@ -26,20 +22,27 @@ import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from tasks import reasons as reasons_
 from tasks import schema
+from tasks.publish.decisions import (
+    PARAGRAPH_REASONS,
+    PARAGRAPH_SEPARATOR,
+    DocumentColumns,
+    as_strings,
+    document_columns,
+    paragraph_reasons,
+)
 from tasks.settings import PolicySettings, Settings
 from tasks.shard import ShardResult
-from tasks.shard.language import document_language
 from tasks.store import Staging
 
 OUTPUT_COMPRESSION = "zstd"
-PARAGRAPH_SEPARATOR = "\n\n"
-PARAGRAPH_REASONS = reasons_.PARAGRAPH_DROP_REASONS  # in the order paragraph_decisions tries them
+__all__ = ["PARAGRAPH_SEPARATOR", "PublishCounts", "publish_tables"]
 
 
 @dataclass
@@ -90,44 +93,6 @@ class PublishCounts:
                 for cid, size in top]
 
 
-def paragraph_decisions(rules: list, dup_of: list, doc_mt: list[float], langs: list[str],
-                        policy: PolicySettings) -> list[str | None]:
-    """The drop reason of each paragraph under `policy` (None = kept)."""
-    allowed = set(policy.keep_languages) if policy.keep_languages else None
-    reasons = []
-    for rule, dup, mt, lang in zip(rules, dup_of, doc_mt, langs):
-        if rule is not None and policy.drop_boilerplate:
-            reasons.append(reasons_.BOILERPLATE)
-        elif dup is not None and policy.drop_duplicates:
-            reasons.append(reasons_.DUPLICATE)
-        elif policy.max_mt_score is not None and mt > policy.max_mt_score:
-            reasons.append(reasons_.MACHINE_TRANSLATION)
-        elif allowed is not None and lang not in allowed:
-            reasons.append(reasons_.LANGUAGE)
-        else:
-            reasons.append(None)
-    return reasons
-
-
-def document_drop_reason(reasons: list[str | None], lengths: list[int], mt_dropped: bool
-                         ) -> str | None:
-    """Why a document is not kept (None = kept), from its paragraphs' drop reasons and lengths:
-    machine_translation when the MT policy drops the document whole; else, when none of its
-    paragraphs is kept, the reason that removed most of its characters (a tie goes to the
-    reason tried first), so a copied article with a few menu lines is a duplicate; no_content
-    only when it has no paragraphs at all."""
-    if mt_dropped:
-        return reasons_.MACHINE_TRANSLATION
-    if not reasons:
-        return reasons_.NO_CONTENT
-    if None in reasons:
-        return None
-    removed = Counter()
-    for reason, length in zip(reasons, lengths):
-        removed[reason] += length
-    return max((r for r in PARAGRAPH_REASONS if r in removed), key=removed.__getitem__)
-
-
 def publish_tables(shards: list[ShardResult], settings: Settings, staging: Staging
                    ) -> PublishCounts:
     """Every shard's final tables, into the run's staging (a rerun after a crash starts this
@@ -145,20 +110,20 @@ def publish_shard(shard: ShardResult, settings: Settings, staging: Staging,
     staged = _read_staged(shard)
     counts.repeated_ids.update(staged.repeated_ids)
     decided = _decide_paragraphs(staged, settings.policy)
-    doc_cols = _document_columns(staged, decided, settings.policy)
     rejects = staged.rejects.append_column(
         "run_id", pa.array([staging.run_id] * staged.rejects.num_rows, type=pa.string()))
     for table, name in ((_paragraphs_table(staged, decided, staging.run_id), "paragraphs"),
-                        (_documents_table(staged, doc_cols, staging.run_id), "documents"),
+                        (_documents_table(staged, decided.documents, staging.run_id),
+                         "documents"),
                         (rejects.cast(schema.REJECTS), "rejects")):
         # every table's folder is made, with or without rows: the store moves each into place
         staging.table_dir(name).mkdir(parents=True, exist_ok=True)
         if table.num_rows:
             pq.write_table(table, staging.part_file(name, shard.shard),
                            compression=OUTPUT_COMPRESSION)
-    _count_documents(counts, staged, doc_cols, settings.translation.flag_threshold)
+    _count_documents(counts, staged, decided.documents, settings.translation.flag_threshold)
     _count_paragraphs(counts, staged, decided)
-    counts.documents_kept += sum(doc_cols["keep"])
+    counts.documents_kept += int(decided.documents.keep.sum())
 
 
 @dataclass
@@ -201,30 +166,37 @@ def _reject_repeated_ids(paras: pa.Table, cross: pa.Table, docs: pa.Table, rejec
 
 @dataclass
 class _Decided:
-    """A shard's paragraphs as lists (read once), with the policy's decision on each."""
+    """A shard's paragraphs decided under the policy, and its documents' columns."""
 
-    doc_ids: list[str]
-    texts: list[str]
-    langs: list[str]
-    rules: list[str | None]  # the boilerplate rule; site_template for a site's template line
-    dup_of: list[str | None]
-    doc_mt: dict[str, float]  # doc_id -> the document's mt_score
-    reasons: list[str | None]  # the drop reason (None = kept)
-    keep: list[bool]
+    rules: pa.Array  # the boilerplate rule; site_template for a site's template line
+    reasons: np.ndarray  # code into PARAGRAPH_REASONS, -1 = kept
+    documents: DocumentColumns
+
+    @property
+    def keep(self) -> np.ndarray:
+        return self.reasons < 0
 
 
 def _decide_paragraphs(staged: _Staged, policy: PolicySettings) -> _Decided:
     paras, cross, docs = staged.paras, staged.cross, staged.docs
-    rules = [reasons_.SITE_TEMPLATE if (r is None and t) else r
-             for r, t in zip(paras["boilerplate_rule"].to_pylist(),
-                             cross["site_template"].to_pylist())]
-    doc_ids = paras["doc_id"].to_pylist()
-    doc_mt = dict(zip(docs["doc_id"].to_pylist(), docs["mt_score"].to_pylist()))
-    langs = paras["lang"].to_pylist()
-    dup_of = cross["dup_of"].to_pylist()
-    reasons = paragraph_decisions(rules, dup_of, [doc_mt[d] for d in doc_ids], langs, policy)
-    return _Decided(doc_ids, paras["text"].to_pylist(), langs, rules, dup_of, doc_mt, reasons,
-                    [r is None for r in reasons])
+    template = pc.and_(pc.is_null(paras["boilerplate_rule"]), cross["site_template"])
+    rules = pc.if_else(template, pa.scalar(reasons_.SITE_TEMPLATE),
+                       paras["boilerplate_rule"]).combine_chunks()
+    doc = pc.index_in(paras["doc_id"], value_set=docs["doc_id"]).to_numpy(
+        zero_copy_only=False).astype(np.int64)
+    doc_mt = docs["mt_score"].to_numpy().astype(np.float64)
+    langs = paras["lang"].combine_chunks()
+    reasons = paragraph_reasons(rules, cross["dup_of"].combine_chunks(), doc_mt[doc], langs,
+                                policy)
+    texts = paras["text"].combine_chunks()
+    mt_dropped = (doc_mt > policy.max_mt_score) if policy.max_mt_score is not None else \
+        np.zeros(len(doc_mt), dtype=bool)
+    documents = document_columns(
+        doc, docs.num_rows, texts, pc.utf8_length(texts).to_numpy(zero_copy_only=False),
+        langs, paras["lang_score"].to_numpy().astype(np.float64),
+        rules.is_valid().to_numpy(zero_copy_only=False),
+        cross["dup_of"].is_valid().to_numpy(zero_copy_only=False), reasons, mt_dropped)
+    return _Decided(rules, reasons, documents)
 
 
 def _paragraphs_table(staged: _Staged, d: _Decided, run_id: str) -> pa.Table:
@@ -233,70 +205,36 @@ def _paragraphs_table(staged: _Staged, d: _Decided, run_id: str) -> pa.Table:
         [
             paras["doc_id"], paras["para_index"], paras["para_id"], paras["text"],
             paras["char_start"], paras["char_end"], paras["mojibake_fixed"],
-            pa.array(d.rules, type=pa.string()), paras["lang"], paras["lang_score"],
+            d.rules, paras["lang"], paras["lang_score"],
             paras["mt_score"], paras["mt_signals"], cross["dup_cluster"], cross["dup_of"],
             cross["dup_similarity"], pa.array(d.keep, type=pa.bool_()),
-            pa.array(d.reasons, type=pa.string()),
+            as_strings(d.reasons, PARAGRAPH_REASONS),
             pa.array([run_id] * paras.num_rows, type=pa.string()),
         ],
         schema=schema.PARAGRAPHS,
     )
 
 
-def _document_columns(staged: _Staged, d: _Decided, policy: PolicySettings) -> dict[str, list]:
-    """Per document: kept text, counts, language from the kept paragraphs (from those no rule
-    took if none is kept, from all if every one was boilerplate)."""
-    scores = staged.paras["lang_score"].to_pylist()
-    by_doc: dict[str, list[int]] = {}
-    for row, doc_id in enumerate(d.doc_ids):
-        by_doc.setdefault(doc_id, []).append(row)
-    cols: dict[str, list] = {k: [] for k in ("lang", "lang_score", "text", "n_paragraphs",
-                                             "n_kept", "n_boilerplate", "n_duplicate", "keep",
-                                             "drop_reason")}
-    for doc_id in staged.docs["doc_id"].to_pylist():
-        rows = by_doc.get(doc_id, [])
-        kept = [r for r in rows if d.keep[r]]
-        basis = kept or [r for r in rows if d.rules[r] is None] or rows
-        lang, lang_score = document_language([d.langs[r] for r in basis],
-                                             [scores[r] for r in basis],
-                                             [len(d.texts[r]) for r in basis])
-        mt_dropped = policy.max_mt_score is not None and d.doc_mt[doc_id] > policy.max_mt_score
-        cols["lang"].append(lang)
-        cols["lang_score"].append(lang_score)
-        cols["text"].append(PARAGRAPH_SEPARATOR.join(d.texts[r] for r in kept))
-        cols["n_paragraphs"].append(len(rows))
-        cols["n_kept"].append(len(kept))
-        cols["n_boilerplate"].append(sum(d.rules[r] is not None for r in rows))
-        cols["n_duplicate"].append(sum(d.dup_of[r] is not None for r in rows))
-        cols["keep"].append(bool(kept) and not mt_dropped)
-        cols["drop_reason"].append(document_drop_reason(
-            [d.reasons[r] for r in rows], [len(d.texts[r]) for r in rows], mt_dropped))
-    return cols
-
-
-def _documents_table(staged: _Staged, cols: dict[str, list], run_id: str) -> pa.Table:
+def _documents_table(staged: _Staged, cols: DocumentColumns, run_id: str) -> pa.Table:
     docs = staged.docs
     return pa.Table.from_arrays(
         [
             docs["doc_id"], docs["source"], docs["position"], docs["input_id"], docs["url"],
             docs["meta"], docs["encoding"], docs["decode_replacements"],
-            pa.array(cols["lang"], type=pa.string()),
-            pa.array(cols["lang_score"], type=pa.float32()),
-            pa.array(cols["text"], type=pa.string()),
-            pa.array(cols["n_paragraphs"], type=pa.int32()),
-            pa.array(cols["n_kept"], type=pa.int32()),
-            pa.array(cols["n_boilerplate"], type=pa.int32()),
-            pa.array(cols["n_duplicate"], type=pa.int32()),
+            cols.lang, pa.array(cols.lang_score, type=pa.float32()), cols.text,
+            pa.array(cols.n_paragraphs, type=pa.int32()),
+            pa.array(cols.n_kept, type=pa.int32()),
+            pa.array(cols.n_boilerplate, type=pa.int32()),
+            pa.array(cols.n_duplicate, type=pa.int32()),
             docs["mt_score"], docs["mt_signals"],
-            pa.array(cols["keep"], type=pa.bool_()),
-            pa.array(cols["drop_reason"], type=pa.string()),
+            pa.array(cols.keep, type=pa.bool_()), cols.drop_reason,
             pa.array([run_id] * docs.num_rows, type=pa.string()),
         ],
         schema=schema.DOCUMENTS,
     )
 
 
-def _count_documents(counts: PublishCounts, staged: _Staged, cols: dict[str, list],
+def _count_documents(counts: PublishCounts, staged: _Staged, cols: DocumentColumns,
                      flag_threshold: float) -> None:
     """Languages, and the documents flagged as machine-translated (the best few listed)."""
     docs = staged.docs
@@ -305,7 +243,7 @@ def _count_documents(counts: PublishCounts, staged: _Staged, cols: dict[str, lis
     doc_mt = dict(zip(doc_ids, docs["mt_score"].to_pylist()))
     doc_source = dict(zip(doc_ids, docs["source"].to_pylist()))
     doc_signals = dict(zip(doc_ids, docs["mt_signals"].to_pylist()))
-    for doc_id, lang in zip(doc_ids, cols["lang"]):
+    for doc_id, lang in zip(doc_ids, cols.lang.to_pylist()):
         counts.document_languages[lang] += 1
         if doc_mt[doc_id] >= flag_threshold:
             counts.mt_flagged_documents += 1
@@ -317,25 +255,38 @@ def _count_documents(counts: PublishCounts, staged: _Staged, cols: dict[str, lis
 
 
 def _count_paragraphs(counts: PublishCounts, staged: _Staged, d: _Decided) -> None:
-    """Paragraphs, rejects, rules and reasons with their first examples, duplicate clusters."""
+    """Paragraphs, rejects, rules and reasons with their first examples, duplicate clusters.
+    Counters take their keys in the order of first appearance, as if counted row by row."""
     paras, rejects = staged.paras, staged.rejects
     counts.paragraphs += paras.num_rows
-    counts.paragraphs_kept += sum(d.keep)
+    counts.paragraphs_kept += int(d.keep.sum())
     counts.rejects += rejects.num_rows
     counts.mojibake_fixed += int(pc.sum(paras["mojibake_fixed"]).as_py() or 0)
-    counts.boilerplate_rules.update(r for r in d.rules if r is not None)
-    for rule, text in zip(d.rules, d.texts):
-        if rule is not None:
-            counts.add_example(counts.rule_examples, rule, text[:120])
+    _count(counts.boilerplate_rules, d.rules)
+    texts = paras["text"].combine_chunks()
+    encoded = pc.dictionary_encode(d.rules)
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    for code, rule in enumerate(encoded.dictionary.to_pylist()):  # in order of first row
+        for row in np.flatnonzero(codes == code)[:counts._EXAMPLES].tolist():
+            counts.add_example(counts.rule_examples, rule, texts[row].as_py()[:120])
     for reject in rejects.select(["source", "position", "error", "detail"]).to_pylist():
         counts.add_example(counts.reject_examples, reject["error"],
                            {k: reject[k] for k in ("source", "position", "detail")})
-    counts.drop_reasons.update(r for r in d.reasons if r is not None)
+    _count(counts.drop_reasons, as_strings(d.reasons, PARAGRAPH_REASONS))
     counts.reject_errors.update(rejects["error"].to_pylist())
-    counts.mt_signals.update(s for sigs in paras["mt_signals"].to_pylist() for s in sigs)
-    para_ids = paras["para_id"].to_pylist()
-    for row, cluster in enumerate(staged.cross["dup_cluster"].to_pylist()):
-        if cluster is not None:
-            counts.cluster_sizes[cluster] += 1
-            if cluster == para_ids[row]:
-                counts.cluster_examples[cluster] = d.texts[row][:160]
+    _count(counts.mt_signals, pc.list_flatten(paras["mt_signals"]))
+    clusters = staged.cross["dup_cluster"]
+    _count(counts.cluster_sizes, clusters)
+    canonical = np.flatnonzero(pc.fill_null(pc.equal(clusters, paras["para_id"]), False)
+                               .to_numpy(zero_copy_only=False))
+    for cluster, text in zip(clusters.take(canonical).to_pylist(),
+                             texts.take(canonical).to_pylist()):
+        counts.cluster_examples[cluster] = text[:160]
+
+
+def _count(counter: Counter, values: pa.Array | pa.ChunkedArray) -> None:
+    """Add the values' counts (nulls left out) to `counter`, new keys in order of first
+    appearance."""
+    found = pc.value_counts(values.drop_null())
+    counter.update(dict(zip(found.field("values").to_pylist(),
+                            found.field("counts").to_pylist())))
