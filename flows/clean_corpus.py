@@ -291,11 +291,12 @@ def clean_corpus(raw: str | None = None, clean: str | None = None,
     return manifest
 
 
-def run_clean_corpus(settings: Settings) -> dict:
+def run_clean_corpus(settings: Settings, server=None) -> dict:
     """Run the flow in this process (the CLI's `textwash run`), on the configured Prefect API,
     else on one temporary server of this run's own that its process workers use too and that
-    ends with the run, even one killed with SIGKILL (flows/prefect_server.py)."""
+    ends with the run, even one killed with SIGKILL (flows/prefect_server.py): `server`, a
+    TemporaryServer launched already (the CLI's early_server), or one started here."""
     from flows.prefect_server import prefect_api
 
-    with prefect_api():
+    with prefect_api(server):
         return clean_corpus(settings=settings)

@@ -15,6 +15,8 @@ Settings come from the defaults, then a TOML file (--config), then flags.
 from __future__ import annotations
 
 import argparse
+import atexit
+import gc
 import json
 import os
 import sys
@@ -200,18 +202,32 @@ def _run(args: argparse.Namespace) -> int:
         print(f"textwash: input folder {settings.raw} cannot be listed: {exc.strerror}",
               file=sys.stderr)
         return 2
-    early = _before_prefect(settings)
-    if early is not None:
-        return early
-    print(f"textwash: {settings.raw} -> {settings.clean} (starting Prefect; without a configured "
-          "server it starts a temporary one, which takes a few seconds)", file=sys.stderr,
-          flush=True)
+    code = _output_locked(settings)
+    if code is not None:
+        return code
+    from flows.prefect_server import early_server
 
-    from flows.clean_corpus import StrictModeError, run_clean_corpus
-    from tasks.store import RunLockedError
+    # The temporary server (if the run needs one) starts now, while this process plans the run
+    # and imports the flow; a run with nothing to do stops it at once.
+    with early_server() as server:
+        code = _nothing_new(settings)
+        if code is not None:
+            return code
+        print(f"textwash: {settings.raw} -> {settings.clean} (starting Prefect; without a "
+              "configured server it starts a temporary one, which takes a few seconds)",
+              file=sys.stderr, flush=True)
+        return _run_flow(settings, server, args.json)
+
+
+def _run_flow(settings, server, as_json: bool) -> int:
+    from flows.startup import collector_paused
+
+    with collector_paused():
+        from flows.clean_corpus import StrictModeError, run_clean_corpus
+        from tasks.store import RunLockedError
 
     try:
-        manifest = run_clean_corpus(settings)
+        manifest = run_clean_corpus(settings, server)
     except StrictModeError as exc:
         print(f"textwash: {exc}", file=sys.stderr)
         return 3
@@ -224,20 +240,17 @@ def _run(args: argparse.Namespace) -> int:
     if manifest.get("run_id") is None:
         _print_nothing_new(settings, manifest["skipped_inputs"])
         return 0
-    if args.json:
+    if as_json:
         print(json.dumps(manifest, indent=2))
     else:
         _print_summary(manifest)
     return 0
 
 
-def _before_prefect(settings) -> int | None:
-    """What can be said before Prefect starts (seconds): another run holds the output folder
-    (exit 4), or there is nothing new to process (exit 0). None: start the run. The flow checks
-    both again under its lock."""
-    from tasks.plan import plan_run
+def _output_locked(settings) -> int | None:
+    """4 after saying that another run holds the output folder (1 if it cannot be read): said
+    before Prefect starts, in a second. The flow checks again under its lock."""
     from tasks.remote.session import output_locked_by
-    from tasks.remote.urls import is_url
 
     try:
         holder = output_locked_by(settings)
@@ -247,6 +260,16 @@ def _before_prefect(settings) -> int | None:
         print(f"textwash: another textwash run is writing to {settings.clean} ({holder}); wait "
               "for it to finish, or use another output folder", file=sys.stderr)
         return 4
+    return None
+
+
+def _nothing_new(settings) -> int | None:
+    """0 after saying that there is nothing new to process (1 if planning failed); None when
+    there is, or when it is known only in the run (a URL). Said before Prefect is imported; the
+    flow plans again under its lock."""
+    from tasks.plan import plan_run
+    from tasks.remote.urls import is_url
+
     if is_url(settings.raw) or is_url(settings.clean):
         return None  # what is new is known once the working copies are up to date, in the run
     try:
@@ -399,6 +422,10 @@ def _count_files(folder: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # At exit, after the atexit handlers Prefect registered (they run first): the interpreter's
+    # last garbage collection would go through every object of Prefect and the models, for
+    # nothing, as the process ends. Frozen objects are left to the end of the process.
+    atexit.register(gc.freeze)
     args = _parser().parse_args(argv)
     return {"run": _run, "serve": _serve, "report": _report,
             "compact": _compact, "files": _files}[args.command](args)
