@@ -1,7 +1,7 @@
 """One shard in this process, measured: the figures docs/benchmarks/throughput.md quotes
 for a worker's memory and for the floor that language identification sets.
 
-    python benchmarks/speed/hot_paths.py RAW_DIR [--shard-mb 16]
+    python benchmarks/speed/hot_paths.py RAW_DIR [--shard-mb 16] [--profile 30]
 
 RAW_DIR is a folder of inputs (e.g. the corpus benchmarks/speed/throughput.py builds under its
 --work folder, `raw/`). Prints for the first shard of a default plan: paragraphs, CPU seconds
@@ -9,11 +9,15 @@ per stage, the process's peak resident memory, its resident memory after the sha
 memory is returned (what an idle process-pool worker keeps: imports and models), and the cost
 of a bare loop of lid.176 `predict` calls over the shard's paragraph texts, prepared as the
 language stage prepares them (the least any per-paragraph language identification costs).
+With `--profile N`, the shard runs under cProfile (slower) and the N functions with the most
+time of their own are printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import pstats
 import resource
 import sys
 import tempfile
@@ -33,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("raw_dir", type=Path)
     parser.add_argument("--shard-mb", type=float, default=16)
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="run the shard under cProfile and print its top N functions")
     args = parser.parse_args(argv)
     if not args.raw_dir.is_dir():
         print(f"error: {args.raw_dir} not found (a folder of inputs, e.g. the raw/ folder that "
@@ -42,8 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.model_validate({"raw": str(args.raw_dir), "clean": str(work / "clean"),
                                         "runtime": {"shard_bytes": int(args.shard_mb * 1e6)}})
     plan = plan_run(settings)
+    profile = cProfile.Profile() if args.profile else None
     start = time.process_time()
+    if profile is not None:
+        profile.enable()
     result = process_shard(plan, 0, settings, str(work / "staging"))
+    if profile is not None:
+        profile.disable()
     cpu = time.process_time() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return_freed_memory()
@@ -64,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  bare lid.176 predict loop: {bare / len(lines) * 1e6:.1f} µs per paragraph "
           f"({len(lines):,} paragraphs, {bare:.1f} s CPU)")
     print(f"  load average {psutil.getloadavg()[0]:.2f}")
+    if profile is not None:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
     return 0
 
 
