@@ -46,11 +46,16 @@ def template_for_installed_prefect(tmp_path_factory):
 
 @pytest.fixture
 def home(tmp_path):
-    """Prefect's settings with a fresh, empty PREFECT_HOME (the default database in it)."""
+    """Prefect's settings with a fresh, empty PREFECT_HOME (the default database in it, also
+    where the session's Prefect test harness has configured one of its own)."""
     from prefect.settings import get_current_settings, temporary_settings
 
-    with temporary_settings(updates={"home": str(tmp_path / "home")}):
+    with temporary_settings(updates={"home": str(tmp_path / "home")},
+                            restore_defaults=_DATABASE_URL):
         yield get_current_settings()
+
+
+_DATABASE_URL = {"server.database.connection_url"}
 
 
 def test_the_head_revision_read_from_the_files_is_alembics():
@@ -137,7 +142,8 @@ def test_a_setting_the_user_gave_is_not_overridden(tmp_path):
     from prefect.settings import get_current_settings, temporary_settings
 
     with temporary_settings(updates={"home": str(tmp_path), "server.database.migrate_on_start":
-                                     True, "server.services.triggers.enabled": True}):
+                                     True, "server.services.triggers.enabled": True},
+                            restore_defaults=_DATABASE_URL):
         assert prepare(get_current_settings()) == {}
     assert revision_of(tmp_path / "prefect.db") == installed_prefect().head
 
