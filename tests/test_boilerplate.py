@@ -501,3 +501,9 @@ def test_compiled_tree_walk_equals_the_numpy_walk_bit_for_bit(seed_texts):
     for x in (real, noise):
         assert np.array_equal(model.content_probability(x), _numpy_walk(model, x))
     assert model.content_probability(np.zeros((0, real.shape[1]))).shape == (0,)
+
+
+def test_a_feature_matrix_too_narrow_for_the_model_is_refused():
+    model = load_model()
+    with pytest.raises(ValueError, match="features per row"):
+        model.content_probability(np.zeros((3, 2)))

@@ -182,8 +182,11 @@ def _decide_paragraphs(staged: _Staged, policy: PolicySettings) -> _Decided:
     template = pc.and_(pc.is_null(paras["boilerplate_rule"]), cross["site_template"])
     rules = pc.if_else(template, pa.scalar(reasons_.SITE_TEMPLATE),
                        paras["boilerplate_rule"]).combine_chunks()
-    doc = pc.index_in(paras["doc_id"], value_set=docs["doc_id"]).to_numpy(
-        zero_copy_only=False).astype(np.int64)
+    doc = pc.index_in(paras["doc_id"], value_set=docs["doc_id"])
+    if doc.null_count:
+        raise ValueError("staged paragraphs of documents that the shard's documents table "
+                         "does not hold")
+    doc = doc.to_numpy(zero_copy_only=False).astype(np.int64)
     doc_mt = docs["mt_score"].to_numpy().astype(np.float64)
     langs = paras["lang"].combine_chunks()
     reasons = paragraph_reasons(rules, cross["dup_of"].combine_chunks(), doc_mt[doc], langs,

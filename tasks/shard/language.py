@@ -333,7 +333,8 @@ class DocumentRuns:
 
     def __init__(self, doc_ids: pa.Array) -> None:
         codes = pc.dictionary_encode(doc_ids).indices.to_numpy(zero_copy_only=False)
-        new = np.concatenate([[True], codes[1:] != codes[:-1]]) if len(codes) else np.zeros(0, bool)
+        new = np.ones(len(codes), dtype=bool)
+        new[1:] = codes[1:] != codes[:-1]
         self.starts = np.flatnonzero(new)
         self.ends = np.append(self.starts[1:], len(codes))
         self.of_row = np.cumsum(new) - 1
@@ -353,7 +354,8 @@ def _screened_by_document(dictionary: pa.Array, distinct: list[str], rows: np.nd
         settings, max_chars=DOCUMENT_CHARS)
     index = np.array([screen.index_of(lang) if lang != UNDETERMINED else -1
                       for lang in doc_langs], dtype=np.int64)
-    short = pc.utf8_length(dictionary).to_numpy(zero_copy_only=False)[rows] <= settings.borrow_max_chars
+    lengths = pc.utf8_length(dictionary).to_numpy(zero_copy_only=False)
+    short = lengths[rows] <= settings.borrow_max_chars
     passed = passes(evidence(dictionary, screen), rows, index[runs.of_row], short, screen)
     langs[passed] = np.array(doc_langs, dtype=object)[runs.of_row[passed]]
     scores[passed] = np.asarray(doc_scores, dtype=np.float64)[runs.of_row[passed]]

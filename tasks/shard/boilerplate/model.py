@@ -54,6 +54,9 @@ class TreeModel:
         if not len(x):
             return np.zeros(0, dtype=np.float64)
         x = np.ascontiguousarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] <= self.feature.max(initial=0):
+            raise ValueError(f"feature matrix of shape {x.shape}: the model reads "
+                             f"{len(self.features)} features per row")
         raw = np.empty(len(x), dtype=np.float64)
         _trees.raw_scores(x, x.shape[1], self.feature, self.threshold, self.left, self.right,
                           self.value, self.roots, self.depth, self.baseline, raw)
