@@ -343,26 +343,28 @@ def test_rules_by_language_over_a_column_find_what_they_find_text_by_text():
     assert sum(map(bool, expected)) > 1000
 
 
-def test_document_language_is_the_language_stage_s():
+def test_document_languages_in_bulk_are_document_language_document_by_document():
     import random
 
-    from tasks.shard.language import document_language
-    from tasks.shard.translation import _document_languages
+    from tasks.shard.language import content_or_all, document_language, document_languages
 
     rnd = random.Random(7)
     n = 2000
     langs = [rnd.choice(["en", "de", "fr", "und", "und", None]) for _ in range(n)]
     texts = ["x" * rnd.choice([1, 5, 40, 200]) for _ in range(n)]
+    scores = [rnd.random() for _ in range(n)]
     doc = np.array(sorted(rnd.randrange(300) for _ in range(n)))
     content = np.array([rnd.random() < 0.7 for _ in range(n)])
-    found = _document_languages(pa.array(langs, pa.string()), pa.array(texts), doc, 300,
-                                content).to_pylist()
+    lengths = np.array([len(t) for t in texts])
+    found, found_scores = document_languages(doc, 300, pa.array(langs, pa.string()), lengths,
+                                             content_or_all(doc, 300, content),
+                                             np.array(scores))
     for d in range(300):
         rows = np.flatnonzero(doc == d)
         basis = [r for r in rows if content[r]] or list(rows)
-        expected, _ = document_language([langs[r] or "und" for r in basis], [0.0] * len(basis),
-                                        [len(texts[r]) for r in basis])
-        assert found[d] == expected, d
+        expected = document_language([langs[r] or "und" for r in basis],
+                                     [scores[r] for r in basis], [len(texts[r]) for r in basis])
+        assert (found[d].as_py(), found_scores[d]) == expected, d  # the same floats
 
 
 def test_word_patterns_scored_together_equal_scored_one_by_one():

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from tasks import reasons as reasons_
 from tasks.settings import PolicySettings
-from tasks.shard.language import UNDETERMINED
+from tasks.shard.language import document_languages
 
 PARAGRAPH_SEPARATOR = "\n\n"
 PARAGRAPH_REASONS = reasons_.PARAGRAPH_DROP_REASONS  # in the order they are tried
@@ -88,7 +88,7 @@ def document_columns(doc: np.ndarray, n_docs: int, texts: pa.Array, lengths: np.
     n_boilerplate, n_duplicate = count(is_rule), count(is_dup)
     basis = np.where((n_kept > 0)[doc], kept, np.where((count(~is_rule) > 0)[doc], ~is_rule,
                                                          True))
-    lang, lang_score = document_languages(doc, n_docs, langs, lengths, scores, basis)
+    lang, lang_score = document_languages(doc, n_docs, langs, lengths, basis, scores)
     order = np.flatnonzero(kept)[np.argsort(doc[kept], kind="stable")]
     joined = pc.binary_join(pa.ListArray.from_arrays(
         pa.array(np.concatenate(([0], np.cumsum(n_kept))).astype(np.int32)),
@@ -96,31 +96,6 @@ def document_columns(doc: np.ndarray, n_docs: int, texts: pa.Array, lengths: np.
     return DocumentColumns(lang, lang_score, joined, n_paragraphs, n_kept, n_boilerplate,
                            n_duplicate, (n_kept > 0) & ~mt_dropped,
                            document_drop_reasons(doc, n_docs, reasons, lengths, mt_dropped))
-
-
-def document_languages(doc: np.ndarray, n_docs: int, langs: pa.Array, lengths: np.ndarray,
-                       scores: np.ndarray, basis: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-    """Per document, the language covering most characters of its `basis` paragraphs (ties:
-    the first in alphabetical order; `und` ones do not count) and the length-weighted mean score
-    of those paragraphs, as tasks.shard.language.document_language gives them; (und, 0.0) when
-    none has a language."""
-    names = sorted(set(pc.unique(langs).to_pylist()) - {None, UNDETERMINED})
-    if not names:
-        return pa.array([UNDETERMINED] * n_docs, pa.string()), np.zeros(n_docs)
-    code = pc.fill_null(pc.index_in(langs, value_set=pa.array(names, pa.string())), -1)
-    code = code.to_numpy(zero_copy_only=False).astype(np.int64)
-    rows = np.flatnonzero(basis & (code >= 0))
-    cell = doc[rows] * len(names) + code[rows]
-    size = n_docs * len(names)
-    weight = np.bincount(cell, weights=lengths[rows].astype(np.float64), minlength=size)
-    score_sum = np.bincount(cell, weights=scores[rows] * lengths[rows], minlength=size)
-    weight, score_sum = weight.reshape(n_docs, -1), score_sum.reshape(n_docs, -1)
-    best = weight.argmax(axis=1)
-    known = np.bincount(doc[rows], minlength=n_docs) > 0
-    at = np.arange(n_docs)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(known, score_sum[at, best] / weight[at, best], 0.0)
-    return as_strings(np.where(known, best, -1), names).fill_null(UNDETERMINED), mean
 
 
 def document_drop_reasons(doc: np.ndarray, n_docs: int, reasons: np.ndarray,

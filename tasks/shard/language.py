@@ -266,15 +266,13 @@ def borrow_document_language(langs: np.ndarray, scores: np.ndarray, lengths: np.
     todo = [r for r in short_und.tolist() if _LETTER.search(texts[r])]
     if not todo:
         return langs
-    codes = pc.dictionary_encode(doc_ids).indices.to_numpy(zero_copy_only=False)
-    starts = np.flatnonzero(np.concatenate([[True], codes[1:] != codes[:-1]]))
-    ends = np.append(starts[1:], len(codes))
+    documents = DocumentRuns(doc_ids)
     out = langs.copy()
     todo_rows = np.asarray(todo)
-    run_of = np.searchsorted(starts, todo_rows, side="right") - 1  # nondecreasing
+    run_of = documents.of_row[todo_rows]  # nondecreasing
     runs, first = np.unique(run_of, return_index=True)
     for run, rows in zip(runs.tolist(), np.split(todo_rows, first[1:])):
-        start, end = int(starts[run]), int(ends[run])
+        start, end = int(documents.starts[run]), int(documents.ends[run])
         basis = np.flatnonzero(is_content[start:end]) + start
         if not len(basis):
             basis = np.arange(start, end)
@@ -387,6 +385,43 @@ class _RowTexts:
 
     def __getitem__(self, row: int) -> str:
         return self.distinct[self.rows[row]]
+
+
+def document_languages(doc: np.ndarray, n_docs: int, langs: pa.Array, lengths: np.ndarray,
+                       basis: np.ndarray, scores: np.ndarray | None = None
+                       ) -> tuple[pa.Array, np.ndarray]:
+    """`document_language` of every document at once: row i is of document `doc[i]`, and only
+    `basis` rows count. Per document, the language covering most characters of its basis rows
+    (ties: the first in alphabetical order; `und` rows do not count) and the length-weighted
+    mean of their `scores` (zeros without them); (und, 0.0) when none has a language."""
+    names = sorted(set(pc.unique(langs).to_pylist()) - {None, UNDETERMINED})
+    if not names:
+        return pa.array([UNDETERMINED] * n_docs, pa.string()), np.zeros(n_docs)
+    code = pc.fill_null(pc.index_in(langs, value_set=pa.array(names, pa.string())), -1)
+    code = code.to_numpy(zero_copy_only=False).astype(np.int64)
+    rows = np.flatnonzero(basis & (code >= 0))
+    cell = doc[rows] * len(names) + code[rows]
+    size = n_docs * len(names)
+    weight = np.bincount(cell, weights=lengths[rows].astype(np.float64), minlength=size)
+    weight = weight.reshape(n_docs, -1)
+    best = weight.argmax(axis=1)
+    known = np.bincount(doc[rows], minlength=n_docs) > 0
+    at = np.arange(n_docs)
+    mean = np.zeros(n_docs)
+    if scores is not None:
+        score_sum = np.bincount(cell, weights=scores[rows] * lengths[rows], minlength=size)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(known, score_sum.reshape(n_docs, -1)[at, best] / weight[at, best],
+                            0.0)
+    best_names = np.array(names, dtype=object)[best]
+    return pa.array(np.where(known, best_names, UNDETERMINED).tolist(), pa.string()), mean
+
+
+def content_or_all(doc: np.ndarray, n_docs: int, content: np.ndarray) -> np.ndarray:
+    """The rows a document's language is taken from: its content rows, all its rows when it
+    has none."""
+    has_content = np.bincount(doc[content], minlength=n_docs) > 0
+    return np.where(has_content[doc], content, True)
 
 
 def document_language(langs: list[str], scores: list[float], lengths: list[int]) -> tuple[str, float]:

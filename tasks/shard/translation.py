@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 from tasks import reasons, schema
 from tasks.settings import TranslationSettings
 from tasks.shard.boilerplate import content_mask
-from tasks.shard.language import UNDETERMINED
+from tasks.shard.language import UNDETERMINED, content_or_all, document_languages
 from tasks.shard.translation_style import WordPatterns, default_word_patterns, load_model
 
 # Log-odds a hit adds, following how often each rule fires on round-trip translations against
@@ -498,29 +498,6 @@ def _matches(texts: pa.Array, pattern: str) -> np.ndarray:
         zero_copy_only=False)
 
 
-def _document_languages(langs: pa.Array, texts: pa.Array, doc: np.ndarray, n_docs: int,
-                        content: np.ndarray) -> pa.Array:
-    """Each document's language as tasks.shard.language.document_language finds it: the one covering
-    most characters of its content paragraphs (of all its paragraphs when none is content),
-    ties to the first in alphabetical order; `und` when no paragraph has one."""
-    names = sorted(set(pc.unique(langs).to_pylist()) - {None, UNDETERMINED})
-    if not names:
-        return pa.array([UNDETERMINED] * n_docs, pa.string())
-    code = pc.fill_null(pc.index_in(langs, value_set=pa.array(names, pa.string())), -1)
-    code = code.to_numpy(zero_copy_only=False).astype(np.int64)
-    lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.float64)
-
-    def characters(rows: np.ndarray) -> np.ndarray:  # per document and language
-        return np.bincount(doc[rows] * len(names) + code[rows], weights=lengths[rows],
-                           minlength=n_docs * len(names)).reshape(n_docs, len(names))
-
-    table = characters(np.flatnonzero((code >= 0) & content))
-    no_content = np.bincount(doc[content], minlength=n_docs) == 0
-    table[no_content] = characters(np.flatnonzero(code >= 0))[no_content]
-    best = np.array(names, dtype=object)[table.argmax(axis=1)]
-    return pa.array(np.where(table.max(axis=1) > 0, best, UNDETERMINED).tolist(), pa.string())
-
-
 def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
                      patterns: WordPatterns | None = None) -> tuple[pa.Table, pa.Table]:
     """Add `mt_score` and `mt_signals` to paragraphs; return them with a per-document table
@@ -553,7 +530,9 @@ def flag_translation(paragraphs: pa.Table, settings: TranslationSettings,
     n_docs = len(doc_codes.dictionary)
     if langs is not None:
         langs = langs.combine_chunks()
-        document_langs = _document_languages(langs, texts, doc, n_docs, content)
+        lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
+        document_langs, _ = document_languages(doc, n_docs, langs, lengths,
+                                               content_or_all(doc, n_docs, content))
         hits = rule_hits(texts, langs, document_langs.take(pa.array(doc)))
     else:
         hits = rule_hits(texts)
