@@ -22,6 +22,11 @@ models' `no` is Norwegian Bokmål Wikipedia and becomes nb (beside nn); lid.176'
 not ISO 639-1 become ISO 639-3 (als -> gsw, bh -> bho, sh -> hbs; eml, a retired code, stays).
 Without letters, or below `min_score`, the language is `und`.
 
+Which paragraphs are identified on their own (`language.screen`, on by default): each document
+once, on the start of its content text, and every paragraph that the frequent-word screen
+(tasks/shard/language_screen.py) finds plainly in the document's language takes it, with the
+document's score; the other paragraphs are identified on their own, each distinct text once.
+
 Document language: the language covering most characters of a document's content paragraphs.
 Short paragraphs (`borrow_max_chars`) that come out `und` take it over; their `lang_score` stays
 their own score, below `min_score`, which is how a borrowed language can be recognised. The
